@@ -1,0 +1,54 @@
+# fitlake: everything a fresh machine needs comes from these targets (PyPI, Maven Central, Go proxy, Debian).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fitlake-installed
+CACHE := .cache
+export FITLAKE_JARS_DIR ?= $(CURDIR)/$(CACHE)/jars
+
+.PHONY: help install jars kafka databricks-cli chromium test test-fast run doctor clean-lakehouse
+
+help:
+	@echo "make test   - install everything and run the test suite"
+	@echo "make run    - install everything and run the main job into ./lakehouse"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Delta + Kafka connector jars, from Maven Central once, into .cache/jars (later runs need no network).
+jars: install
+	$(BIN)/python -m fitlake.jars
+
+# Apache Kafka broker jars (for the local KRaft broker the tests start).
+kafka: install
+	bash scripts/kafka.sh fetch
+
+# The Databricks CLI, built from its Go module at a pinned version into .cache/bin.
+databricks-cli:
+	bash scripts/databricks_cli.sh
+
+# Debian's headless Chromium for the dashboard browser test.
+chromium:
+	bash scripts/chromium.sh
+
+test: install jars kafka databricks-cli chromium
+	$(BIN)/python -m pytest tests
+
+# Unit tests only: no services, no browser, no external CLI.
+test-fast: install jars
+	$(BIN)/python -m pytest tests -m "not slow and not kafka and not browser and not databricks_cli"
+
+run: install jars
+	$(BIN)/fitlake run
+
+doctor: install jars
+	$(BIN)/fitlake doctor
+
+clean-lakehouse:
+	rm -rf lakehouse spark-warehouse metastore_db

@@ -1,0 +1,200 @@
+"""Targets, paths and every table name, in one place.
+
+Locally a logical table ``(layer, name)`` is a Delta folder ``<root>/<layer>/<name>`` that is also registered as
+``<layer>.<name>`` in the session catalog. On Databricks (targets ``dev`` and ``prod``) it is the Unity Catalog
+table ``<catalog>.<schema>.<layer>_<name>``: one schema per deployment with the layer as a name prefix, because
+the ``default_python`` bundle convention gives each developer one schema in ``dev``, and a per-layer schema would
+multiply grants and schema creation for every user.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+TARGETS = ("local", "dev", "prod")
+LAYERS = ("bronze", "silver", "quarantine", "gold", "ops")
+
+# Every table fitlake writes. Extend here, never with string literals elsewhere.
+TABLES: dict[str, tuple[str, ...]] = {
+    "bronze": (
+        "activity",
+        "daily_activity",
+        "daily_steps",
+        "daily_calories",
+        "daily_intensities",
+        "hourly_steps",
+        "hourly_calories",
+        "hourly_intensities",
+        "sleep_day",
+        "weight_log",
+        "heartrate_seconds",
+        "events",
+        "events_kafka",
+    ),
+    "silver": (
+        "activity",
+        "daily_activity",
+        "daily_steps",
+        "daily_calories",
+        "daily_intensities",
+        "hourly_steps",
+        "hourly_calories",
+        "hourly_intensities",
+        "sleep_day",
+        "weight_log",
+        "heartrate_seconds",
+        "events",
+    ),
+    "quarantine": (
+        "activity",
+        "daily_activity",
+        "daily_steps",
+        "daily_calories",
+        "daily_intensities",
+        "hourly_steps",
+        "hourly_calories",
+        "hourly_intensities",
+        "sleep_day",
+        "weight_log",
+        "heartrate_seconds",
+        "events",
+        "events_kafka",
+    ),
+    "gold": (
+        "dim_user",
+        "dim_date",
+        "dim_activity_type",
+        "fact_daily_activity",
+        "fact_sleep",
+        "fact_hourly_activity",
+        "fact_heart_rate",
+        "kpi_wellness_daily",
+        "kpi_engagement_daily",
+        "kpi_sleep_efficiency",
+        "event_windows",
+        "goal_alerts",
+        "user_personas",
+        "predicted_calories",
+        "activity_recommendations",
+    ),
+    "ops": ("run_log",),
+}
+
+DEFAULT_STEP_GOAL = 10_000
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def on_databricks() -> bool:
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+@dataclass(frozen=True)
+class TableRef:
+    layer: str
+    name: str
+    full_name: str  # what SQL uses: layer.name locally, catalog.schema.layer_name on Databricks
+    path: str | None  # Delta folder locally; None on Databricks (Unity Catalog manages it)
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str = "local"
+    root: Path = field(default_factory=lambda: Path("lakehouse").resolve())
+    landing: Path | None = None  # default <root>/landing
+    catalog: str = "main"
+    schema: str = "fitlake"
+    step_goal: int = DEFAULT_STEP_GOAL
+    experiment_prefix: str = "/Shared/fitlake"
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"Unknown target {self.target!r}: choose one of {', '.join(TARGETS)}.")
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def landing_dir(self) -> Path:
+        return Path(self.landing) if self.landing else self.root / "landing"
+
+    def table(self, layer: str, name: str) -> TableRef:
+        """Map a logical table to its physical location for this target."""
+        if layer not in TABLES:
+            raise ConfigError(f"Unknown layer {layer!r}: choose one of {', '.join(TABLES)}.")
+        if name not in TABLES[layer]:
+            raise ConfigError(f"Unknown table {layer}.{name}: add it to fitlake.config.TABLES.")
+        if self.is_local:
+            return TableRef(layer, name, f"{layer}.{name}", str(self.root / layer / name))
+        return TableRef(layer, name, f"{self.catalog}.{self.schema}.{layer}_{name}", None)
+
+    def tables(self, layer: str) -> list[TableRef]:
+        return [self.table(layer, n) for n in TABLES[layer]]
+
+    def checkpoint(self, layer: str, name: str) -> str:
+        """Streaming checkpoint folder of one table's writer."""
+        return str(self._state_dir() / "_checkpoints" / layer / name)
+
+    def schema_location(self, name: str) -> str:
+        """Where the Auto Loader-style source persists the inferred schema of one source."""
+        return str(self._state_dir() / "_schemas" / name)
+
+    def _state_dir(self) -> Path:
+        if self.is_local:
+            return self.root
+        return Path(f"/Volumes/{self.catalog}/{self.schema}/state")
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        if not self.is_local:
+            return "databricks"
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    @property
+    def mlflow_registry_uri(self) -> str:
+        return "databricks-uc" if not self.is_local else self.mlflow_tracking_uri
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        return (self.root / "mlartifacts").as_uri() if self.is_local else None
+
+    def experiment_name(self, model: str) -> str:
+        return f"fitlake-{model}" if self.is_local else f"{self.experiment_prefix}/fitlake-{model}"
+
+    def model_name(self, model: str) -> str:
+        """Registered model name: plain locally, three-level in Unity Catalog."""
+        return f"fitlake_{model}" if self.is_local else f"{self.catalog}.{self.schema}.fitlake_{model}"
+
+    def with_overrides(self, **kwargs) -> "Settings":
+        return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def load_settings(
+    target: str | None = None,
+    root: str | os.PathLike | None = None,
+    landing: str | os.PathLike | None = None,
+    **overrides,
+) -> Settings:
+    """Settings from arguments, then FITLAKE_* environment variables, then defaults."""
+    env = os.environ
+    target = target or env.get("FITLAKE_TARGET") or ("dev" if on_databricks() else "local")
+    root_path = Path(root or env.get("FITLAKE_ROOT") or "lakehouse").expanduser().resolve()
+    landing_env = landing or env.get("FITLAKE_LANDING")
+    settings = Settings(
+        target=target,
+        root=root_path,
+        landing=Path(landing_env).expanduser().resolve() if landing_env else None,
+        catalog=env.get("FITLAKE_CATALOG", "main"),
+        schema=env.get("FITLAKE_SCHEMA", "fitlake"),
+        step_goal=int(env.get("FITLAKE_STEP_GOAL", DEFAULT_STEP_GOAL)),
+        experiment_prefix=env.get("FITLAKE_EXPERIMENT_PREFIX", "/Shared/fitlake"),
+    )
+    return settings.with_overrides(**overrides)

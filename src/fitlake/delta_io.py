@@ -1,0 +1,60 @@
+"""Delta reads and writes at the edges, the same call for a local path or a Unity Catalog name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fitlake.config import TableRef
+from fitlake.spark import register_table
+
+
+def exists(spark, ref: TableRef) -> bool:
+    if ref.path is not None:
+        return Path(ref.path, "_delta_log").is_dir()
+    return spark.catalog.tableExists(ref.full_name)
+
+
+def read(spark, ref: TableRef):
+    if ref.path is not None:
+        return spark.read.format("delta").load(ref.path)
+    return spark.read.table(ref.full_name)
+
+
+def read_stream(spark, ref: TableRef, **options):
+    reader = spark.readStream.format("delta").options(**options)
+    return reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
+
+
+def delta_table(spark, ref: TableRef):
+    from delta.tables import DeltaTable
+
+    if ref.path is not None:
+        return DeltaTable.forPath(spark, ref.path)
+    return DeltaTable.forName(spark, ref.full_name)
+
+
+def write(df, ref: TableRef, mode: str = "append", partition_by: list[str] | None = None, **options) -> None:
+    """Batch-write ``df`` to ``ref`` and register it locally."""
+    writer = df.write.format("delta").mode(mode).options(**options)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if ref.path is not None:
+        writer.save(ref.path)
+        register_table(df.sparkSession, ref)
+    else:
+        writer.saveAsTable(ref.full_name)
+
+
+def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = None, properties: dict | None = None):
+    """Create an empty Delta table with ``schema`` if it does not exist yet (idempotent)."""
+    from delta.tables import DeltaTable
+
+    builder = DeltaTable.createIfNotExists(spark).addColumns(schema)
+    builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    for k, v in (properties or {}).items():
+        builder = builder.property(k, v)
+    table = builder.execute()
+    register_table(spark, ref)
+    return table

@@ -1,0 +1,136 @@
+"""The one place a SparkSession is made.
+
+Locally: Delta's SQL extension and catalog, the project-local jar cache, warehouse under the lakehouse root, UTC,
+few shuffle partitions, UI off. The catalog is Spark's in-memory one, rebuilt from the Delta folders under the
+root (``register_tables``): Delta logs are the source of truth, and an embedded Derby metastore would let only
+one process (say, the streaming job) hold the catalog while the batch job waits. On Databricks we reuse the
+runtime's session and add nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from fitlake import jars
+from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks
+
+
+LOG4J2 = Path(__file__).with_name("log4j2.properties").as_uri()
+
+
+class FitlakeSetupError(RuntimeError):
+    """A setup problem, said in one sentence with its fix."""
+
+
+def java_executable() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def check_java() -> str:
+    java = java_executable()
+    if java is None:
+        raise FitlakeSetupError(
+            "Java was not found: Spark needs a JDK 17 — install one (e.g. `apt-get install openjdk-17-jdk-headless`) "
+            "or set JAVA_HOME to it."
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FitlakeSetupError(f"Java at {java} does not run ({e}): reinstall a JDK 17 or fix JAVA_HOME.") from e
+    if out.returncode != 0:
+        raise FitlakeSetupError(f"Java at {java} does not run: reinstall a JDK 17 or fix JAVA_HOME.")
+    return java
+
+
+def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui: bool = False) -> dict[str, str]:
+    root = settings.root
+    cores = os.cpu_count() or 2
+    return {
+        "spark.jars": ",".join(str(p) for p in jars.check_jars(jar_groups)),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": str(root / "_warehouse"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": (
+            f"-Duser.timezone=UTC -Dderby.system.home={root / '_derby'} -Dlog4j2.configurationFile={LOG4J2}"
+        ),
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
+        "spark.default.parallelism": str(max(2, cores * 2)),
+        "spark.driver.memory": os.environ.get("FITLAKE_DRIVER_MEMORY", "4g"),
+        "spark.ui.enabled": "true" if ui else "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.adaptive.enabled": "true",
+        # Small local tables: fewer partitions when Delta reconstructs a snapshot.
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+    }
+
+
+def get_spark(
+    settings: Settings | None = None,
+    app_name: str = "fitlake",
+    jar_groups: tuple[str, ...] = ("delta",),
+    ui: bool = False,
+    conf: dict[str, str] | None = None,
+):
+    """Return the SparkSession for ``settings``' target (Databricks: the active one, unchanged)."""
+    from pyspark.sql import SparkSession
+
+    if on_databricks():
+        active = SparkSession.getActiveSession()
+        return active if active is not None else SparkSession.builder.getOrCreate()
+
+    settings = settings or load_settings()
+    check_java()
+    try:
+        options = local_conf(settings, jar_groups, ui=ui)
+    except jars.JarCacheError as e:
+        raise FitlakeSetupError(str(e)) from e
+    options.update(conf or {})
+    settings.root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # bind to loopback, and no hostname warning
+    builder = SparkSession.builder.master(os.environ.get("FITLAKE_SPARK_MASTER", "local[*]")).appName(app_name)
+    for k, v in options.items():
+        builder = builder.config(k, v)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as e:  # py4j/pyspark raise several types here; translate them all into one sentence
+        raise FitlakeSetupError(
+            f"Spark could not start ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): check that "
+            f"`java -version` shows 17 and that the jars in {jars.jar_dir()} are intact (`make jars`)."
+        ) from e
+    spark.sparkContext.setLogLevel(os.environ.get("FITLAKE_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+def register_table(spark, ref: TableRef) -> None:
+    """Make a local Delta folder queryable as ``layer.name``; a no-op on Databricks (Unity Catalog owns names)."""
+    if ref.path is None:
+        return
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {ref.layer}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.full_name} USING DELTA LOCATION '{ref.path}'")
+
+
+def register_tables(spark, settings: Settings) -> list[TableRef]:
+    """Register every existing Delta table under the lakehouse root in the session catalog."""
+    if not settings.is_local:
+        return []
+    found = []
+    for layer, names in TABLES.items():
+        for name in names:
+            ref = settings.table(layer, name)
+            if Path(ref.path, "_delta_log").is_dir():
+                register_table(spark, ref)
+                found.append(ref)
+    return found

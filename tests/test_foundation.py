@@ -1,0 +1,115 @@
+"""The foundation: the session has Delta, MERGE upserts, config maps tables, setup errors are one sentence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+
+from fitlake import jars
+from fitlake.config import ConfigError, Settings, load_settings
+from fitlake.doctor import upsert_demo
+from fitlake.spark import FitlakeSetupError, check_java, register_tables
+
+
+def test_session_has_delta_and_utc(spark):
+    conf = spark.conf
+    assert "DeltaSparkSessionExtension" in conf.get("spark.sql.extensions")
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.sql("SELECT cast(timestamp'2016-04-12 00:00:00' AS long) AS t").first()["t"] == 1460419200
+
+
+def test_merge_upsert_gives_expected_rows(spark, tmp_path):
+    path = str(tmp_path / "demo")
+    result = upsert_demo(spark, path)
+    assert (result["updated"], result["inserted"], result["rows"], result["version"]) == (1, 1, 4, 1)
+    expected = spark.createDataFrame(
+        [(1, "walking", 4000), (2, "running", 9500), (3, "yoga", 0), (4, "cycling", 1200)],
+        "user_id INT, activity_type STRING, steps INT",
+    )
+    actual = spark.read.format("delta").load(path)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_delta_table_opens_with_independent_reader(spark, tmp_path):
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "demo")
+    upsert_demo(spark, path)
+    table = DeltaTable(path)
+    assert table.version() == 1
+    assert sorted(table.to_pyarrow_table().column("user_id").to_pylist()) == [1, 2, 3, 4]
+
+
+def test_table_mapping_local_and_databricks(tmp_path):
+    local = Settings(root=tmp_path)
+    ref = local.table("silver", "daily_activity")
+    assert ref.full_name == "silver.daily_activity"
+    assert ref.path == str(tmp_path / "silver" / "daily_activity")
+    remote = Settings(target="dev", catalog="main", schema="fitlake_dev")
+    ref = remote.table("gold", "dim_user")
+    assert ref.full_name == "main.fitlake_dev.gold_dim_user" and ref.path is None
+    with pytest.raises(ConfigError, match="Unknown table"):
+        local.table("gold", "nope")
+    with pytest.raises(ConfigError, match="Unknown target"):
+        Settings(target="staging")
+
+
+def test_load_settings_env_and_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("FITLAKE_ROOT", str(tmp_path / "r"))
+    monkeypatch.setenv("FITLAKE_STEP_GOAL", "8000")
+    s = load_settings()
+    assert s.root == (tmp_path / "r").resolve() and s.step_goal == 8000 and s.target == "local"
+    assert s.landing_dir == s.root / "landing"
+    assert load_settings(root=tmp_path / "x").root == (tmp_path / "x").resolve()
+    assert s.mlflow_tracking_uri.startswith("sqlite:///")
+
+
+def test_register_tables_finds_delta_folders(spark, tmp_path):
+    settings = Settings(root=tmp_path)
+    upsert_demo(spark, settings.table("gold", "dim_user").path)
+    found = register_tables(spark, settings)
+    assert [r.full_name for r in found] == ["gold.dim_user"]
+    assert spark.sql("SELECT count(*) AS n FROM gold.dim_user").first()["n"] == 4
+
+
+def test_missing_java_is_one_sentence(monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(FitlakeSetupError, match=r"Java was not found.*install"):
+        check_java()
+
+
+def test_missing_and_corrupt_jars_are_named(tmp_path):
+    with pytest.raises(jars.JarCacheError, match=r"Missing JVM jar delta-spark_2\.13-4\.0\.1\.jar.*make jars"):
+        jars.check_jars(("delta",), tmp_path)
+    for coordinate in jars.JAR_GROUPS["delta"]:
+        (tmp_path / jars.jar_file_name(coordinate)).write_bytes(b"not a zip")
+    with pytest.raises(jars.JarCacheError, match=r"Corrupt JVM jar .*make jars"):
+        jars.check_jars(("delta",), tmp_path)
+
+
+def _cli(args, env_extra, cwd):
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "fitlake.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def test_cli_reports_broken_jar_cache_in_one_line(tmp_path):
+    proc = _cli(["doctor", "--root", str(tmp_path / "lh")], {"FITLAKE_JARS_DIR": str(tmp_path / "empty")}, tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "Missing JVM jar" in proc.stderr and "make jars" in proc.stderr
+    assert "JAVA_GATEWAY_EXITED" not in proc.stderr
+
+
+def test_cli_reports_missing_java_in_one_line(tmp_path):
+    env = {"PATH": str(Path(sys.executable).parent), "JAVA_HOME": ""}
+    proc = _cli(["doctor", "--root", str(tmp_path / "lh")], env, tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("fitlake doctor: Java was not found"), proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
