@@ -79,7 +79,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "predicted_calories",
         "activity_recommendations",
     ),
-    "ops": ("run_log",),
+    "ops": ("run_log", "gold_state"),
 }
 
 DEFAULT_STEP_GOAL = 10_000

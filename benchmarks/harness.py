@@ -1,0 +1,157 @@
+"""Measurement plumbing shared by the benchmarks: timed subprocesses with the peak memory of their process tree,
+and a description of the machine the numbers came from."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def fitlake_command() -> list[str]:
+    """The `fitlake` CLI of this interpreter's environment (works without the console script on PATH)."""
+    return [sys.executable, "-m", "fitlake.cli"]
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may hold spaces/parens: fields after the last ')' are fixed
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (the JVM is a grandchild of `fitlake run`)."""
+    tree = _children()
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total
+
+
+@dataclass
+class ProcResult:
+    argv: list[str]
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+    samples: int = field(default=0)
+
+    def check(self) -> "ProcResult":
+        if self.returncode != 0:
+            tail = "\n".join((self.stderr or self.stdout).splitlines()[-30:])
+            raise RuntimeError(f"{' '.join(self.argv)} exited {self.returncode}:\n{tail}")
+        return self
+
+
+def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | None = None, poll_s: float = 0.2,
+                 timeout: float | None = None) -> ProcResult:
+    """Run ``argv`` to completion; wall time includes interpreter and JVM start. Peak RSS = max over samples
+    of the summed RSS of the process tree (sampling every ``poll_s``; a sub-``poll_s`` spike can be missed)."""
+    full_env = {**os.environ, **(env or {})}
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+                            cwd=cwd, start_new_session=True)
+    peak, samples = 0, 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak, samples
+        while not stop.is_set():
+            peak = max(peak, tree_rss_bytes(proc.pid))
+            samples += 1
+            stop.wait(poll_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        stop.set()
+        sampler.join()
+    wall = time.perf_counter() - start
+    return ProcResult(argv, proc.returncode, wall, peak / 2**20, out, err, samples)
+
+
+def machine() -> dict:
+    """Where the numbers came from: they mean little without it."""
+    import importlib.metadata as md
+
+    mem_kb = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("fitlake", "pyspark", "delta-spark", "deltalake", "duckdb", "pyarrow", "mlflow"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    java = None
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+        java = (out.stderr or out.stdout).splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        pass
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "java": java,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": versions,
+    }
+
+
+class Timer:
+    """``with Timer() as t: ...; t.s`` — wall seconds of a block."""
+
+    def __enter__(self) -> "Timer":
+        self._t0 = time.perf_counter()
+        self.s = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.s = time.perf_counter() - self._t0

@@ -1,0 +1,129 @@
+"""Markdown from a bench.json: ``python -m benchmarks.report bench.json [--readme README.md]``.
+
+The README's Performance numbers are written by this, never typed: ``--readme`` replaces the text between the
+``<!-- bench:begin -->`` / ``<!-- bench:end -->`` markers inside the README's performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.3g}" if abs(v) < 0.1 else f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def headline_table(bench: dict) -> str:
+    rows = ["| figure | metric | value | target | met |", "| --- | --- | --- | --- | --- |"]
+    for h in bench.get("headline", []):
+        met = h.get("met")
+        rows.append(
+            f"| {h['figure']} | {h['metric']} | {_fmt(h.get('value'))}{(' ' + h['unit']) if h.get('unit') else ''} "
+            f"| {h.get('target') or ''} | {'—' if met is None else ('✅' if met else '❌ missed')} |"
+        )
+    return "\n".join(rows)
+
+
+def stage_table(bench: dict) -> str:
+    b1 = bench.get("figures", {}).get("B1", {})
+    rows = []
+    for scale_key, run in b1.items():
+        if not isinstance(run, dict):
+            continue
+        for stage, s in (run.get("stages") or {}).items():
+            rows.append(
+                f"| {scale_key} | {stage} | {_fmt(s.get('seconds'))} | {_fmt(s.get('rows'))} | {_fmt(s.get('rows_per_s'))} |"
+            )
+    if not rows:
+        return ""
+    return "\n".join(["| scale | stage | seconds | rows written | rows/s |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+def streaming_table(bench: dict) -> str:
+    b4 = bench.get("figures", {}).get("B4", {})
+    rows = []
+    for r in b4.get("rates", []) if isinstance(b4, dict) else []:
+        rows.append(
+            f"| {_fmt(r.get('input_rate'))} | {_fmt(r.get('events_per_s'))} | {_fmt(r.get('latency_p50_s'))} "
+            f"| {_fmt(r.get('latency_p95_s'))} | {_fmt(r.get('events'))} |"
+        )
+    if not rows:
+        return ""
+    return "\n".join(
+        ["| offered events/s | sustained events/s | batch latency p50 s | p95 s | events |",
+         "| --- | --- | --- | --- | --- |", *rows]
+    )
+
+
+def unavailable(bench: dict) -> list[str]:
+    out = []
+    for fig, body in sorted(bench.get("figures", {}).items()):
+        for key, val in (body.items() if isinstance(body, dict) else []):
+            if isinstance(val, dict) and val.get("status") in ("unavailable", "failed", "skipped"):
+                out.append(f"- {fig} {key}: {val['status']} — {val.get('reason', '')}")
+        if isinstance(body, dict) and body.get("status") in ("unavailable", "failed", "skipped"):
+            out.append(f"- {fig}: {body['status']} — {body.get('reason', '')}")
+    return out
+
+
+def render(bench: dict) -> str:
+    m = bench.get("machine", {})
+    parts = [
+        f"Measured {m.get('date', '?')} with `{bench.get('command', 'fitlake bench')}` on {m.get('cores')} cores, "
+        f"{m.get('memory_gb')} GiB ({m.get('cpu', '?')}; load average at start "
+        f"{', '.join(str(x) for x in m.get('load_avg_at_start', []))}); pyspark {m.get('versions', {}).get('pyspark')}, "
+        f"delta-spark {m.get('versions', {}).get('delta-spark')}, duckdb {m.get('versions', {}).get('duckdb')}. "
+        f"Total bench time {_fmt(bench.get('total_s'))} s.",
+        "",
+        headline_table(bench),
+    ]
+    for title, table in (("Per stage (B1)", stage_table(bench)), ("Streaming (B4)", streaming_table(bench))):
+        if table:
+            parts += ["", f"{title}:", "", table]
+    gaps = unavailable(bench)
+    if gaps:
+        parts += ["", "Not measured in this run:", "", *gaps]
+    return "\n".join(parts) + "\n"
+
+
+def update_readme(readme: Path, markdown: str) -> None:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{markdown}{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
+    p.add_argument("bench_json")
+    p.add_argument("--readme", default=None, help="README.md whose bench markers to update")
+    args = p.parse_args(argv)
+    md = render(json.loads(Path(args.bench_json).read_text()))
+    if args.readme:
+        update_readme(Path(args.readme), md)
+    else:
+        sys.stdout.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""The edges of bronze: read a landing folder as a stream, append it to its bronze Delta table exactly once."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fitlake import delta_io
+from fitlake.bronze import schema as schemas
+from fitlake.bronze.parse import (
+    BATCH_ID,
+    CORRUPT,
+    INGESTED_AT,
+    LINE,
+    RESCUED,
+    SOURCE_FILE,
+    SOURCE_MODIFIED,
+    bronze_columns,
+    parse_landing_files,
+)
+from fitlake.bronze.sources import BATCH_SOURCES, SOURCES, BronzeSource
+from fitlake.config import Settings, TableRef
+
+# The file source forgets files older than maxFileAge (default 7 days) relative to the newest file it has seen:
+# a real export dropped in later with its original 2016 timestamps would be skipped without a word.
+MAX_FILE_AGE = "36500d"
+_STATE_DIR = "_fitlake"  # our own state inside the stream's checkpoint folder: reset together with it
+
+
+class BronzeIngestError(RuntimeError):
+    """One or more sources failed; ``results`` holds the counts of every source, failed ones with ``error``."""
+
+    def __init__(self, message: str, results: list[dict] | None = None):
+        super().__init__(message)
+        self.results = results or []
+
+
+def resolve_source(source: BronzeSource | str) -> BronzeSource:
+    if isinstance(source, BronzeSource):
+        return source
+    if source not in SOURCES:
+        raise KeyError(f"unknown bronze source {source!r}: choose one of {', '.join(SOURCES)}")
+    return SOURCES[source]
+
+
+def file_source_options(source: BronzeSource, max_files_per_trigger: int | None = None) -> dict[str, str]:
+    """Options of the local file stream source: whole files, listed recursively, matched by file name."""
+    return {
+        "wholetext": "true",
+        "recursiveFileLookup": "true",  # no `date=` partition column clashing with the JSON field `date`
+        "pathGlobFilter": source.glob,
+        "maxFilesPerTrigger": str(max_files_per_trigger or source.max_files_per_trigger),
+        "maxFileAge": MAX_FILE_AGE,
+    }
+
+
+def cloudfiles_options(
+    settings: Settings, source: BronzeSource, max_files_per_trigger: int | None = None
+) -> dict[str, str]:
+    """The same source on Databricks: Auto Loader does inference, evolution and rescue itself."""
+    hints = ", ".join(f"`{c}` STRING" for c in (*source.columns, CORRUPT))
+    options = {
+        "cloudFiles.format": source.format,
+        "cloudFiles.schemaLocation": settings.schema_location(source.name),
+        "cloudFiles.schemaEvolutionMode": "addNewColumns",
+        "cloudFiles.inferColumnTypes": "false",  # raw text in bronze, typing is silver's job
+        "cloudFiles.schemaHints": hints,
+        "cloudFiles.partitionColumns": "",
+        "cloudFiles.includeExistingFiles": "true",
+        "cloudFiles.maxFilesPerTrigger": str(max_files_per_trigger or source.max_files_per_trigger),
+        "rescuedDataColumn": RESCUED,
+        "columnNameOfCorruptRecord": CORRUPT,
+        "mode": "PERMISSIVE",
+        "pathGlobFilter": source.glob,
+    }
+    if source.format == "csv":
+        options.update({"header": "true", "sep": source.delimiter, "encoding": "UTF-8"})
+    return options
+
+
+def read_landing_stream(
+    spark, settings: Settings, source: BronzeSource | str, max_files_per_trigger: int | None = None
+) -> DataFrame:
+    """A streaming DataFrame of bronze-shaped rows (all but ``_batch_id``) from the source's landing files."""
+    source = resolve_source(source)
+    if not settings.is_local:
+        return _read_cloudfiles(spark, settings, source, max_files_per_trigger)
+    schema = schemas.ensure_schema(settings.schema_location(source.name), settings.landing_dir, source)
+    return _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
+
+
+def _read_files(spark, settings: Settings, source: BronzeSource, columns, max_files_per_trigger) -> DataFrame:
+    folder = settings.landing_dir / source.root
+    folder.mkdir(parents=True, exist_ok=True)  # a missing folder is "no files yet", not an error
+    files = (
+        spark.readStream.format("text")
+        .options(**file_source_options(source, max_files_per_trigger))
+        .load(str(folder))
+        .select(
+            "value",
+            F.col("_metadata.file_path").alias(SOURCE_FILE),
+            F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
+        )
+    )
+    return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
+        INGESTED_AT, F.current_timestamp()
+    )
+
+
+def _read_cloudfiles(spark, settings: Settings, source: BronzeSource, max_files_per_trigger) -> DataFrame:
+    stream = (
+        spark.readStream.format("cloudFiles")
+        .options(**cloudfiles_options(settings, source, max_files_per_trigger))
+        .load(str(settings.landing_dir / source.root))
+    )
+    return stream.select(
+        "*",
+        F.col("_metadata.file_path").alias(SOURCE_FILE),
+        F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
+        F.lit(None).cast("int").alias(LINE),  # Auto Loader does not expose line numbers
+        F.current_timestamp().alias(INGESTED_AT),
+    )
+
+
+def bronze_schema(columns: Iterable[str]) -> T.StructType:
+    types = {SOURCE_MODIFIED: T.TimestampType(), LINE: T.IntegerType(), INGESTED_AT: T.TimestampType()}
+    names = [*bronze_columns(list(columns)), INGESTED_AT, BATCH_ID]
+    return T.StructType([T.StructField(n, T.LongType() if n == BATCH_ID else types.get(n, T.StringType())) for n in names])
+
+
+def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
+    """Create the table on first use; afterwards add any persisted-schema column it lacks (idempotent)."""
+    columns = list(columns)
+    if not delta_io.exists(spark, ref):
+        delta_io.ensure_table(spark, ref, bronze_schema(columns))
+        return
+    present = {c.lower() for c in delta_io.read(spark, ref).columns}
+    missing = [c for c in columns if c.lower() not in present]
+    if missing:
+        added = ", ".join(f"`{c}` STRING" for c in missing)
+        spark.sql(f"ALTER TABLE {_sql_name(ref)} ADD COLUMNS ({added})")
+
+
+def _sql_name(ref: TableRef) -> str:
+    return f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+
+
+def _write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) -> None:
+    """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing."""
+    delta_io.write(
+        batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint")),
+        ref,
+        mode="append",
+        txnAppId=app_id,
+        txnVersion=str(batch_id),
+        mergeSchema="true",
+    )
+
+
+def ingest_source(
+    spark, settings: Settings, name: str, max_files_per_trigger: int | None = None
+) -> dict:
+    """Append the source's new landing files to ``bronze.<name>``; files already ingested are never read again.
+
+    Returns counts: files, rows, corrupt_rows, rescued_rows, new_columns (promoted to real columns for the next
+    run), batches, schema_version, seconds.
+    """
+    source = resolve_source(name)
+    if not settings.is_local:
+        return _ingest_cloudfiles(spark, settings, source, max_files_per_trigger)
+    started, run_start_epoch = time.monotonic(), time.time()
+    ref = settings.table("bronze", source.name)
+    location = settings.schema_location(source.name)
+    schema = schemas.ensure_schema(location, settings.landing_dir, source)
+    ensure_bronze_table(spark, ref, schema.columns)
+    checkpoint = settings.checkpoint("bronze", source.name)
+    app_id = _txn_app_id(checkpoint)
+    batches: list[int] = []
+
+    def write(batch_df: DataFrame, batch_id: int) -> None:
+        _write_batch(batch_df, batch_id, ref, app_id)
+        batches.append(batch_id)
+
+    stream = _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
+    query = (
+        stream.writeStream.queryName(f"bronze_{source.name}_{uuid.uuid4().hex[:8]}")
+        .foreachBatch(write)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    files = sum(int(p.get("numInputRows", 0)) for p in query.recentProgress)
+
+    stats = _batch_stats(spark, ref, batches, _evolved_through(checkpoint), run_start_epoch)
+    evolved = schemas.evolve(schema, stats["rescued_keys"])
+    if evolved is not None:
+        ensure_bronze_table(spark, ref, evolved.columns)  # the table first: a crash here redoes it next run
+        schemas.save_schema(location, evolved)
+        schema = evolved
+    if stats["max_batch"] is not None:
+        _write_state(checkpoint, "evolved_through", str(stats["max_batch"]))
+    return {
+        "source": source.name,
+        "table": ref.full_name,
+        "files": files,
+        "rows": stats["rows"],
+        "corrupt_rows": stats["corrupt_rows"],
+        "rescued_rows": stats["rescued_rows"],
+        "new_columns": list(evolved.added) if evolved else [],
+        "batches": len(batches),
+        "schema_version": schema.version,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _batch_stats(spark, ref: TableRef, batches: list[int], evolved_through: int, run_start_epoch: float) -> dict:
+    """Counts of this run's rows and every rescued key not yet considered for evolution, in one pruned scan.
+
+    ``_batch_id`` min/max file statistics let Delta skip every file written before; the ``_ingested_at`` bound
+    keeps rows of an earlier checkpoint with the same batch ids out of this run's counts.
+    """
+    empty = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0, "rescued_keys": [], "max_batch": None}
+    low = min([evolved_through, *(b - 1 for b in batches)])
+    batch = F.col(BATCH_ID)
+    in_run = (
+        (batch >= min(batches)) & (batch <= max(batches)) & (F.col(INGESTED_AT) >= F.timestamp_seconds(F.lit(int(run_start_epoch) - 1)))
+        if batches
+        else F.lit(False)
+    )
+    unchecked = (batch > evolved_through) & F.col(RESCUED).isNotNull()
+    row = (
+        delta_io.read(spark, ref)
+        .where(batch > low)
+        .agg(
+            F.count_if(in_run).alias("rows"),
+            F.count_if(in_run & F.col(CORRUPT).isNotNull()).alias("corrupt_rows"),
+            F.count_if(in_run & F.col(RESCUED).isNotNull()).alias("rescued_rows"),
+            F.array_distinct(
+                F.flatten(F.collect_list(F.when(unchecked, F.map_keys(F.from_json(RESCUED, "map<string,string>")))))
+            ).alias("rescued_keys"),
+            F.max(batch).alias("max_batch"),
+        )
+        .first()
+    )
+    if row is None:
+        return empty
+    return {k: (row[k] if row[k] is not None else empty[k]) for k in empty}
+
+
+def _ingest_cloudfiles(spark, settings: Settings, source: BronzeSource, max_files_per_trigger) -> dict:
+    """Databricks: the Auto Loader stream into the Unity Catalog table, same idempotent batch writer."""
+    started = time.monotonic()
+    ref = settings.table("bronze", source.name)
+    checkpoint = settings.checkpoint("bronze", source.name)
+    app_id = _txn_app_id(checkpoint)
+    batches: list[int] = []
+
+    def write(batch_df: DataFrame, batch_id: int) -> None:
+        _write_batch(batch_df, batch_id, ref, app_id)
+        batches.append(batch_id)
+
+    query = (
+        read_landing_stream(spark, settings, source, max_files_per_trigger)
+        .writeStream.foreachBatch(write)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return {
+        "source": source.name,
+        "table": ref.full_name,
+        "files": None,  # Auto Loader reports rows, not files
+        "rows": sum(int(p.get("numInputRows", 0)) for p in query.recentProgress),
+        "corrupt_rows": None,
+        "rescued_rows": None,
+        "new_columns": [],
+        "batches": len(batches),
+        "schema_version": None,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def describe(counts: dict) -> str:
+    """One line for the user: what came in, what needs attention."""
+    if counts.get("error"):
+        return f"{counts['table']}: FAILED ({counts['error']}); rerun to continue where it stopped"
+    if not counts.get("batches"):
+        return f"{counts['table']}: no new files"
+    parts = [f"{counts['table']}: {counts['files']} new files, {counts['rows']} rows"]
+    if counts.get("corrupt_rows"):
+        parts.append(f"{counts['corrupt_rows']} unparseable lines kept in _corrupt_record")
+    if counts.get("rescued_rows"):
+        parts.append(f"{counts['rescued_rows']} rows with unknown fields kept in _rescued_data")
+    if counts.get("new_columns"):
+        parts.append(f"new columns from the next run on: {', '.join(counts['new_columns'])}")
+    return ", ".join(parts) + f" ({counts['seconds']} s)"
+
+
+def ingest_all(
+    spark,
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Ingest every batch source (or ``names``); one failing source does not stop the others.
+
+    ``progress`` gets one line per source (e.g. ``print``). Raises BronzeIngestError at the end if any failed.
+    """
+    results = []
+    for name in names or BATCH_SOURCES:
+        try:
+            counts = ingest_source(spark, settings, name)
+        except Exception as e:  # noqa: BLE001 - reported with the others below, never swallowed
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            counts = {"source": name, "table": f"bronze.{name}", "error": first[:300]}
+        results.append(counts)
+        if progress is not None:
+            progress(describe(counts))
+    failed = [r for r in results if r.get("error")]
+    if failed:
+        raise BronzeIngestError(
+            f"{len(failed)} bronze source(s) failed: {', '.join(r['source'] for r in failed)}; the others were "
+            "ingested. Rerun to continue where they stopped: nothing is lost or duplicated.",
+            results,
+        )
+    return results
+
+
+# ---- small state files inside the checkpoint folder ------------------------------------------------------------
+
+
+def _txn_app_id(checkpoint: str) -> str:
+    """A stable id per checkpoint for Delta's idempotent writes (a fresh checkpoint gets a fresh id)."""
+    existing = _read_state(checkpoint, "txn_app_id")
+    if existing:
+        return existing
+    app_id = f"fitlake-bronze-{uuid.uuid4()}"
+    _write_state(checkpoint, "txn_app_id", app_id)
+    return app_id
+
+
+def _evolved_through(checkpoint: str) -> int:
+    value = _read_state(checkpoint, "evolved_through")
+    return int(value) if value else -1
+
+
+def _read_state(checkpoint: str, key: str) -> str | None:
+    path = Path(checkpoint, _STATE_DIR, key)
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def _write_state(checkpoint: str, key: str, value: str) -> None:
+    folder = Path(checkpoint, _STATE_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.tmp-{os.getpid()}"
+    tmp.write_text(value, encoding="utf-8")
+    os.replace(tmp, folder / key)
+
+
+__all__ = [
+    "BronzeIngestError",
+    "cloudfiles_options",
+    "describe",
+    "file_source_options",
+    "ingest_all",
+    "ingest_source",
+    "read_landing_stream",
+]

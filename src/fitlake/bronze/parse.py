@@ -1,0 +1,176 @@
+"""Pure transforms that turn whole landing files (one row per file) into bronze rows, with built-in functions only.
+
+Spark's CSV/JSON readers drop fields that are not in the schema and map CSV columns by position, so we parse the
+text ourselves: every line is mapped to its own file's header (CSV) or its own keys (JSON) by name. Values of
+known columns become STRING columns, everything else goes to ``_rescued_data`` as a JSON object, and a line that
+cannot be mapped at all is kept whole in ``_corrupt_record``. Nothing is dropped except blank lines and a CSV
+file's header line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+RESCUED = "_rescued_data"
+CORRUPT = "_corrupt_record"
+SOURCE_FILE = "_source_file"
+SOURCE_MODIFIED = "_source_file_modified"
+LINE = "_line"
+INGESTED_AT = "_ingested_at"
+BATCH_ID = "_batch_id"
+META_COLUMNS = (RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE, INGESTED_AT, BATCH_ID)
+
+# Java's decoder turns bytes that are not UTF-8 into U+FFFD: such a line is not trustworthy text.
+REPLACEMENT_CHAR = "\ufffd"
+_LINE_BREAK = r"\r\n|\r|\n"
+_JSON_OBJECT = "map<string,string>"
+
+# Working columns between the steps below.
+_LINES = "_lines"
+_TEXT = "_text"
+_HEADER = "_header"
+_HEADER_LINE = "_header_line"
+_HEADER_OK = "_header_ok"
+
+Transform = Callable[[DataFrame], DataFrame]
+
+
+def bronze_columns(columns: Sequence[str]) -> list[str]:
+    """The column order every parser returns (``_ingested_at`` and ``_batch_id`` are added by the writer)."""
+    return [*columns, RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE]
+
+
+def with_file_lines(text_col: str = "value") -> Transform:
+    """Split a whole file into ``_lines`` (CRLF, LF or CR), dropping a leading UTF-8 BOM."""
+
+    def _(df: DataFrame) -> DataFrame:
+        text = F.regexp_replace(F.col(text_col), "^\ufeff", "")
+        return df.withColumn(_LINES, F.split(text, _LINE_BREAK, -1)).drop(text_col)
+
+    return _
+
+
+def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
+    """The file's first non-blank line is its header; usable only if it names a known column, each name once.
+
+    A header that shares no known column is a wrong delimiter or no header at all: its lines become corrupt rows.
+    """
+    known = _literal_array(columns)
+
+    def _(df: DataFrame) -> DataFrame:
+        raw_header = F.try_element_at(F.filter(F.col(_LINES), lambda x: F.trim(x) != ""), F.lit(1))
+        header = split_delimited(raw_header, delimiter)
+        usable = F.arrays_overlap(F.col(_HEADER), known) & (
+            F.size(F.array_distinct(F.col(_HEADER))) == F.size(F.col(_HEADER))
+        )
+        return (
+            df.withColumn(_HEADER, header)
+            .withColumn(_HEADER_LINE, F.array_position(F.col(_LINES), raw_header).cast("int"))
+            .withColumn(_HEADER_OK, F.coalesce(usable, F.lit(False)))
+        )
+
+    return _
+
+
+def explode_lines(df: DataFrame) -> DataFrame:
+    """One row per non-blank line: ``_text`` and its 1-based ``_line`` number in the file."""
+    return (
+        df.select("*", F.posexplode(F.col(_LINES)).alias("_pos", _TEXT))
+        .where(F.trim(F.col(_TEXT)) != "")
+        .withColumn(LINE, (F.col("_pos") + 1).cast("int"))
+        .drop("_pos", _LINES)
+    )
+
+
+def split_delimited(text: Column, delimiter: str = ",") -> Column:
+    """Split one CSV line; a field in double quotes may hold the delimiter and ``""`` for a quote."""
+    delim = re.escape(delimiter)
+    plain = F.split(text, delim, -1)
+    outside_quotes = F.split(text, f'{delim}(?=(?:[^"]*"[^"]*")*[^"]*$)', -1)
+    unquoted = F.transform(
+        outside_quotes,
+        lambda x: F.when(
+            x.rlike('^"[\\s\\S]*"$'), F.replace(F.regexp_extract(x, '^"([\\s\\S]*)"$', 1), F.lit('""'), F.lit('"'))
+        ).otherwise(x),
+    )
+    return F.when(F.instr(text, '"') > 0, unquoted).otherwise(plain)
+
+
+def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform:
+    """Map each data line to its file's header by name; a line whose field count differs is corrupt."""
+
+    def _(df: DataFrame) -> DataFrame:
+        fields = F.transform(split_delimited(F.col(_TEXT), delimiter), lambda v: F.nullif(v, F.lit("")))
+        is_header = F.col(_HEADER_OK) & (F.col(LINE) == F.col(_HEADER_LINE))
+        mappable = (
+            F.col(_HEADER_OK)
+            & (F.size(fields) == F.size(F.col(_HEADER)))
+            & ~F.col(_TEXT).contains(REPLACEMENT_CHAR)
+        )
+        record = F.when(mappable, F.map_from_arrays(F.col(_HEADER), fields))
+        return df.where(~is_header).transform(_project_record(record, columns))
+
+    return _
+
+
+def parse_json_records(columns: Sequence[str]) -> Transform:
+    """Each line must be one JSON object with distinct keys; values keep their JSON text (numbers, booleans)."""
+
+    def _(df: DataFrame) -> DataFrame:
+        keys = F.json_object_keys(F.col(_TEXT))
+        mappable = (
+            keys.isNotNull()
+            & (F.size(F.array_distinct(keys)) == F.size(keys))
+            & ~F.col(_TEXT).contains(REPLACEMENT_CHAR)
+        )
+        record = F.when(mappable, F.from_json(F.col(_TEXT), _JSON_OBJECT))
+        return df.transform(_project_record(record, columns))
+
+    return _
+
+
+def _project_record(record: Column, columns: Sequence[str]) -> Transform:
+    """Known keys -> columns, other keys -> ``_rescued_data``; no record -> the raw line in ``_corrupt_record``."""
+    known = _literal_array(columns)
+
+    def _(df: DataFrame) -> DataFrame:
+        with_record = df.withColumn("_record", record)
+        rescued = F.map_filter(F.col("_record"), lambda k, _v: ~F.array_contains(known, k))
+        return with_record.select(
+            *[F.col("_record").getItem(c).alias(c) for c in columns],
+            F.when(F.size(rescued) > 0, F.to_json(rescued)).alias(RESCUED),
+            F.when(F.col("_record").isNull(), F.col(_TEXT)).alias(CORRUPT),
+            F.col(SOURCE_FILE),
+            F.col(SOURCE_MODIFIED),
+            F.col(LINE),
+        )
+
+    return _
+
+
+def parse_landing_files(fmt: str, columns: Sequence[str], delimiter: str = ",", text_col: str = "value") -> Transform:
+    """Whole files (``value``, ``_source_file``, ``_source_file_modified``) -> bronze rows."""
+    if not columns:
+        raise ValueError("a bronze source needs at least one expected column")
+    if fmt == "csv":
+        steps = [with_csv_header(columns, delimiter), explode_lines, parse_csv_records(columns, delimiter)]
+    elif fmt == "json":
+        steps = [explode_lines, parse_json_records(columns)]
+    else:
+        raise ValueError(f"unknown landing format {fmt!r}")
+
+    def _(df: DataFrame) -> DataFrame:
+        out = df.transform(with_file_lines(text_col))
+        for step in steps:
+            out = out.transform(step)
+        return out
+
+    return _
+
+
+def _literal_array(values: Sequence[str]) -> Column:
+    return F.array(*[F.lit(v) for v in values])

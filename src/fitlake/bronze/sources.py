@@ -1,0 +1,92 @@
+"""The bronze sources: where each one's files land, how they are matched, and the columns we expect them to have.
+
+The expected columns are the schema hints: the persisted schema always starts with them, so a first file that lacks
+a column does not shrink the schema, and Databricks gets the same list as ``cloudFiles.schemaHints``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FORMATS = ("csv", "json")
+
+
+@dataclass(frozen=True)
+class BronzeSource:
+    name: str  # bronze table name (config.TABLES["bronze"]) and key in SOURCES
+    format: str  # "csv" (header line, delimiter) or "json" (JSON lines)
+    pattern: str  # landing-relative glob, e.g. fitbit/*/dailyActivity_merged*.csv
+    columns: tuple[str, ...]  # expected columns, exactly as named in the files
+    delimiter: str = ","
+    max_files_per_trigger: int = 500  # bounds one micro-batch: each file is one row in wholetext mode
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"{self.name}: format must be one of {FORMATS}, not {self.format!r}")
+
+    @property
+    def root(self) -> str:
+        """The top folder of the pattern: listed recursively (so no `date=` partition column is inferred)."""
+        return self.pattern.split("/", 1)[0]
+
+    @property
+    def glob(self) -> str:
+        """The file-name part of the pattern (Spark's ``pathGlobFilter``): ``*.csv`` never matches ``x.csv.tmp``."""
+        return self.pattern.rsplit("/", 1)[-1]
+
+
+def _fitbit(name: str, file_stem: str, columns: str) -> BronzeSource:
+    return BronzeSource(name, "csv", f"fitbit/*/{file_stem}_merged*.csv", tuple(columns.split(",")))
+
+
+_SOURCES = (
+    BronzeSource(
+        "activity",
+        "json",
+        "activity/*/*.json",
+        (
+            "user_id",
+            "date",
+            "activity_type",
+            "steps",
+            "calories_burned",
+            "heart_rate_avg",
+            "sleep_hours",
+            "duration_minutes",
+            "distance_km",
+        ),
+    ),
+    _fitbit(
+        "daily_activity",
+        "dailyActivity",
+        "Id,ActivityDate,TotalSteps,TotalDistance,TrackerDistance,LoggedActivitiesDistance,VeryActiveDistance,"
+        "ModeratelyActiveDistance,LightActiveDistance,SedentaryActiveDistance,VeryActiveMinutes,FairlyActiveMinutes,"
+        "LightlyActiveMinutes,SedentaryMinutes,Calories",
+    ),
+    _fitbit("daily_steps", "dailySteps", "Id,ActivityDay,StepTotal"),
+    _fitbit("daily_calories", "dailyCalories", "Id,ActivityDay,Calories"),
+    _fitbit(
+        "daily_intensities",
+        "dailyIntensities",
+        "Id,ActivityDay,SedentaryMinutes,LightlyActiveMinutes,FairlyActiveMinutes,VeryActiveMinutes,"
+        "SedentaryActiveDistance,LightActiveDistance,ModeratelyActiveDistance,VeryActiveDistance",
+    ),
+    _fitbit("hourly_steps", "hourlySteps", "Id,ActivityHour,StepTotal"),
+    _fitbit("hourly_calories", "hourlyCalories", "Id,ActivityHour,Calories"),
+    _fitbit("hourly_intensities", "hourlyIntensities", "Id,ActivityHour,TotalIntensity,AverageIntensity"),
+    _fitbit("sleep_day", "sleepDay", "Id,SleepDay,TotalSleepRecords,TotalMinutesAsleep,TotalTimeInBed"),
+    _fitbit("weight_log", "weightLogInfo", "Id,Date,WeightKg,WeightPounds,Fat,BMI,IsManualReport,LogId"),
+    _fitbit("heartrate_seconds", "heartrate_seconds", "Id,Time,Value"),
+    BronzeSource(
+        "events",
+        "json",
+        "events/*.json",
+        ("event_id", "user_id", "event_time", "steps", "heart_rate", "calories", "activity_type"),
+    ),
+)
+
+SOURCES: dict[str, BronzeSource] = {s.name: s for s in _SOURCES}
+
+# What `ingest_all` runs by default: the batch sources. Live events (`events`) are read by the streaming job with
+# the same reader; `ingest_source(spark, settings, "events")` lands them in bronze.events on demand.
+BATCH_SOURCES: tuple[str, ...] = tuple(n for n in SOURCES if n != "events")

@@ -1,0 +1,1 @@
+MODELS = {"activity_type": "activity_type", "calories": "calories", "personas": "personas"}

@@ -1,0 +1,1 @@
+"""Gold: the star schema and KPIs, updated from silver changes by keyed MERGE."""

@@ -1,0 +1,122 @@
+"""Fact and KPI rows, as pure functions of silver/gold DataFrames already limited to the affected keys.
+
+``fact_daily_activity`` (grain: user x date) combines the two daily sources with one rule: the Fitbit daily
+summary (silver.daily_activity) is the measurement, so its steps, distance, calories and intensity minutes win
+when present; the activity record (silver.activity) adds what only it has (activity type, session duration, average
+heart rate, sleep hours) and supplies steps/distance/calories and, as ``duration_minutes``, the active minutes on
+days without a Fitbit summary. ``source`` says which were present (fitbit / activity / both).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fitlake.gold import kpis
+from fitlake.gold.dims import activity_type_key
+
+
+def build_fact_daily_activity(daily_activity: DataFrame, activity: DataFrame) -> DataFrame:
+    da = daily_activity.withColumnRenamed("activity_date", "date").alias("da")
+    a = activity.alias("a")
+    j = da.join(a, (F.col("da.user_id") == F.col("a.user_id")) & (F.col("da.date") == F.col("a.date")), "full")
+    has_da, has_a = F.col("da.user_id").isNotNull(), F.col("a.user_id").isNotNull()
+    very, fairly, light = (F.col(f"da.{c}") for c in ("very_active_minutes", "fairly_active_minutes",
+                                                      "lightly_active_minutes"))
+    date = F.coalesce(F.col("da.date"), F.col("a.date"))
+    return j.select(
+        F.coalesce(F.col("da.user_id"), F.col("a.user_id")).alias("user_id"),
+        date.alias("date"),
+        kpis.date_key(date).alias("date_key"),
+        activity_type_key(F.col("a.activity_type")).alias("activity_type_key"),
+        F.col("a.activity_type").alias("activity_type"),
+        F.coalesce(F.col("da.total_steps"), F.col("a.steps")).alias("steps"),
+        F.coalesce(F.col("da.total_distance"), F.col("a.distance_km")).alias("distance_km"),
+        F.coalesce(F.col("da.calories").cast("double"), F.col("a.calories_burned")).alias("calories"),
+        very.alias("very_active_minutes"),
+        fairly.alias("fairly_active_minutes"),
+        light.alias("lightly_active_minutes"),
+        F.col("da.sedentary_minutes").alias("sedentary_minutes"),
+        F.coalesce(very + fairly + light, F.col("a.duration_minutes")).alias("total_active_minutes"),
+        F.coalesce(very + fairly, F.col("a.duration_minutes")).alias("active_minutes"),
+        F.col("a.duration_minutes").alias("duration_minutes"),
+        F.col("a.heart_rate_avg").alias("heart_rate_avg"),
+        F.col("a.sleep_hours").alias("sleep_hours"),
+        F.coalesce(F.col("da.is_non_wear"), F.col("a.is_non_wear"), F.lit(False)).alias("is_non_wear"),
+        F.when(has_da & has_a, "both").when(has_da, "fitbit").otherwise("activity").alias("source"),
+    )
+
+
+def build_fact_sleep(sleep_day: DataFrame) -> DataFrame:
+    return (
+        sleep_day.select(
+            "user_id",
+            F.col("sleep_date").alias("date"),
+            kpis.date_key(F.col("sleep_date")).alias("date_key"),
+            F.col("total_minutes_asleep").alias("minutes_asleep"),
+            F.col("total_time_in_bed").alias("time_in_bed"),
+            F.col("total_sleep_records").alias("sleep_records"),
+        )
+        .transform(kpis.with_sleep_efficiency)
+    )
+
+
+def build_fact_hourly_activity(steps: DataFrame, calories: DataFrame, intensities: DataFrame) -> DataFrame:
+    keys = ["user_id", "activity_hour"]
+    joined = (
+        steps.select(*keys, F.col("step_total").alias("steps"))
+        .join(calories.select(*keys, "calories"), keys, "full")
+        .join(intensities.select(*keys, "total_intensity", "average_intensity"), keys, "full")
+    )
+    return joined.select(
+        "user_id", "activity_hour",
+        F.to_date("activity_hour").alias("date"),
+        F.hour("activity_hour").alias("hour"),
+        "steps", "calories", "total_intensity", "average_intensity",
+    )
+
+
+def build_fact_heart_rate(heartrate: DataFrame) -> DataFrame:
+    """Per-hour summary of the per-second samples (the raw seconds stay in silver)."""
+    hour = F.date_trunc("hour", F.col("time"))
+    return (
+        heartrate.groupBy("user_id", hour.alias("hour"))
+        .agg(
+            F.avg("value").alias("avg_bpm"),
+            F.min("value").alias("min_bpm"),
+            F.max("value").alias("max_bpm"),
+            F.count(F.lit(1)).alias("samples"),
+        )
+        .select("user_id", "hour", F.to_date("hour").alias("date"), "avg_bpm", "min_bpm", "max_bpm", "samples")
+    )
+
+
+def worn_days(daily: DataFrame) -> DataFrame:
+    return daily.where(~F.col("is_non_wear"))
+
+
+def build_kpi_wellness(daily: DataFrame, sleep: DataFrame, step_goal: int) -> DataFrame:
+    """Sleep hours come from the sleep log (minutes asleep / 60) when there is one, else the activity record."""
+    s = sleep.select("user_id", "date", (F.col("minutes_asleep") / 60.0).alias("_logged_sleep_hours"))
+    return (
+        worn_days(daily).join(s, ["user_id", "date"], "left")
+        .withColumn("sleep_hours", F.coalesce("_logged_sleep_hours", "sleep_hours"))
+        .transform(kpis.with_wellness_score, step_goal)
+        .select("user_id", "date", "date_key", "steps", "active_minutes", "sleep_hours", "steps_component",
+                "active_component", "sleep_component", "sleep_component_missing", "wellness_score")
+    )
+
+
+def build_kpi_engagement(daily: DataFrame) -> DataFrame:
+    """``daily`` must hold every worn day of the window before each wanted day (see kpis.with_engagement_segment)."""
+    return (
+        worn_days(daily).select("user_id", "date", "date_key", F.coalesce("active_minutes", F.lit(0)).alias("active_minutes"))
+        .transform(kpis.with_engagement_segment)
+    )
+
+
+def build_kpi_sleep_efficiency(sleep: DataFrame) -> DataFrame:
+    return (
+        sleep.select("user_id", "date", "date_key", "minutes_asleep", "time_in_bed", "sleep_efficiency")
+        .transform(kpis.with_trailing_mean, "sleep_efficiency", "trailing_sleep_efficiency", "trailing_nights")
+    )

@@ -1,0 +1,322 @@
+"""Gold edge: update the star schema from what changed in silver, never by full rebuild.
+
+Each run reads silver's Change Data Feed from the last version it processed (``ops.gold_state``) to the current
+one, turns the changed rows into affected keys (user, date), recomputes only the gold rows of those keys from the
+current silver/gold state, and MERGEs them (keyed, range-bounded; unchanged rows commit nothing). The state is
+written last: a run killed earlier is simply redone, and redoing a keyed recompute is a no-op.
+Trailing-window KPIs also recompute the days whose window the affected day falls in (day .. day + 6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType
+
+from fitlake import delta_io
+from fitlake.config import Settings
+from fitlake.gold import dims, facts, kpis
+from fitlake.silver import merge as M
+from fitlake.silver.specs import SPECS
+
+SQL_DIR = Path(__file__).with_name("sql")
+GOLD_SOURCES = ("daily_activity", "activity", "sleep_day", "hourly_steps", "hourly_calories", "hourly_intensities",
+                "heartrate_seconds", "weight_log")
+DAILY = ("daily_activity", "activity")
+HOURLY = ("hourly_steps", "hourly_calories", "hourly_intensities")
+_NAME = re.compile(r"\b(bronze|silver|quarantine|gold|ops)\.([a-z_][a-z0-9_]*)\b")
+
+
+# ---- SQL files ---------------------------------------------------------------------------------------------------
+def sql_statements(text: str) -> list[str]:
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def resolve_names(sql: str, settings: Settings) -> str:
+    """``layer.table`` -> this target's table name (unchanged locally, ``catalog.schema.layer_table`` on UC)."""
+    return _NAME.sub(lambda m: settings.table(m.group(1), m.group(2)).full_name, sql)
+
+
+def apply_ddl(spark, settings: Settings) -> None:
+    """Run ``sql/ddl.sql``: create missing gold tables (locally at their Delta folder) and register them."""
+    from fitlake.spark import register_table
+
+    if settings.is_local:
+        spark.sql("CREATE DATABASE IF NOT EXISTS gold")
+    for stmt in sql_statements((SQL_DIR / "ddl.sql").read_text()):
+        name = _NAME.search(stmt).group(2)
+        ref = settings.table("gold", name)
+        if delta_io.exists(spark, ref):
+            register_table(spark, ref)
+            continue
+        sql = resolve_names(stmt, settings)
+        if ref.path is not None:
+            sql = sql.replace("USING DELTA", f"USING DELTA LOCATION '{ref.path}'", 1)
+        spark.sql(sql)
+
+
+def run_sql_file(spark, settings: Settings, path: Path) -> DataFrame:
+    """Run every statement of an analyst query file; return the last result."""
+    result = None
+    for stmt in sql_statements(Path(path).read_text()):
+        result = spark.sql(resolve_names(stmt, settings))
+    return result
+
+
+# ---- change tracking ---------------------------------------------------------------------------------------------
+def table_version(spark, ref) -> int:
+    return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
+
+
+def read_state(spark, settings: Settings) -> dict[str, int]:
+    ref = settings.table("ops", "gold_state")
+    if not delta_io.exists(spark, ref):
+        return {}
+    return {r["source"]: r["version"] for r in delta_io.read(spark, ref).collect()}
+
+
+def write_state(spark, settings: Settings, state: dict[str, int]) -> None:
+    rows = spark.createDataFrame(sorted(state.items()), "source STRING, version BIGINT")
+    delta_io.write(rows.withColumn("updated_at", F.current_timestamp()), settings.table("ops", "gold_state"),
+                   mode="overwrite")
+
+
+def read_changes(spark, ref, start: int, end: int) -> DataFrame:
+    reader = (spark.read.format("delta").option("readChangeFeed", "true")
+              .option("startingVersion", start).option("endingVersion", end))
+    df = reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
+    return df.where(F.col("_change_type") != "update_preimage")
+
+
+def affected_keys(spark, settings: Settings, state: dict[str, int]) -> tuple[DataFrame | None, dict[str, int]]:
+    """(source, user_id, date) of every silver row changed since ``state``, and the versions read up to."""
+    parts, new_state = [], dict(state)
+    for name in GOLD_SOURCES:
+        ref = settings.table("silver", name)
+        if not delta_io.exists(spark, ref):
+            continue
+        current = table_version(spark, ref)
+        last = state.get(name, -1)
+        if current <= last:
+            continue
+        changes = read_changes(spark, ref, last + 1, current)
+        parts.append(changes.select(F.lit(name).alias("source"), "user_id", F.expr(SPECS[name].date_expr).alias("date")))
+        new_state[name] = current
+    if not parts:
+        return None, new_state
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return union.distinct(), new_state
+
+
+# ---- builders ----------------------------------------------------------------------------------------------------
+@dataclass
+class Scope:
+    """The affected keys of one builder: (user_id, date) rows and their date bounds."""
+
+    keys: DataFrame
+    low: dt.date
+    high: dt.date
+
+
+@dataclass(frozen=True)
+class Builder:
+    table: str
+    keys: tuple[str, ...]
+    deps: tuple[str, ...]
+    build: Callable  # (GoldRun, Scope) -> rows for exactly the scope's keys
+    prune_on_date: bool = True  # bound the MERGE by the scope's date range on the target's `date` column
+    window_days: int = 0  # trailing-window KPI: a change on day d also changes days d .. d + window_days - 1
+    mark_deletes: bool = True  # keys in scope that produce no row are deleted from the target
+
+
+def in_date_range(df: DataFrame, column: str, low: dt.date, high: dt.date) -> DataFrame:
+    """Literal bounds on the stored column (not on an expression of it), so Delta can skip files by their stats."""
+    c = F.col(column)
+    if isinstance(df.schema[column].dataType, DateType):
+        return df.where(c.between(F.lit(low), F.lit(high)))
+    return df.where((c >= F.lit(low).cast("timestamp")) & (c < F.lit(high + dt.timedelta(days=1)).cast("timestamp")))
+
+
+def for_keys(df: DataFrame, keys: DataFrame, date_expr: str = "date") -> DataFrame:
+    """Rows of ``df`` whose (user_id, date) is in ``keys``."""
+    k = F.broadcast(keys.select("user_id", F.col("date").alias("_key_date")))
+    return df.withColumn("_key_date", F.expr(date_expr)).join(k, ["user_id", "_key_date"], "left_semi").drop("_key_date")
+
+
+@dataclass
+class GoldRun:
+    spark: object
+    settings: Settings
+
+    def read(self, layer: str, name: str) -> DataFrame:
+        ref = self.settings.table(layer, name)
+        if not delta_io.exists(self.spark, ref):
+            return None
+        return delta_io.read(self.spark, ref)
+
+    def silver_for(self, name: str, scope: Scope) -> DataFrame | None:
+        df = self.read("silver", name)
+        if df is None:
+            return None
+        spec = SPECS[name]
+        if spec.date_expr in (spec.prune_column, f"to_date({spec.prune_column})"):
+            df = in_date_range(df, spec.prune_column, scope.low, scope.high)
+        return for_keys(df, scope.keys, spec.date_expr)
+
+    def silver_or_empty(self, name: str, scope: Scope) -> DataFrame:
+        df = self.silver_for(name, scope)
+        if df is not None:
+            return df
+        return self.spark.createDataFrame([], self._silver_schema(name))
+
+    def _silver_schema(self, name: str):
+        from fitlake.silver.parsing import SPARK_TYPES
+
+        spec = SPECS[name]
+        cols = [f"{c.name} {SPARK_TYPES[c.kind]}" for c in spec.columns]
+        extra = {"activity": ["is_non_wear boolean"], "daily_activity": ["is_non_wear boolean"]}.get(name, [])
+        return ", ".join(cols + extra)
+
+    def gold_for(self, name: str, scope: Scope) -> DataFrame:
+        return for_keys(in_date_range(self.read("gold", name), "date", scope.low, scope.high), scope.keys)
+
+
+def _users(scope: Scope) -> DataFrame:
+    return scope.keys.select("user_id").distinct()
+
+
+def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
+    users = F.broadcast(_users(scope))
+    weight = run.read("silver", "weight_log")
+    if weight is None:
+        weight = run.spark.createDataFrame([], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
+    return dims.build_dim_user(
+        users,
+        run.read("gold", "fact_daily_activity").join(users, "user_id", "left_semi"),
+        run.read("gold", "fact_sleep").join(users, "user_id", "left_semi"),
+        weight.join(users, "user_id", "left_semi"),
+    )
+
+
+def _window_base(run: GoldRun, fact: str, scope: Scope, days: int) -> DataFrame:
+    """Every row of ``fact`` the trailing windows of the scope's days can see."""
+    base = in_date_range(run.read("gold", fact), "date", scope.low - dt.timedelta(days=days - 1), scope.high)
+    return base.join(F.broadcast(_users(scope)), "user_id", "left_semi")
+
+
+BUILDERS: tuple[Builder, ...] = (
+    Builder("dim_date", ("date_key",), GOLD_SOURCES,
+            lambda run, s: dims.build_dim_date(s.keys), prune_on_date=False, mark_deletes=False),
+    Builder("dim_activity_type", ("activity_type_key",), DAILY,
+            lambda run, s: dims.activity_type_rows(run.spark), prune_on_date=False, mark_deletes=False),
+    Builder("fact_daily_activity", ("user_id", "date"), DAILY,
+            lambda run, s: facts.build_fact_daily_activity(run.silver_or_empty("daily_activity", s),
+                                                           run.silver_or_empty("activity", s))),
+    Builder("fact_sleep", ("user_id", "date"), ("sleep_day",),
+            lambda run, s: facts.build_fact_sleep(run.silver_or_empty("sleep_day", s))),
+    Builder("fact_hourly_activity", ("user_id", "activity_hour"), HOURLY,
+            lambda run, s: facts.build_fact_hourly_activity(*(run.silver_or_empty(n, s) for n in HOURLY)),
+            mark_deletes=False),
+    Builder("fact_heart_rate", ("user_id", "hour"), ("heartrate_seconds",),
+            lambda run, s: facts.build_fact_heart_rate(run.silver_or_empty("heartrate_seconds", s)),
+            mark_deletes=False),
+    Builder("dim_user", ("user_id",), GOLD_SOURCES, _build_dim_user, prune_on_date=False, mark_deletes=False),
+    Builder("kpi_wellness_daily", ("user_id", "date"), (*DAILY, "sleep_day"),
+            lambda run, s: facts.build_kpi_wellness(run.gold_for("fact_daily_activity", s), run.gold_for("fact_sleep", s),
+                                                    run.settings.step_goal)),
+    Builder("kpi_engagement_daily", ("user_id", "date"), DAILY,
+            lambda run, s: facts.build_kpi_engagement(_window_base(run, "fact_daily_activity", s, kpis.TRAILING_DAYS)),
+            window_days=kpis.TRAILING_DAYS),
+    Builder("kpi_sleep_efficiency", ("user_id", "date"), ("sleep_day",),
+            lambda run, s: facts.build_kpi_sleep_efficiency(_window_base(run, "fact_sleep", s, kpis.TRAILING_DAYS)),
+            window_days=kpis.TRAILING_DAYS),
+)
+
+
+@dataclass
+class GoldCounts:
+    table: str
+    affected_keys: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+
+
+def with_delete_markers(rows: DataFrame, keys: DataFrame, key_cols: Sequence[str]) -> DataFrame:
+    """``rows`` plus, for each key in ``keys`` that produced no row, a row with ``_delete`` = true."""
+    present = rows.withColumn("_delete", F.lit(False))
+    missing = keys.select(*key_cols).distinct().join(rows.select(*key_cols), list(key_cols), "left_anti")
+    filler = [F.lit(None).cast(f.dataType).alias(f.name) for f in rows.schema.fields if f.name not in key_cols]
+    return present.unionByName(missing.select(*key_cols, *filler, F.lit(True).alias("_delete")))
+
+
+def _expand(scope: Scope, days: int) -> Scope:
+    shifted = scope.keys.select("user_id", F.explode(F.sequence(F.col("date"), F.date_add("date", days - 1))).alias("date"))
+    return Scope(shifted.distinct(), scope.low, scope.high + dt.timedelta(days=days - 1))
+
+
+def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
+    """Rows in the target's column order and types, stamped with ``_updated_at``."""
+    cols = [F.col(f.name).cast(f.dataType).alias(f.name) for f in target.schema.fields if f.name != "_updated_at"]
+    extra = [F.col("_delete")] if "_delete" in rows.columns else []
+    return rows.select(*cols, F.current_timestamp().alias("_updated_at"), *extra)
+
+
+def update_table(run: GoldRun, builder: Builder, scope: Scope) -> GoldCounts:
+    started = time.monotonic()
+    ref = run.settings.table("gold", builder.table)
+    if builder.window_days:
+        scope = _expand(scope, builder.window_days)
+    rows = builder.build(run, scope)
+    if builder.window_days:
+        rows = for_keys(rows, scope.keys)
+    if builder.mark_deletes:
+        rows = with_delete_markers(rows, scope.keys, builder.keys)
+    target = delta_io.read(run.spark, ref)
+    source = _conform(rows, target)
+    value_cols = [c for c in target.columns if c not in builder.keys and c != "_updated_at"]
+    bounds = M.KeyRange("date", str(scope.low), str(scope.high), "DATE") if builder.prune_on_date else None
+    actions = M.upsert(run.spark, ref, source, builder.keys, value_cols, bounds, newer=None)
+    return GoldCounts(builder.table, inserted=actions["insert"], updated=actions["update"], deleted=actions["delete"],
+                      unchanged=actions["unchanged"], seconds=time.monotonic() - started)
+
+
+def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] | None = None) -> list[GoldCounts]:
+    """Bring gold up to date with silver; an empty list when silver has not changed since the last run."""
+    state = read_state(spark, settings)
+    changes, new_state = affected_keys(spark, settings, state)
+    if changes is None:
+        return []
+    apply_ddl(spark, settings)
+    changes = changes.persist()
+    try:
+        stats = {r["source"]: r for r in changes.groupBy("source").agg(
+            F.count(F.lit(1)).alias("n"), F.min("date").alias("low"), F.max("date").alias("high")).collect()}
+        run, results = GoldRun(spark, settings), []
+        for builder in BUILDERS:
+            deps = [d for d in builder.deps if d in stats]
+            if not deps:
+                continue
+            keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
+            scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
+            counts = update_table(run, builder, scope)
+            counts.affected_keys = sum(stats[d]["n"] for d in deps)
+            results.append(counts)
+            if progress:
+                progress(counts)
+        write_state(spark, settings, new_state)
+        return results
+    finally:
+        changes.unpersist()

@@ -1,0 +1,176 @@
+"""MLflow at the edge: one experiment per model, params/metrics/plots/model per run, registry + ``champion`` alias.
+
+The alias moves only when the new version is strictly better than the champion *on the same test data*: every
+version carries the fingerprint of the test set it was scored on; when the champion's fingerprint differs (new data
+arrived), the champion is re-scored on the new test set before comparing. So a rerun on unchanged data, whose
+fingerprint and metric are unchanged, never moves the alias.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable
+
+from fitlake.config import Settings
+
+ALIAS = "champion"
+MIN_DELTA = 1e-9  # "strictly better" beyond float noise of a refit on the same data
+
+log = logging.getLogger(__name__)
+
+
+def configure(settings: Settings) -> None:
+    """Point MLflow at the lakehouse's SQLite store locally (Databricks tracking and Unity Catalog remotely)."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if settings.is_local:
+        settings.root.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_registry_uri)
+
+
+def ensure_experiment(settings: Settings, model_key: str) -> str:
+    import mlflow
+
+    name = settings.experiment_name(model_key)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is None:
+        return mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_location)
+    return exp.experiment_id
+
+
+def is_better(new: float, old: float | None, higher_is_better: bool, min_delta: float = MIN_DELTA) -> bool:
+    """Strictly better by more than ``min_delta``; anything beats a missing or NaN champion metric."""
+    if old is None or math.isnan(old):
+        return not math.isnan(new)
+    if math.isnan(new):
+        return False
+    return new > old + min_delta if higher_is_better else new < old - min_delta
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    reason: str
+    champion_version: str | None = None
+    champion_metric: float | None = None
+
+
+def decide_and_set_alias(client, name: str, version: str, metric: float, fingerprint: str, higher_is_better: bool,
+                         rescore_champion: Callable[[str], float] | None = None) -> Decision:
+    """Give ``version`` the champion alias if there is none yet or if it beats the champion on this test data."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        champion = client.get_model_version_by_alias(name, ALIAS)
+    except MlflowException:
+        champion = None
+    if champion is None:
+        client.set_registered_model_alias(name, ALIAS, version)
+        return Decision(True, "first registered version")
+    if champion.version == str(version):
+        return Decision(False, "already champion", champion.version, metric)
+    old: float | None
+    if champion.tags.get("test_fingerprint") == fingerprint and "primary_metric" in champion.tags:
+        old = float(champion.tags["primary_metric"])
+        how = "its logged metric on the same test set"
+    elif rescore_champion is not None:
+        try:
+            old = float(rescore_champion(f"models:/{name}/{champion.version}"))
+            how = "re-scored on the new test set"
+        except Exception as e:  # an unloadable or incompatible champion must not block training
+            log.warning("could not re-score champion %s v%s: %s", name, champion.version, e)
+            old, how = None, f"champion could not be re-scored ({type(e).__name__})"
+    else:
+        old, how = None, "champion was scored on other test data"
+    if is_better(metric, old, higher_is_better):
+        client.set_registered_model_alias(name, ALIAS, version)
+        return Decision(True, f"beat champion v{champion.version} ({how}: {old})", champion.version, old)
+    return Decision(False, f"did not beat champion v{champion.version} ({how}: {old})", champion.version, old)
+
+
+@dataclass
+class RunRecord:
+    """Everything one training run logs."""
+
+    model_key: str
+    params: dict
+    metrics: dict[str, float]
+    primary_metric: str
+    higher_is_better: bool
+    fingerprint: str
+    figures: dict = field(default_factory=dict)  # artifact file name -> matplotlib Figure
+    texts: dict = field(default_factory=dict)  # artifact file name -> text (json, csv)
+    experiment: str | None = None  # experiment key when several registered models share one (calories sources)
+
+
+def log_and_register(settings: Settings, record: RunRecord, model, input_example, output_example,
+                     rescore_champion: Callable[[str], float] | None = None) -> dict:
+    """Log one run with its fitted pipeline, register it and apply the champion rule; returns a summary."""
+    import mlflow
+    import mlflow.spark
+    import pyspark
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    configure(settings)
+    experiment_id = ensure_experiment(settings, record.experiment or record.model_key)
+    name = settings.model_name(record.model_key)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in record.params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if v is not None and not math.isnan(v)})
+        mlflow.set_tags({"primary_metric": record.primary_metric, "test_fingerprint": record.fingerprint})
+        for file_name, fig in record.figures.items():
+            mlflow.log_figure(fig, file_name)
+        for file_name, text in record.texts.items():
+            mlflow.log_text(text, file_name)
+        with tempfile.TemporaryDirectory(prefix="fitlake-mlflow-") as tmp:
+            info = mlflow.spark.log_model(
+                model, artifact_path="model",
+                signature=infer_signature(input_example, output_example),
+                input_example=input_example,
+                pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
+                dfs_tmpdir=tmp,
+            )
+        mv = mlflow.register_model(info.model_uri, name)
+    client = MlflowClient()
+    primary = record.metrics[record.primary_metric]
+    for key, value in {"test_fingerprint": record.fingerprint, "primary_metric": repr(float(primary)),
+                       "primary_metric_name": record.primary_metric, "run_id": run.info.run_id}.items():
+        client.set_model_version_tag(name, mv.version, key, value)
+    decision = decide_and_set_alias(client, name, mv.version, primary, record.fingerprint, record.higher_is_better,
+                                    rescore_champion)
+    return {"model": record.model_key, "status": "trained", "registered_model": name, "version": mv.version,
+            "run_id": run.info.run_id, "metrics": record.metrics, "promoted": decision.promoted,
+            "reason": decision.reason}
+
+
+def champion_version(settings: Settings, model_key: str) -> str | None:
+    """Version currently holding the champion alias, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    try:
+        return MlflowClient().get_model_version_by_alias(settings.model_name(model_key), ALIAS).version
+    except MlflowException:
+        return None
+
+
+def load_model(settings: Settings, model_uri: str):
+    """Load a registered Spark pipeline. Locally its files go to ``<root>/_mlcache`` and stay there: Spark reads
+    some model data (ALS factors) lazily, so they must outlive this call."""
+    import mlflow.spark
+
+    configure(settings)
+    dst = None
+    if settings.is_local:
+        dst = settings.root / "_mlcache" / model_uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
+        dst.mkdir(parents=True, exist_ok=True)
+        dst = str(dst)
+    return mlflow.spark.load_model(model_uri, dst_path=dst)

@@ -1,0 +1,274 @@
+"""Train the four models from the lakehouse tables; each trainer reads, splits, fits, evaluates beside its baseline
+and hands the run to ``tracking``. A model whose inputs are missing is skipped with a message, not an error."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fitlake.config import Settings
+from fitlake.ml import features as fx
+from fitlake.ml import models as mdl
+from fitlake.ml import plots, tracking
+from fitlake.ml.data import Skip, fingerprint, non_null_columns, persona_inputs, read_required
+from fitlake.ml.splits import NotEnoughData, split_by_time, split_by_user, time_cutoff
+
+log = logging.getLogger(__name__)
+
+MODELS = ("personas", "activity", "calories", "recommend")
+CALORIES_SOURCES = ("activity", "fitbit")
+PERSONA_FEATURES = (
+    "avg_steps", "avg_active_minutes", "avg_sedentary_minutes", "avg_calories", "wear_share",
+    "avg_minutes_asleep", "avg_sleep_efficiency", *[f"share_{t}" for t in fx.ACTIVITY_TYPES],
+)
+TOP_K = 3
+
+CALORIES_SPECS = {
+    "activity": mdl.CaloriesSpec("activity", "calories_burned", fx.CALORIES_ACTIVITY_NUMERIC,
+                                 fx.CALORIES_ACTIVITY_CATEGORICAL),
+    "fitbit": mdl.CaloriesSpec("fitbit", "calories", fx.CALORIES_FITBIT_NUMERIC, fx.CALORIES_FITBIT_CATEGORICAL),
+}
+
+
+def _skipped(model: str, reason: str) -> dict:
+    print(f"fitlake train: {model}: skipped — {reason}")
+    return {"model": model, "status": "skipped", "reason": reason}
+
+
+def _example(df: DataFrame, cols: list[str], n: int = 5):
+    return df.select(*cols).limit(n).toPandas()
+
+
+def _cached(*dfs: DataFrame) -> list[DataFrame]:
+    return [d.cache() for d in dfs]
+
+
+# --- personas ----------------------------------------------------------------------------------------------------
+
+def train_personas(spark, settings: Settings, k_max: int = 8) -> dict:
+    users = persona_inputs(spark, settings).cache()
+    try:
+        feats = non_null_columns(users, PERSONA_FEATURES)
+        train, test = split_by_user(users)  # filters over the cached users
+        n_train, n_test = train.count(), test.count()
+        if n_train < 4:
+            raise NotEnoughData(f"{n_train} training users; KMeans over k>=2 needs at least 4")
+        ks = range(2, min(k_max, n_train - 1) + 1)
+        fit = mdl.fit_personas(train, feats, ks)
+        # Few held-out users (a 33-user export) cannot carry a silhouette: then evaluate on the training users.
+        eval_on = test if n_test > fit.k else train
+        scores = mdl.persona_silhouettes(fit.model, eval_on)
+        names = mdl.persona_model_names(fit.model)
+        metrics = {**scores, "k": fit.k, "train_silhouette": fit.silhouette_by_k[fit.k],
+                   **{f"silhouette_k{k}": v for k, v in fit.silhouette_by_k.items()}}
+        cols = ["user_id", *feats]
+        record = tracking.RunRecord(
+            "personas",
+            params={"features": ",".join(feats), "k_range": f"{ks.start}..{ks.stop - 1}", "chosen_k": fit.k,
+                    "split": "by user (hash of user_id), 25% held out", "train_users": n_train,
+                    "test_users": n_test, "evaluated_on": "held-out users" if eval_on is test else "training users",
+                    "scaler": "StandardScaler(withMean, withStd)", "baseline": "random assignment, same k"},
+            metrics=metrics, primary_metric="silhouette", higher_is_better=True,
+            fingerprint=fingerprint(eval_on, cols, {"model": "personas", "features": feats}),
+            figures={"silhouette_curve.png": plots.silhouette_curve(fit.silhouette_by_k, fit.k)},
+            texts={"personas.json": json.dumps(dict(enumerate(names)), indent=2)},
+        )
+        example = _example(eval_on, cols)
+        output = fit.model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        return tracking.log_and_register(
+            settings, record, fit.model, example, output,
+            rescore_champion=lambda uri: mdl.persona_silhouettes(tracking.load_model(settings, uri),
+                                                                 eval_on)["silhouette"])
+    finally:
+        users.unpersist()
+
+
+# --- activity type -----------------------------------------------------------------------------------------------
+
+def train_activity_type(spark, settings: Settings) -> dict:
+    records = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity"))
+    labelled = records.where(F.col("activity_type").isNotNull())
+    cutoff = time_cutoff(labelled)
+    train, test = _cached(*split_by_time(labelled, cutoff))
+    try:
+        numeric = non_null_columns(train, fx.ACTIVITY_NUMERIC)
+        indexer = mdl.fit_label_indexer(train)
+        labels = list(indexer.labels)
+        model = mdl.activity_type_pipeline(labels, numeric).fit(indexer.transform(train))
+
+        def evaluate(m) -> tuple[dict, dict]:
+            confusion = mdl.confusion_counts(m.transform(test))
+            return confusion, mdl.classification_metrics(confusion, baseline_class=labels[0])
+
+        confusion, metrics = evaluate(model)
+        if not metrics:
+            raise NotEnoughData("no labelled test rows after the time split")
+        cols = ["user_id", "activity_type", *numeric, "day_of_week"]
+        record = tracking.RunRecord(
+            "activity",
+            params={"split": "by time: first 75% of days train", "cutoff_date": cutoff, "features": ",".join(numeric),
+                    "categorical": "day_of_week", "classes": ",".join(labels), "baseline": f"majority: {labels[0]}",
+                    "train_rows": train.count(), "test_rows": sum(confusion.values())},
+            metrics=metrics, primary_metric="macro_f1", higher_is_better=True,
+            fingerprint=fingerprint(test, cols, {"model": "activity", "cutoff": cutoff}),
+            figures={"confusion_matrix.png": plots.confusion_matrix(confusion, sorted(
+                {*labels, *(t for t, _ in confusion), *(p for _, p in confusion)}))},
+            texts={"confusion_matrix.json": json.dumps([[t, p, n] for (t, p), n in sorted(confusion.items())])},
+        )
+        example = _example(test, [c for c in cols if c != "activity_type"])
+        output = model.transform(spark.createDataFrame(example)).select("predicted_activity_type").toPandas()
+        return tracking.log_and_register(
+            settings, record, model, example, output,
+            rescore_champion=lambda uri: evaluate(tracking.load_model(settings, uri))[1]["macro_f1"])
+    finally:
+        train.unpersist()
+        test.unpersist()
+
+
+# --- calories ----------------------------------------------------------------------------------------------------
+
+def calories_frame(spark, settings: Settings, source: str) -> DataFrame:
+    """Wear days of one source, with the columns its calories model reads (shared with scoring)."""
+    if source == "activity":
+        raw = read_required(spark, settings, "silver", "activity", "calories")
+        return fx.activity_features(raw).transform(fx.filter_wear_days())
+    raw = read_required(spark, settings, "silver", "daily_activity", "calories_fitbit")
+    return fx.fitbit_daily_features(raw).transform(fx.filter_wear_days("total_steps"))
+
+
+def fit_calories(frame: DataFrame, spec: mdl.CaloriesSpec) -> tuple:
+    """Time split, fit, and metrics beside the training-mean baseline: the testable core of the calories trainer."""
+    labelled = frame.where(F.col(spec.label).isNotNull())
+    cutoff = time_cutoff(labelled)
+    train, test = split_by_time(labelled, cutoff)
+    numeric = non_null_columns(train, spec.numeric)
+    spec = mdl.CaloriesSpec(spec.source, spec.label, numeric, spec.categorical)
+    model = mdl.calories_pipeline(spec).fit(train)
+    mean = train.agg(F.avg(spec.label)).first()[0]
+    predictions = model.transform(test)
+    metrics = mdl.regression_metrics(predictions, spec.label, mean)
+    if not metrics:
+        raise NotEnoughData("no test rows after the time split")
+    return spec, model, cutoff, train, test, predictions, mean, metrics
+
+
+def train_calories_source(spark, settings: Settings, source: str) -> dict:
+    spec = CALORIES_SPECS[source]
+    frame = calories_frame(spark, settings, source).cache()
+    try:
+        spec, model, cutoff, train, test, predictions, mean, metrics = fit_calories(frame, spec)
+        cols = ["user_id", *spec.numeric, *[c for c in spec.categorical if c != "user_id"]]
+        sample = predictions.select("prediction", spec.label).limit(5000).toPandas()
+        record = tracking.RunRecord(
+            spec.model_key,
+            params={"source": source, "label": spec.label, "split": "by time: first 75% of days train",
+                    "cutoff_date": cutoff, "numeric": ",".join(spec.numeric),
+                    "one_hot": ",".join(spec.categorical), "rows": "wear days only",
+                    "baseline": f"training mean {mean:.1f}", "train_rows": train.count(),
+                    "test_rows": test.count()},
+            metrics=metrics, primary_metric="r2", higher_is_better=True, experiment="calories",
+            fingerprint=fingerprint(test, ["user_id", "date", spec.label, *spec.numeric],
+                                    {"model": spec.model_key, "cutoff": cutoff}),
+            figures={"residuals.png": plots.residuals(sample["prediction"].tolist(), sample[spec.label].tolist(),
+                                                      f"calories ({source}): test residuals")},
+        )
+        example = _example(test, cols)
+        output = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        return tracking.log_and_register(
+            settings, record, model, example, output,
+            rescore_champion=lambda uri: mdl.regression_metrics(
+                tracking.load_model(settings, uri).transform(test), spec.label, mean)["r2"])
+    finally:
+        frame.unpersist()
+
+
+def train_calories(spark, settings: Settings, source: str = "all") -> list[dict]:
+    sources = CALORIES_SOURCES if source == "all" else (source,)
+    return [_guarded(CALORIES_SPECS[s].model_key, lambda s=s: train_calories_source(spark, settings, s))
+            for s in sources]
+
+
+# --- recommendations ---------------------------------------------------------------------------------------------
+
+def fit_recommender(activity: DataFrame) -> tuple:
+    """Time split of the activity records, ALS on training counts, precision@3 / MAP@3 beside most-popular."""
+    acts = activity.where(F.col("activity_type").isNotNull() & F.col("user_id").isNotNull())
+    cutoff = time_cutoff(acts)
+    train, test = split_by_time(acts, cutoff)
+    ratings = fx.interaction_counts(train).cache()
+    model = mdl.recommender_pipeline().fit(ratings)
+    popular = [r[0] for r in ratings.groupBy("activity_type").agg(F.sum("n").alias("n"))
+               .orderBy(F.desc("n"), "activity_type").collect()]
+    relevant = test.select("user_id", "activity_type").distinct().cache()
+
+    def evaluate(m) -> dict:
+        return mdl.ranking_metrics(mdl.score_all_items(m, relevant), relevant, popular, TOP_K)
+
+    metrics = evaluate(model)
+    if not metrics:
+        raise NotEnoughData("no held-out user appears in the training period")
+    return model, cutoff, ratings, relevant, popular, metrics, evaluate
+
+
+def train_recommender(spark, settings: Settings) -> dict:
+    activity = read_required(spark, settings, "silver", "activity", "recommend")
+    model, cutoff, ratings, relevant, popular, metrics, evaluate = fit_recommender(activity)
+    try:
+        als = model.stages[-1]
+        record = tracking.RunRecord(
+            "recommend",
+            params={"split": "by time: interactions of the first 75% of days train, later ones are held out",
+                    "cutoff_date": cutoff, "rating": "count of days per (user, activity_type), implicitPrefs=True",
+                    "rank": als.rank, "k": TOP_K, "baseline": "most popular: " + ",".join(popular[:TOP_K]),
+                    "users": len(model.stages[0].labelsArray[0]), "items": len(popular)},
+            metrics=metrics, primary_metric="precision_at_k", higher_is_better=True,
+            fingerprint=fingerprint(relevant, ["user_id", "activity_type"], {"model": "recommend", "cutoff": cutoff,
+                                                                              "k": TOP_K}),
+            figures={"ranking.png": plots.bars(
+                {"ALS": metrics["precision_at_k"], "most popular": metrics["baseline_precision_at_k"]},
+                f"precision@{TOP_K} on held-out days", f"precision@{TOP_K}")},
+        )
+        example = _example(ratings, ["user_id", "activity_type"])
+        output = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        return tracking.log_and_register(
+            settings, record, model, example, output,
+            rescore_champion=lambda uri: evaluate(tracking.load_model(settings, uri))["precision_at_k"])
+    finally:
+        ratings.unpersist()
+        relevant.unpersist()
+
+
+# --- all ---------------------------------------------------------------------------------------------------------
+
+def _guarded(model: str, fn) -> dict:
+    """Run one trainer; missing inputs or too little data become a 'skipped' result with the reason."""
+    try:
+        return fn()
+    except (Skip, NotEnoughData) as e:
+        return _skipped(model, str(e))
+
+
+def train(spark, settings: Settings, model: str = "all", calories_source: str = "all") -> list[dict]:
+    """Train ``model`` (or all four); returns one summary per registered model."""
+    chosen = MODELS if model == "all" else (model,)
+    results: list[dict] = []
+    for name in chosen:
+        if name == "personas":
+            results.append(_guarded(name, lambda: train_personas(spark, settings)))
+        elif name == "activity":
+            results.append(_guarded(name, lambda: train_activity_type(spark, settings)))
+        elif name == "calories":
+            results.extend(train_calories(spark, settings, calories_source))
+        elif name == "recommend":
+            results.append(_guarded(name, lambda: train_recommender(spark, settings)))
+        else:
+            raise ValueError(f"unknown model {name!r}: choose one of all, {', '.join(MODELS)}")
+    for r in results:
+        if r["status"] == "trained":
+            shown = {k: round(v, 4) for k, v in r["metrics"].items() if not k.startswith("silhouette_k")}
+            print(f"fitlake train: {r['model']}: {r['registered_model']} v{r['version']} "
+                  f"{'-> champion' if r['promoted'] else '(champion unchanged)'} ({r['reason']}); {shown}")
+    return results

@@ -1,0 +1,256 @@
+"""``fitlake run``: the batch job graph, ingest -> silver -> gold (later issues append train -> score to STAGES).
+
+Thin on purpose: each stage calls its layer's entry point and reports counts; the work lives in the layers. One
+run per lakehouse at a time (``<root>/_run.lock``); quarantined rows are data, not failure, so they never change
+the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from fitlake.config import Settings
+from fitlake.options import add_common_arguments, settings_from_args
+
+
+class PipelineError(RuntimeError):
+    """A problem the user can fix, said in one sentence."""
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    bronze: list[dict] = field(default_factory=list)
+    silver: list = field(default_factory=list)  # fitlake.silver.job.TableCounts
+    gold: list = field(default_factory=list)  # fitlake.gold.job.GoldCounts
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[object, Settings, RunReport, Callable[[str], None]], None]
+
+
+# ---- stages --------------------------------------------------------------------------------------------------------
+def _ingest(spark, settings: Settings, report: RunReport, say) -> None:
+    from fitlake.bronze import ingest_all
+
+    report.bronze = ingest_all(spark, settings, progress=lambda line: say(f"  bronze  {line}"))
+
+
+def _silver(spark, settings: Settings, report: RunReport, say) -> None:
+    from fitlake.silver.job import run_silver
+
+    report.silver = run_silver(spark, settings, progress=lambda c: say("  silver  " + describe_silver(c)))
+
+
+def _gold(spark, settings: Settings, report: RunReport, say) -> None:
+    from fitlake.gold.job import run_gold
+
+    report.gold = run_gold(spark, settings, progress=lambda c: say("  gold    " + describe_gold(c)))
+    if not report.gold:
+        say("  gold    silver unchanged since the last run: nothing to do")
+
+
+STAGES: list[Stage] = [Stage("ingest", _ingest), Stage("silver", _silver), Stage("gold", _gold)]
+
+
+def describe_silver(c) -> str:
+    if not c.batches:
+        return f"silver.{c.table}: no new bronze rows"
+    q = ", ".join(f"{r} {n}" for r, n in sorted(c.quarantined.items()))
+    text = (f"silver.{c.table}: {c.rows_in} in -> {c.inserted} inserted, {c.updated} updated, {c.unchanged} unchanged, "
+            f"{c.duplicates} duplicates, {c.quarantined_total} quarantined")
+    text += f" ({q})" if q else ""
+    if not c.reconciles:
+        text += " [RECONCILIATION MISMATCH]"
+    return text + f" [{c.seconds:.1f} s]"
+
+
+def describe_gold(c) -> str:
+    return (f"gold.{c.table}: {c.inserted} inserted, {c.updated} updated, {c.deleted} deleted, {c.unchanged} unchanged "
+            f"[{c.seconds:.1f} s]")
+
+
+# ---- summary ---------------------------------------------------------------------------------------------------------
+def summary_lines(report: RunReport) -> list[str]:
+    lines = ["", "fitlake run summary", ""]
+    header = f"{'table':<32}{'rows in':>10}{'inserted':>10}{'updated':>9}{'unchanged':>10}{'dups':>7}{'quarant.':>9}"
+    if report.bronze:
+        lines.append(f"{'bronze table':<32}{'files':>10}{'rows':>10}{'corrupt':>9}{'rescued':>10}")
+        for b in report.bronze:
+            lines.append(f"{b.get('table', ''):<32}{b.get('files') or 0:>10}{b.get('rows') or 0:>10}"
+                         f"{b.get('corrupt_rows') or 0:>9}{b.get('rescued_rows') or 0:>10}")
+        lines.append("")
+    if report.silver:
+        lines.append(header)
+        for c in report.silver:
+            lines.append(f"{'silver.' + c.table:<32}{c.rows_in:>10}{c.inserted:>10}{c.updated:>9}{c.unchanged:>10}"
+                         f"{c.duplicates:>7}{c.quarantined_total:>9}")
+        quarantined = [(c.table, r, n) for c in report.silver for r, n in sorted(c.quarantined.items())]
+        if quarantined:
+            lines += ["", "quarantined by rule (rows kept in quarantine.<table>, raw data stays in bronze):"]
+            lines += [f"  quarantine.{t:<24}{r:<40}{n:>8}" for t, r, n in quarantined]
+        bad = [c.table for c in report.silver if not c.reconciles]
+        lines.append("")
+        lines.append("reconciliation (rows in = inserted + updated + unchanged + duplicates + quarantined): "
+                     + ("OK for every table" if not bad else "MISMATCH in " + ", ".join(bad)))
+        lines.append("")
+    if report.gold:
+        lines.append(f"{'gold table':<32}{'inserted':>10}{'updated':>9}{'deleted':>9}{'unchanged':>10}")
+        for g in report.gold:
+            lines.append(f"{'gold.' + g.table:<32}{g.inserted:>10}{g.updated:>9}{g.deleted:>9}{g.unchanged:>10}")
+        lines.append("")
+    lines.append("time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items()))
+    lines += report.notes
+    return lines
+
+
+def run_log_rows(report: RunReport, settings: Settings) -> list[dict]:
+    base = {"run_id": report.run_id, "target": settings.target}
+    rows = [{**base, "stage": "silver", "table_name": f"silver.{c.table}", "batches": c.batches, "rows_in": c.rows_in,
+             "inserted": c.inserted, "updated": c.updated, "deleted": 0, "unchanged": c.unchanged,
+             "duplicates": c.duplicates, "quarantined": c.quarantined_total,
+             "quarantined_by_rule": json.dumps(c.quarantined, sort_keys=True), "seconds": round(c.seconds, 3)}
+            for c in report.silver if c.batches]
+    rows += [{**base, "stage": "gold", "table_name": f"gold.{g.table}", "batches": 1, "rows_in": g.affected_keys,
+              "inserted": g.inserted, "updated": g.updated, "deleted": g.deleted, "unchanged": g.unchanged,
+              "duplicates": 0, "quarantined": 0, "quarantined_by_rule": "{}", "seconds": round(g.seconds, 3)}
+             for g in report.gold]
+    rows += [{**base, "stage": s, "table_name": None, "batches": None, "rows_in": None, "inserted": None,
+              "updated": None, "deleted": None, "unchanged": None, "duplicates": None, "quarantined": None,
+              "quarantined_by_rule": None, "seconds": round(sec, 3)} for s, sec in report.stage_seconds.items()]
+    return rows
+
+
+RUN_LOG_SCHEMA = (
+    "run_id STRING, target STRING, stage STRING, table_name STRING, batches BIGINT, rows_in BIGINT, inserted BIGINT, "
+    "updated BIGINT, deleted BIGINT, unchanged BIGINT, duplicates BIGINT, quarantined BIGINT, "
+    "quarantined_by_rule STRING, seconds DOUBLE"
+)
+
+
+def append_run_log(spark, settings: Settings, report: RunReport) -> None:
+    """One row per table touched and per stage; a no-op run still logs its stage times."""
+    from pyspark.sql import functions as F
+
+    from fitlake import delta_io
+
+    df = spark.createDataFrame(run_log_rows(report, settings), RUN_LOG_SCHEMA)
+    delta_io.write(df.withColumn("logged_at", F.current_timestamp()), settings.table("ops", "run_log"),
+                   mode="append", mergeSchema="true")
+
+
+# ---- landing, lock, main ---------------------------------------------------------------------------------------------
+def landing_is_empty(landing: Path) -> bool:
+    return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
+
+
+def ensure_landing(settings: Settings, generate: bool, say) -> None:
+    landing = settings.landing_dir
+    if not landing_is_empty(landing):
+        return
+    if not generate:
+        raise PipelineError(f"the landing folder {landing} is empty or missing: put files there, or run without "
+                            "--no-generate to generate a synthetic one")
+    try:
+        from fitlake.generate import generate_landing
+    except ImportError as e:
+        raise PipelineError(f"the landing folder {landing} is empty and the generator is not available ({e}); "
+                            "run `fitlake generate --out DIR` and pass --landing DIR") from e
+    say(f"landing folder {landing} is empty: generating the default synthetic dataset")
+    generate_landing(landing)
+
+
+@contextmanager
+def run_lock(root: Path, timeout: float) -> Iterator[None]:
+    """Exclusive per-lakehouse lock, so two runs never interleave their writes."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "_run.lock"
+    with open(path, "a+") as f:
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PipelineError(
+                        f"another fitlake run holds {path}; wait for it to finish or pass --lock-timeout SECONDS "
+                        "to wait for it") from None
+                time.sleep(0.2)
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"{__import__('os').getpid()}\n")
+            f.flush()
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    names = [s.name for s in STAGES]
+    parser.add_argument("--stage", choices=[*names, "all"], default="all", help="run one stage (default: all)")
+    parser.add_argument("--no-generate", action="store_true",
+                        help="fail instead of generating a synthetic landing folder when it is empty")
+    parser.add_argument("--lock-timeout", type=float, default=0.0,
+                        help="seconds to wait for another run on the same lakehouse (default 0: fail at once)")
+
+
+def run_pipeline(spark, settings: Settings, stages: list[str] | None = None, say=print) -> RunReport:
+    """Run ``stages`` (default all) in order and return what happened; the caller holds the lock."""
+    report = RunReport(run_id=uuid.uuid4().hex[:12])
+    for stage in STAGES:
+        if stages and stage.name not in stages:
+            continue
+        say(f"[{stage.name}]")
+        started = time.monotonic()
+        stage.run(spark, settings, report, say)
+        report.stage_seconds[stage.name] = time.monotonic() - started
+        say(f"[{stage.name}] done in {report.stage_seconds[stage.name]:.1f} s")
+    append_run_log(spark, settings, report)
+    return report
+
+
+def main(args) -> int:
+    from fitlake.spark import get_spark
+
+    settings = settings_from_args(args)
+    stages = None if args.stage == "all" else [args.stage]
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    started = time.monotonic()
+    try:
+        with run_lock(settings.root, args.lock_timeout):
+            if stages is None or "ingest" in stages:
+                ensure_landing(settings, not args.no_generate, say)
+            say(f"fitlake run: lakehouse {settings.root}, landing {settings.landing_dir}, target {settings.target}")
+            t0 = time.monotonic()
+            spark = get_spark(settings, app_name="fitlake-run")
+            say(f"Spark ready in {time.monotonic() - t0:.1f} s")
+            report = run_pipeline(spark, settings, stages, say)
+    except PipelineError as e:
+        print(f"fitlake run: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a layer's own one-sentence error (e.g. BronzeIngestError); anything else re-raises
+        if type(e).__name__ != "BronzeIngestError":
+            raise
+        print(f"fitlake run: {e}", file=sys.stderr)
+        return 1
+    for line in summary_lines(report):
+        say(line)
+    say(f"total {time.monotonic() - started:.1f} s (incl. Spark start)")
+    mismatched = [c.table for c in report.silver if not c.reconciles]
+    return 1 if mismatched else 0

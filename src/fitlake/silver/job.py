@@ -1,0 +1,153 @@
+"""Silver edge: stream each bronze table (availableNow) and, per micro-batch, validate, de-duplicate and MERGE.
+
+Per batch: typed columns -> first failing rule -> rank duplicates within the batch -> quarantine the failures ->
+upsert the winners. Both writes carry Delta's idempotent-write guard (app id + batch id), so a batch replayed after
+a crash between the writes and the checkpoint commit writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fitlake import delta_io
+from fitlake.config import Settings
+from fitlake.silver import merge as M
+from fitlake.silver import transforms as T
+from fitlake.silver.expectations import RULES
+from fitlake.silver.specs import SPECS, SilverSpec
+
+SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
+
+
+@dataclass
+class TableCounts:
+    """What happened to one table's rows in one run; ``rows_in`` always equals the sum of the outcomes."""
+
+    table: str
+    batches: int = 0
+    rows_in: int = 0
+    duplicates: int = 0  # later delivery of the same key in the same batch won
+    inserted: int = 0
+    updated: int = 0  # a newer delivery changed a stored row
+    unchanged: int = 0  # already stored with the same values (or a newer version is stored)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_in == self.quarantined_total + self.duplicates + self.inserted + self.updated + self.unchanged
+
+    def add(self, other: "TableCounts") -> None:
+        self.batches += other.batches
+        for f in ("rows_in", "duplicates", "inserted", "updated", "unchanged"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        for rule, n in other.quarantined.items():
+            self.quarantined[rule] = self.quarantined.get(rule, 0) + n
+
+
+def checked_rows(bronze: DataFrame, spec: SilverSpec, rules) -> DataFrame:
+    """Bronze rows typed, with their first failing rule and their duplicate rank among the valid rows."""
+    return (
+        bronze.transform(T.with_typed_columns, spec.columns)
+        .transform(T.with_failed_rule, rules)
+        .withColumn("_valid", F.col("_rule").isNull())
+        .transform(T.with_latest_rank, ["_valid", *spec.keys])
+    )
+
+
+def _query_id(checkpoint: str) -> str:
+    """The streaming query id persisted in the checkpoint: a fresh checkpoint gets a fresh id, so the idempotent
+    write guard never skips the batches of a rebuilt stream whose batch ids restart at 0."""
+    meta = Path(checkpoint, "metadata")
+    return json.loads(meta.read_text().splitlines()[0])["id"] if meta.is_file() else "no-checkpoint"
+
+
+def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame, batch_id: int, app_id: str) -> TableCounts:
+    counts = TableCounts(spec.name, batches=1)
+    rules = RULES[spec.name]
+    checked = checked_rows(bronze, spec, rules).persist()
+    try:
+        stats = (
+            checked.groupBy("_rule")
+            .agg(
+                F.count(F.lit(1)).alias("n"),
+                F.sum(F.when(F.col("_dup_rank") > 1, 1).otherwise(0)).alias("dups"),
+                *M.key_range_columns(checked, spec.prune_column),
+            )
+            .collect()
+        )
+        bounds = None
+        for row in stats:
+            counts.rows_in += row["n"]
+            if row["_rule"] is None:
+                counts.duplicates = row["dups"]
+                bounds = M.key_range(checked, spec.prune_column, row["_range_low"], row["_range_high"])
+            else:
+                counts.quarantined[row["_rule"]] = row["n"]
+        if counts.quarantined:
+            q_ref = settings.table("quarantine", spec.name)
+            rows = checked.where(~F.col("_valid")).transform(T.to_quarantine_rows)
+            writer_opts = {"txnAppId": f"{app_id}.quarantine", "txnVersion": str(batch_id), "mergeSchema": "true"}
+            delta_io.write(rows, q_ref, mode="append", **writer_opts)
+        winners = checked.where(F.col("_valid") & (F.col("_dup_rank") == 1))
+        silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
+        ref = settings.table("silver", spec.name)
+        M.ensure_like(spark, ref, silver.schema, spec.cluster_by, SILVER_PROPERTIES)
+        if bounds is not None:
+            actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
+                               app_id=f"{app_id}.silver", version=batch_id)
+            counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
+        return counts
+    finally:
+        checked.unpersist()
+
+
+def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
+    """Bring ``silver.<name>`` up to date with ``bronze.<name>``; None when there is no bronze table yet."""
+    spec = SPECS[name]
+    bronze_ref = settings.table("bronze", name)
+    if not delta_io.exists(spark, bronze_ref):
+        return None
+    started = time.monotonic()
+    total = TableCounts(name)
+    checkpoint = settings.checkpoint("silver", name)
+
+    def on_batch(batch: DataFrame, batch_id: int) -> None:
+        app_id = f"fitlake.silver.{name}.{_query_id(checkpoint)}"
+        total.add(process_batch(spark, settings, spec, batch, batch_id, app_id))
+
+    query = (
+        delta_io.read_stream(spark, bronze_ref)
+        .writeStream.queryName(f"silver_{name}")
+        .foreachBatch(on_batch)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    total.seconds = time.monotonic() - started
+    return total
+
+
+def run_silver(spark, settings: Settings, tables=None, progress: Callable[[TableCounts], None] | None = None) -> list[TableCounts]:
+    """Every silver table whose bronze table exists, in ``SPECS`` order."""
+    results = []
+    for name in tables or SPECS:
+        counts = process_table(spark, settings, name)
+        if counts is None:
+            continue
+        results.append(counts)
+        if progress:
+            progress(counts)
+    return results

@@ -1,0 +1,67 @@
+"""Exact parsers for the raw text in bronze: a value that does not match its format becomes null (and the row is
+quarantined by the ``*_parses`` expectation), never an exception and never a guess.
+
+Spark 4 runs with ANSI mode on, so every cast here is a ``try_*``; the regex check comes first because Spark's
+``M/d/yyyy`` pattern would otherwise also accept e.g. ``4/12/16`` as year 16.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+FITBIT_DATE = "M/d/yyyy"
+FITBIT_TIMESTAMP = "M/d/yyyy h:mm:ss a"
+ISO_DATE = "yyyy-MM-dd"
+
+_PATTERNS = {
+    "fitbit_date": r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$",
+    "fitbit_timestamp": r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M$",
+    "iso_date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "int": r"^-?[0-9]{1,10}$",
+    "bigint": r"^-?[0-9]{1,19}$",
+    "double": r"^-?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$",
+    "boolean": r"^(?i)(true|false)$",
+}
+
+KINDS = ("string", "int", "bigint", "double", "boolean", "fitbit_date", "fitbit_timestamp", "iso_date")
+
+
+def clean_text(raw: Column) -> Column:
+    """Trimmed text; empty means missing (CSV writes a missing value as an empty field)."""
+    trimmed = F.trim(raw.cast("string"))
+    return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+
+
+def _matches(text: Column, kind: str) -> Column:
+    return F.regexp_like(text, F.lit(_PATTERNS[kind]))
+
+
+def parse(raw: Column, kind: str) -> Column:
+    """Typed value of ``raw`` as ``kind``, or null when ``raw`` is missing or not exactly in that format."""
+    text = clean_text(raw)
+    if kind == "string":
+        return text
+    if kind in ("int", "bigint", "double"):
+        return F.when(_matches(text, kind), text.try_cast(kind))
+    if kind == "boolean":
+        return F.when(_matches(text, kind), F.lower(text) == "true")
+    if kind == "fitbit_date":
+        return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(FITBIT_DATE))))
+    if kind == "fitbit_timestamp":
+        return F.when(_matches(text, kind), F.try_to_timestamp(text, F.lit(FITBIT_TIMESTAMP)))
+    if kind == "iso_date":
+        return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(ISO_DATE))))
+    raise ValueError(f"Unknown column kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+SPARK_TYPES = {
+    "string": "string",
+    "int": "int",
+    "bigint": "bigint",
+    "double": "double",
+    "boolean": "boolean",
+    "fitbit_date": "date",
+    "fitbit_timestamp": "timestamp",
+    "iso_date": "date",
+}

@@ -1,0 +1,571 @@
+"""The streaming job: live events (files or Kafka) -> bronze -> silver -> 30 s windows + goal alerts.
+
+Three queries, each with its own checkpoint so each can stop and resume on its own:
+
+- ``ingest``: source -> foreachBatch: append bronze (raw), quarantine what fails an expectation, insert-only MERGE
+  of the rest into ``silver.events`` on ``event_id``. Appends carry ``txnAppId``/``txnVersion`` and the MERGE only
+  inserts, so a replayed batch (crash after a write, before the checkpoint commit) changes nothing.
+- ``windows``: ``silver.events`` stream -> 1-minute watermark -> 30 s tumbling windows -> append to
+  ``gold.event_windows``; a window is written once, when the watermark passes it.
+- ``alerts``: ``silver.events`` stream -> foreachBatch: recompute the touched users' days from silver and
+  insert-only MERGE the first goal crossing per (user_id, date) into ``gold.goal_alerts`` — one alert per user per
+  day, however often a batch is replayed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fitlake import delta_io
+from fitlake.config import Settings, TableRef
+from fitlake.faults import fault_point
+from fitlake.streaming.schema import (
+    BRONZE_EVENTS_SCHEMA,
+    BRONZE_KAFKA_SCHEMA,
+    DEFAULT_TOPIC,
+    EVENT_WINDOWS_SCHEMA,
+    GOAL_ALERTS_SCHEMA,
+    SILVER_EVENTS_SCHEMA,
+    quarantine_schema,
+)
+from fitlake.streaming.transforms import (
+    aggregate_windows,
+    first_delivery_per_event,
+    first_goal_crossings,
+    parse_event_json,
+    split_valid_events,
+    to_silver_events,
+    with_event_window,
+)
+
+log = logging.getLogger("fitlake.streaming")
+
+SOURCES = ("files", "kafka")
+QUERY_NAMES = ("ingest", "windows", "alerts")
+
+
+class StreamError(RuntimeError):
+    """A streaming problem the user can act on, said in one sentence."""
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    source: str = "files"
+    trigger_seconds: float = 5.0  # processing-time trigger of the live mode
+    available_now: bool = False  # process what is there, then stop
+    until_events: int | None = None  # live mode: stop once this many events were ingested
+    until_seconds: float | None = None  # live mode: stop after this long
+    bootstrap: str | None = None  # Kafka bootstrap servers
+    topic: str = DEFAULT_TOPIC
+    max_files_per_trigger: int | None = None
+    max_offsets_per_trigger: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise StreamError(f"Unknown source {self.source!r}: choose one of {', '.join(SOURCES)}.")
+        if self.source == "kafka" and not self.bootstrap:
+            raise StreamError("--source kafka needs --bootstrap HOST:PORT (e.g. the broker of `make kafka`).")
+
+
+# ---------------------------------------------------------------------------------------------------- tables --
+
+
+@dataclass(frozen=True)
+class StreamTables:
+    bronze: TableRef
+    quarantine: TableRef
+    silver: TableRef
+    windows: TableRef
+    alerts: TableRef
+
+    @classmethod
+    def of(cls, settings: Settings, source: str) -> "StreamTables":
+        bronze_name = "events" if source == "files" else "events_kafka"
+        return cls(
+            bronze=settings.table("bronze", bronze_name),
+            quarantine=settings.table("quarantine", bronze_name),
+            silver=settings.table("silver", "events"),
+            windows=settings.table("gold", "event_windows"),
+            alerts=settings.table("gold", "goal_alerts"),
+        )
+
+    def all(self) -> dict[str, TableRef]:
+        return {r.full_name: r for r in (self.bronze, self.quarantine, self.silver, self.windows, self.alerts)}
+
+
+def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str) -> StreamTables:
+    """Create the job's tables when missing, so streams start against a fixed schema (idempotent)."""
+    tables = StreamTables.of(settings, source)
+    bronze_schema = BRONZE_EVENTS_SCHEMA if source == "files" else BRONZE_KAFKA_SCHEMA
+    if not delta_io.exists(spark, tables.bronze):  # the bronze ingest may have created bronze.events already
+        delta_io.ensure_table(spark, tables.bronze, bronze_schema)
+    if not delta_io.exists(spark, tables.quarantine):
+        delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(bronze_schema))
+    delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])
+    delta_io.ensure_table(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
+    delta_io.ensure_table(spark, tables.alerts, GOAL_ALERTS_SCHEMA)
+    return tables
+
+
+def checkpoint(settings: Settings, query: str, source: str) -> str:
+    """One checkpoint per query; the ingest one per source (files and Kafka have different offsets)."""
+    return settings.checkpoint("streaming", f"ingest_{source}" if query == "ingest" else query)
+
+
+def _txn_app_id(checkpoint_dir: str) -> str:
+    """A stable id for Delta's idempotent writes, born with the checkpoint: a fresh checkpoint (batch ids from 0
+    again) gets a fresh id, so its writes are not mistaken for replays of the old one."""
+    path = Path(checkpoint_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / "_fitlake_txn_app_id"
+    if not marker.is_file():
+        tmp = path / f".{marker.name}.{os.getpid()}"
+        tmp.write_text(f"fitlake-stream-{uuid.uuid4()}\n")
+        tmp.replace(marker)
+    return marker.read_text().strip()
+
+
+def _append(df: DataFrame, ref: TableRef, app_id: str, batch_id: int) -> None:
+    """Idempotent append: Delta skips it when (app_id, batch_id) was already committed to this table."""
+    writer = df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id)
+    writer.save(ref.path) if ref.path is not None else writer.saveAsTable(ref.full_name)
+
+
+# ---------------------------------------------------------------------------------------------------- source --
+
+
+def read_event_source(spark: SparkSession, settings: Settings, opts: StreamOptions) -> DataFrame:
+    """The raw event stream: the bronze Auto Loader-style reader over ``landing/events``, or the Kafka topic."""
+    if opts.source == "kafka":
+        return read_kafka(spark, opts)
+    return read_event_files(spark, settings, opts)
+
+
+def read_event_files(spark: SparkSession, settings: Settings, opts: StreamOptions) -> DataFrame:
+    """Live-event files as bronze rows (one STRING per field + lineage), from ``landing/events/*.json``.
+
+    Files are written atomically (dot-temp name, then rename) and Spark's file source skips dot-files, so a
+    half-written file is never read.
+    """
+    folder = settings.landing_dir / "events"
+    folder.mkdir(parents=True, exist_ok=True)
+    reader = spark.readStream.format("text").option("pathGlobFilter", "*.json").option("recursiveFileLookup", "true")
+    if opts.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", opts.max_files_per_trigger)
+    lines = reader.load(str(folder)).select(
+        "value",
+        F.col("_metadata.file_path").alias("_source_file"),
+        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
+    )
+    return (
+        lines.where(F.trim("value") != "")
+        .transform(parse_event_json)
+        .select(
+            *[f.name for f in BRONZE_EVENTS_SCHEMA.fields if not f.name.startswith("_")],
+            "_rescued_data", "_corrupt_record", "_source_file", "_source_file_modified",
+            F.lit(None).cast("int").alias("_line"),
+        )
+    )
+
+
+def read_kafka(spark: SparkSession, opts: StreamOptions) -> DataFrame:
+    """The topic as raw records. ``failOnDataLoss`` is off so offsets aged out by retention do not stop the job —
+    they are skipped with Spark's warning, and we say so once at start."""
+    log.warning("kafka source: failOnDataLoss=false — records removed by retention before we read them are skipped")
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", opts.bootstrap)
+        .option("subscribe", opts.topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "false")
+    )
+    if opts.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", opts.max_offsets_per_trigger)
+    return reader.load()
+
+
+def check_kafka_reachable(bootstrap: str, timeout: float = 10.0) -> None:
+    """Fail fast with one sentence instead of Spark retrying an unreachable broker for minutes."""
+    try:
+        from confluent_kafka.admin import AdminClient
+    except ImportError:
+        return
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    try:
+        admin.list_topics(timeout=timeout)
+    except Exception as e:  # KafkaException: transport failure
+        raise StreamError(f"Kafka at {bootstrap} is not reachable ({e}): start a broker, e.g. "
+                          "`bash scripts/kafka.sh start`, or fix --bootstrap.") from e
+
+
+# ---------------------------------------------------------------------------------------------------- ingest --
+
+
+def kafka_bronze_rows(batch: DataFrame) -> DataFrame:
+    """Kafka records as bronze keeps them: key and value as text, the coordinates, the broker timestamp."""
+    return batch.select(
+        F.col("key").cast("string").alias("key"),
+        F.col("value").cast("string").alias("value"),
+        "topic", "partition", "offset", "timestamp",
+    )
+
+
+def kafka_events(bronze: DataFrame) -> DataFrame:
+    """Bronze Kafka rows -> raw event columns; the record's coordinates are its lineage."""
+    return bronze.transform(parse_event_json).withColumn(
+        "_source_file", F.format_string("kafka:%s/%05d/%020d", "topic", "partition", "offset")
+    ).withColumn("_line", F.lit(None).cast("int"))
+
+
+class IngestBatch:
+    """foreachBatch of the ingest query: bronze append, quarantine append, silver insert-only MERGE."""
+
+    def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str):
+        self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
+        bronze_cols = [f.name for f in delta_io.read(spark, tables.bronze).schema.fields]
+        self.bronze_columns = bronze_cols
+        self.quarantine_columns = [f.name for f in delta_io.read(spark, tables.quarantine).schema.fields]
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        now = F.current_timestamp()
+        if self.source == "kafka":
+            batch = kafka_bronze_rows(batch)
+        bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
+        bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
+        try:
+            fault_point("stream:ingest:bronze")
+            _append(bronze, self.tables.bronze, self.app_id, batch_id)
+            events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
+            valid, invalid = split_valid_events(events)
+            quarantined = invalid.select(
+                *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
+                F.current_timestamp().alias("_quarantined_at"),
+            )
+            fault_point("stream:ingest:quarantine")
+            _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
+            fault_point("stream:ingest:silver")
+            merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)))
+            fault_point("stream:ingest:done")
+        finally:
+            bronze.unpersist()
+
+
+def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame) -> None:
+    """Insert events whose ``event_id`` silver has not seen; never update. A re-delivered event carries its
+    original ``event_time``, so the lookup is scoped to the batch's day partitions — the MERGE stays bounded as
+    silver grows."""
+    events = events.transform(first_delivery_per_event).drop("_line")
+    days = sorted(r[0] for r in events.select("event_date").distinct().collect())
+    if not days:
+        return
+    in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    (
+        delta_io.delta_table(spark, silver).alias("t")
+        .merge(events.alias("s"), f"t.event_date IN ({in_days}) AND t.event_id = s.event_id")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- alerts --
+
+
+class AlertBatch:
+    """foreachBatch of the alerts query: first goal crossing per touched (user, day), inserted once."""
+
+    def __init__(self, spark: SparkSession, tables: StreamTables, goal: int):
+        self.spark, self.tables, self.goal = spark, tables, goal
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        touched = batch.select("user_id", "event_date").distinct().persist()
+        try:
+            days = [r[0] for r in touched.select("event_date").distinct().collect()]
+            if not days:
+                return
+            day_events = (
+                delta_io.read(self.spark, self.tables.silver)
+                .where(F.col("event_date").isin(days))
+                .join(touched, ["user_id", "event_date"], "left_semi")
+            )
+            crossings = day_events.transform(first_goal_crossings(self.goal)).withColumn(
+                "alerted_at", F.current_timestamp()
+            )
+            fault_point("stream:alerts:merge")
+            (
+                delta_io.delta_table(self.spark, self.tables.alerts).alias("t")
+                .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
+        finally:
+            touched.unpersist()
+
+
+# --------------------------------------------------------------------------------------------------- queries --
+
+
+def _with_trigger(writer, opts: StreamOptions):
+    if opts.available_now:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=f"{opts.trigger_seconds:g} seconds")
+
+
+def start_ingest(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
+    cp = checkpoint(settings, "ingest", opts.source)
+    handler = IngestBatch(spark, tables, opts.source, _txn_app_id(cp))
+    writer = (
+        read_event_source(spark, settings, opts)
+        .writeStream.queryName(f"fitlake_ingest_{opts.source}")
+        .option("checkpointLocation", cp)
+        .foreachBatch(handler)
+    )
+    return _with_trigger(writer, opts).start()
+
+
+def _silver_stream(spark: SparkSession, tables: StreamTables) -> DataFrame:
+    return delta_io.read_stream(spark, tables.silver)
+
+
+def start_windows(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
+    windows = _silver_stream(spark, tables).transform(with_event_window).transform(aggregate_windows)
+    writer = (
+        windows.writeStream.queryName("fitlake_event_windows")
+        .format("delta")
+        .outputMode("append")
+        .option("checkpointLocation", checkpoint(settings, "windows", opts.source))
+    )
+    writer = _with_trigger(writer, opts)
+    ref = tables.windows
+    return writer.start(ref.path) if ref.path is not None else writer.toTable(ref.full_name)
+
+
+def start_alerts(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
+    writer = (
+        _silver_stream(spark, tables)
+        .select("user_id", "event_date")
+        .writeStream.queryName("fitlake_goal_alerts")
+        .option("checkpointLocation", checkpoint(settings, "alerts", opts.source))
+        .foreachBatch(AlertBatch(spark, tables, settings.step_goal))
+    )
+    return _with_trigger(writer, opts).start()
+
+
+# ----------------------------------------------------------------------------------------------- run summary --
+
+
+@dataclass
+class ProgressLog:
+    """Every micro-batch's progress of this run, per query (deduplicated by batch id)."""
+
+    batches: dict[str, dict[int, dict]] = field(default_factory=dict)
+
+    def poll(self, queries: dict[str, object]) -> None:
+        for name, query in queries.items():
+            seen = self.batches.setdefault(name, {})
+            for p in query.recentProgress:
+                progress = json.loads(p.json)
+                seen.setdefault(progress["batchId"], progress)
+
+    def input_rows(self, name: str) -> int:
+        return sum(p.get("numInputRows", 0) for p in self.batches.get(name, {}).values())
+
+    def summary(self, name: str) -> dict:
+        progress = sorted(self.batches.get(name, {}).values(), key=lambda p: p["batchId"])
+        durations = [p["durationMs"].get("triggerExecution", 0) for p in progress]
+        with_data = [p["durationMs"].get("triggerExecution", 0) for p in progress if p.get("numInputRows", 0) > 0]
+        dropped = sum(op.get("numRowsDroppedByWatermark", 0) for p in progress for op in p.get("stateOperators", []))
+        watermark = next((p["eventTime"]["watermark"] for p in reversed(progress)
+                          if p.get("eventTime", {}).get("watermark")), None)
+        return {
+            "batches": len(progress),
+            "batches_with_data": len(with_data),
+            "input_rows": self.input_rows(name),
+            "batch_ms_p50": percentile(with_data, 50),
+            "batch_ms_p95": percentile(with_data, 95),
+            "batch_ms_max": max(durations, default=None),
+            "rows_dropped_by_watermark": dropped,
+            "watermark": watermark,
+        }
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (no interpolation: every reported latency is one a batch really had)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil(n * pct / 100)
+    return float(ordered[int(rank) - 1])
+
+
+def table_versions(spark: SparkSession, refs: dict[str, TableRef]) -> dict[str, int]:
+    return {name: delta_io.delta_table(spark, ref).history(1).first()["version"] for name, ref in refs.items()}
+
+
+def rows_added_since(spark: SparkSession, ref: TableRef, version: int) -> int:
+    """Rows this run added to a table, from the Delta log's operation metrics (inserts of MERGEs, appends)."""
+    history = delta_io.delta_table(spark, ref).history().where(F.col("version") > version)
+    total = 0
+    for row in history.select("operation", "operationMetrics").collect():
+        metrics = row["operationMetrics"] or {}
+        key = "numTargetRowsInserted" if row["operation"] == "MERGE" else "numOutputRows"
+        total += int(metrics.get(key, 0) or 0)
+    return total
+
+
+# ------------------------------------------------------------------------------------------------------- run --
+
+
+class _RunLock:
+    """One stream job per lakehouse: the windows/alerts checkpoints are shared by both sources."""
+
+    def __init__(self, settings: Settings):
+        self.path = Path(settings.checkpoint("streaming", ".lock"))
+        self.handle = None
+
+    def __enter__(self) -> "_RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise StreamError(f"Another `fitlake stream` ({holder}) is running on this lakehouse: stop it first.")
+        self.handle.truncate(0)
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def run_stream(
+    spark: SparkSession,
+    settings: Settings,
+    opts: StreamOptions,
+    stop: threading.Event | None = None,
+    poll_seconds: float = 0.5,
+) -> dict:
+    """Run the three queries (available-now: one after the other; live: together until ``until``/``stop``) and
+    return the run summary."""
+    stop = stop or threading.Event()
+    if opts.source == "kafka":
+        check_kafka_reachable(opts.bootstrap)
+    with _RunLock(settings) if settings.is_local else _nullcontext():
+        tables = ensure_stream_tables(spark, settings, opts.source)
+        sinks = tables.all()
+        before = table_versions(spark, sinks)
+        progress = ProgressLog()
+        started = time.monotonic()
+        if opts.available_now:
+            _run_available_now(spark, settings, tables, opts, progress, stop, poll_seconds)
+        else:
+            _run_live(spark, settings, tables, opts, progress, stop, poll_seconds, started)
+        elapsed = time.monotonic() - started
+        added = {name: rows_added_since(spark, ref, before[name]) for name, ref in sinks.items()}
+    queries = {name: progress.summary(name) for name in QUERY_NAMES}
+    events = queries["ingest"]["input_rows"]
+    return {
+        "source": opts.source,
+        "mode": "available-now" if opts.available_now else f"trigger {opts.trigger_seconds:g}s",
+        "elapsed_s": round(elapsed, 3),
+        "events_in": events,
+        "events_per_s": round(events / elapsed, 1) if elapsed > 0 else None,
+        "rows_added": added,
+        "rows_dropped_by_watermark": queries["windows"]["rows_dropped_by_watermark"],
+        "queries": queries,
+        "stopped_by": "signal" if stop.is_set() else "done",
+    }
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _await(queries: dict, progress: ProgressLog, stop: threading.Event, poll_seconds: float) -> None:
+    """Wait for the queries to finish (available-now) while polling progress and honouring ``stop``."""
+    while any(q.isActive for q in queries.values()):
+        progress.poll(queries)
+        if stop.is_set():
+            _stop_gracefully(queries.values())
+            break
+        time.sleep(poll_seconds)
+    progress.poll(queries)
+    _raise_failures(queries)
+
+
+def _run_available_now(spark, settings, tables, opts, progress, stop, poll_seconds) -> None:
+    ingest = {"ingest": start_ingest(spark, settings, tables, opts)}
+    _await(ingest, progress, stop, poll_seconds)
+    if stop.is_set():
+        return
+    downstream = {
+        "windows": start_windows(spark, settings, tables, opts),
+        "alerts": start_alerts(spark, settings, tables, opts),
+    }
+    _await(downstream, progress, stop, poll_seconds)
+
+
+def _run_live(spark, settings, tables, opts, progress, stop, poll_seconds, started) -> None:
+    queries = {
+        "ingest": start_ingest(spark, settings, tables, opts),
+        "windows": start_windows(spark, settings, tables, opts),
+        "alerts": start_alerts(spark, settings, tables, opts),
+    }
+    try:
+        while not stop.is_set():
+            progress.poll(queries)
+            _raise_failures(queries)
+            if opts.until_events is not None and progress.input_rows("ingest") >= opts.until_events:
+                break
+            if opts.until_seconds is not None and time.monotonic() - started >= opts.until_seconds:
+                break
+            time.sleep(poll_seconds)
+        # Stop reading, then let windows and alerts catch up with everything ingest wrote to silver.
+        _stop_gracefully([queries["ingest"]])
+        if not stop.is_set():
+            for name in ("windows", "alerts"):
+                if queries[name].isActive:
+                    queries[name].processAllAvailable()
+    finally:
+        _stop_gracefully(queries.values())
+        progress.poll(queries)
+    _raise_failures(queries)
+
+
+def _stop_gracefully(queries, timeout: float = 60.0) -> None:
+    """Let a running micro-batch finish before stopping, so a stop never leaves work for the restart to redo."""
+    deadline = time.monotonic() + timeout
+    for q in queries:
+        while q.isActive and q.status.get("isTriggerActive") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        q.stop()
+
+
+def _raise_failures(queries: dict) -> None:
+    for name, q in queries.items():
+        error = q.exception()
+        if error is not None:
+            for other in queries.values():
+                other.stop()
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise StreamError(f"The {name} stream failed: {first_line[:500]}. Fix the cause and rerun: it resumes "
+                              f"from its checkpoint.") from error

@@ -1,0 +1,161 @@
+"""The bad-input corpus (fixtures/bad/) through the real jobs: nothing crashes, every bad row is quarantined with
+the rule it broke (or corrected), and counts reconcile: bronze rows = silver + quarantine + removed duplicates.
+
+All batch kinds are copied into ONE landing folder (each under its own folder / file name and its own user ids)
+and go through one run of bronze -> silver -> gold; the live-event kind goes through one available-now run of the
+streaming job over the same landing; the Kafka kind is fed, as a Kafka-shaped DataFrame, to the Kafka ingest's
+own foreachBatch handler (the broker itself is exercised by the streaming suite).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BAD = Path(__file__).resolve().parents[2] / "fixtures" / "bad"
+EXPECTED: dict = {k: v for k, v in json.loads((BAD / "EXPECTED.json").read_text()).items() if not k.startswith("_")}
+FILE_KINDS = sorted(k for k, v in EXPECTED.items() if v["stage"] in ("batch", "stream"))
+# longest first, so e.g. a kind whose name contains another's is matched as itself
+_BY_LENGTH = sorted(EXPECTED, key=len, reverse=True)
+
+
+def kind_of(path: str | None) -> str | None:
+    if not path:
+        return None
+    return next((k for k in _BY_LENGTH if k in path), None)
+
+
+def read_delta(path: Path) -> pd.DataFrame:
+    from deltalake import DeltaTable
+
+    if not (path / "_delta_log").is_dir():
+        return pd.DataFrame()
+    return DeltaTable(str(path)).to_pandas()
+
+
+@pytest.fixture(scope="module")
+def bad_lake(spark, tmp_path_factory):
+    """One landing with every file kind; one bronze -> silver -> gold run and one available-now stream run."""
+    from fitlake.bronze import ingest_all
+    from fitlake.config import Settings
+    from fitlake.gold.job import run_gold
+    from fitlake.silver.job import run_silver
+    from fitlake.streaming.job import StreamOptions, run_stream
+
+    base = tmp_path_factory.mktemp("bad")
+    landing = base / "landing"
+    for kind in FILE_KINDS:
+        shutil.copytree(BAD / kind, landing, dirs_exist_ok=True)
+    settings = Settings(root=base / "lake", landing=landing)
+    messages: list[str] = []
+    bronze = ingest_all(spark, settings, progress=messages.append)
+    silver = run_silver(spark, settings)
+    gold = run_gold(spark, settings)
+    stream = run_stream(spark, settings, StreamOptions(available_now=True))
+    return {"settings": settings, "messages": messages, "bronze": bronze, "silver": silver, "gold": gold,
+            "stream": stream}
+
+
+def layer_counts(settings, layer: str, table: str) -> tuple[Counter, pd.DataFrame]:
+    df = read_delta(Path(settings.root) / layer / table)
+    if df.empty:
+        return Counter(), df
+    df = df.assign(_kind=df["_source_file"].map(kind_of))
+    return Counter(df["_kind"].dropna()), df
+
+
+def test_corpus_covers_at_least_15_kinds():
+    kinds_on_disk = {p.name for p in BAD.iterdir() if p.is_dir()}
+    assert set(EXPECTED) == kinds_on_disk
+    assert len(EXPECTED) >= 15
+
+
+def test_bronze_names_the_bad_lines_to_the_user(bad_lake):
+    text = "\n".join(bad_lake["messages"])
+    assert "unparseable lines kept in _corrupt_record" in text
+    assert all(not r.get("error") for r in bad_lake["bronze"])
+
+
+@pytest.mark.parametrize("kind", FILE_KINDS)
+def test_kind_lands_where_expected(bad_lake, kind):
+    settings = bad_lake["settings"]
+    for table, exp in EXPECTED[kind]["tables"].items():
+        got = {}
+        for layer in ("bronze", "silver", "quarantine"):
+            counts, df = layer_counts(settings, layer, table)
+            got[layer] = counts.get(kind, 0)
+            if layer == "quarantine" and "rules" in exp:
+                rules = Counter(df.loc[df["_kind"] == kind, "_rule"]) if not df.empty else Counter()
+                assert dict(rules) == exp["rules"], f"{kind} quarantine.{table} rules"
+            if layer == "bronze" and "extra_field" in exp:
+                mine = df[df["_kind"] == kind]
+                kept = exp["extra_field"] in df.columns and mine[exp["extra_field"]].notna().all()
+                rescued = mine["_rescued_data"].fillna("").str.contains(exp["extra_field"]).all()
+                assert len(mine) and (kept or rescued), f"{kind}: {exp['extra_field']} lost in bronze.{table}"
+        wanted = {layer: exp[layer] for layer in ("bronze", "silver", "quarantine")}
+        assert got == wanted, f"{kind} / {table}: {EXPECTED[kind]['what']}"
+        assert got["bronze"] - got["silver"] - got["quarantine"] == exp["duplicates"]
+
+
+def test_corrections_win(bad_lake):
+    settings = bad_lake["settings"]
+    for kind in FILE_KINDS:
+        for fix in EXPECTED[kind].get("corrected", []):
+            df = read_delta(Path(settings.root) / "silver" / fix["table"])
+            rows = df[df["user_id"] == fix["user_id"]]
+            assert len(rows) == 1, f"{kind}: one silver row for user {fix['user_id']}"
+            assert rows.iloc[0][fix["column"]] == fix["value"]
+
+
+def test_silver_counts_reconcile(bad_lake):
+    """The job's own per-table accounting: every bronze row is inserted, updated, unchanged, a duplicate or
+    quarantined — and it matches what is in the tables."""
+    settings = bad_lake["settings"]
+    for c in bad_lake["silver"]:
+        assert c.reconciles, c
+        bronze = read_delta(Path(settings.root) / "bronze" / c.table)
+        silver = read_delta(Path(settings.root) / "silver" / c.table)
+        quarantine = read_delta(Path(settings.root) / "quarantine" / c.table)
+        assert c.rows_in == len(bronze)
+        assert c.quarantined_total == len(quarantine)
+        assert len(silver) == c.inserted
+        assert len(bronze) == len(silver) + len(quarantine) + c.duplicates + c.updated + c.unchanged
+
+
+def test_nothing_bad_reaches_gold(bad_lake):
+    settings = bad_lake["settings"]
+    fact = read_delta(Path(settings.root) / "gold" / "fact_daily_activity")
+    silver_users = set(read_delta(Path(settings.root) / "silver" / "activity")["user_id"]) | set(
+        read_delta(Path(settings.root) / "silver" / "daily_activity")["user_id"]
+    )
+    assert set(fact["user_id"]) == silver_users
+    assert fact["date"].max() < pd.Timestamp("2099-01-01").date()
+
+
+def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
+    """The Kafka ingest's foreachBatch handler on a Kafka-shaped batch (key/value BINARY + coordinates)."""
+    import datetime as dt
+
+    from fitlake.streaming.job import IngestBatch, ensure_stream_tables
+
+    messages = [bytes.fromhex(json.loads(line)["value_hex"])
+                for line in (BAD / "kafka_not_json" / "messages.jsonl").read_text().splitlines()]
+    ts = dt.datetime(2023, 4, 1, 8, 0, tzinfo=dt.timezone.utc)
+    batch = spark.createDataFrame(
+        [(None, m, "fitbit_wellness_stream", 0, i, ts, 0) for i, m in enumerate(messages)],
+        "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP, timestampType INT",
+    )
+    tables = ensure_stream_tables(spark, settings, "kafka")
+    IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)
+    IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)  # a replayed batch adds nothing
+    exp = EXPECTED["kafka_not_json"]["tables"]["events_kafka"]
+    bronze = read_delta(Path(tables.bronze.path))
+    quarantine = read_delta(Path(tables.quarantine.path))
+    silver = read_delta(Path(tables.silver.path))
+    assert (len(bronze), len(silver), len(quarantine)) == (exp["bronze"], exp["silver"], exp["quarantine"])
+    assert dict(Counter(quarantine["_rule"])) == exp["rules"]
