@@ -22,6 +22,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 from fitlake_bundle.tasks import order_tasks, plan_task, resolve_source_file, task_kind
 
+NOTEBOOK_PARAMS = "notebook_params"  # fitlake.ml.notebook.notebook_params(defaults, dbutils)
 WIDGET = re.compile(
     r"""dbutils\.widgets\.(?:text|dropdown|combobox|multiselect)\(\s*(?:name\s*=\s*)?["']([^"']+)["']"""
 )
@@ -86,7 +87,19 @@ def _normalize(name: str) -> str:
 
 
 def notebook_widgets(path: Path) -> set[str]:
-    return set(WIDGET.findall(path.read_text(encoding="utf-8")))
+    """Widget names a notebook declares: ``dbutils.widgets.text("name", ...)`` and friends, or the keys of the
+    dict literal given to fitlake's ``notebook_params({...}, dbutils)``."""
+    source = path.read_text(encoding="utf-8")
+    names = set(WIDGET.findall(source))
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == NOTEBOOK_PARAMS
+            and node.args
+            and isinstance(node.args[0], ast.Dict)
+        ):
+            names.update(k.value for k in node.args[0].keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
+    return names
 
 
 def _wheel_projects(bundle: Bundle) -> list[Project]:

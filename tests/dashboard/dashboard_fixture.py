@@ -9,7 +9,6 @@ IndexToString, one-hot categorical inputs, and a scaled KMeans with a silhouette
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from deltalake import write_deltalake
 
 from fitlake.config import Settings
 
-USERS = (1503960366, 1624580081, 1644430081, 2022484408, 2026352035, 4020332650)
+USERS = (1503960366, 1624580081, 1644430081, 1844505072, 2022484408, 2026352035, 4020332650, 4319703577)
 ACTIVITY_TYPES = ("walking", "running", "cycling", "swimming", "yoga", "gym_workout", "hiking")
 START = dt.date(2023, 4, 1)
 DAYS = 14
@@ -70,27 +69,42 @@ def activity_frame(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Gold tables with the columns of fitlake/gold/sql/ddl.sql and fitlake.streaming.schema."""
     days = _days()
+    n = len(activity)
+    updated = activity["_updated_at"]
+    very = rng.integers(0, 60, n).astype("int32")
+    fairly = rng.integers(0, 40, n).astype("int32")
+    lightly = rng.integers(60, 300, n).astype("int32")
     fact = pd.DataFrame(
         {
             "user_id": activity["user_id"],
             "date": activity["date"],
             "date_key": [int(d.strftime("%Y%m%d")) for d in activity["date"]],
+            "activity_type_key": activity["activity_type"].map({t: i + 1 for i, t in enumerate(ACTIVITY_TYPES)})
+            .astype("int32"),
+            "activity_type": activity["activity_type"],
             "steps": activity["steps"],
             "distance_km": activity["distance_km"],
-            "calories": activity["calories_burned"].round().astype("int32"),
-            "very_active_minutes": rng.integers(0, 60, len(activity)).astype("int32"),
-            "fairly_active_minutes": rng.integers(0, 40, len(activity)).astype("int32"),
-            "lightly_active_minutes": rng.integers(60, 300, len(activity)).astype("int32"),
-            "sedentary_minutes": rng.integers(500, 1000, len(activity)).astype("int32"),
+            "calories": activity["calories_burned"],
+            "very_active_minutes": very,
+            "fairly_active_minutes": fairly,
+            "lightly_active_minutes": lightly,
+            "sedentary_minutes": rng.integers(500, 1000, n).astype("int32"),
+            "total_active_minutes": (very + fairly + lightly).astype("int32"),
+            "active_minutes": (very + fairly).astype("int32"),
+            "duration_minutes": activity["duration_minutes"],
+            "heart_rate_avg": activity["heart_rate_avg"],
+            "sleep_hours": activity["sleep_hours"],
             "is_non_wear": activity["is_non_wear"],
+            "source": "activity",
+            "_updated_at": updated,
         }
     )
-    fact["total_active_minutes"] = (
-        fact["very_active_minutes"] + fact["fairly_active_minutes"] + fact["lightly_active_minutes"]
-    ).astype("int32")
-    time_in_bed = rng.integers(360, 560, len(fact)).astype("int32")
-    asleep = (time_in_bed * rng.uniform(0.8, 0.98, len(fact))).astype("int32")
+    time_in_bed = rng.integers(360, 560, n).astype("int32")
+    time_in_bed[5] = 0  # a night with no time in bed: efficiency is null, not a division by zero
+    asleep = (time_in_bed * rng.uniform(0.75, 0.98, n)).astype("int32")
+    efficiency = np.where(time_in_bed > 0, asleep / np.maximum(time_in_bed, 1), np.nan)
     sleep = pd.DataFrame(
         {
             "user_id": fact["user_id"],
@@ -98,28 +112,43 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
             "date_key": fact["date_key"],
             "minutes_asleep": asleep,
             "time_in_bed": time_in_bed,
-            "sleep_records": np.ones(len(fact), dtype="int32"),
-            "sleep_efficiency": asleep / time_in_bed,
+            "sleep_records": np.ones(n, dtype="int32"),
+            "sleep_efficiency": efficiency,
+            "_updated_at": updated,
         }
     )
-    activity_score = np.clip(fact["steps"] / 100, 0, 100)
-    sleep_score = np.clip(sleep["sleep_efficiency"] * 100, 0, 100)
+    steps_c = np.clip(fact["steps"] / 10_000, 0, 1)
+    active_c = np.clip(fact["active_minutes"] / 60, 0, 1)
+    sleep_c = np.clip(fact["sleep_hours"] / 7, 0, 1)
     wellness = pd.DataFrame(
         {
             "user_id": fact["user_id"],
             "date": fact["date"],
-            "activity_score": activity_score,
-            "sleep_score": sleep_score,
-            "wellness_score": ((activity_score + sleep_score) / 2).round(1),
+            "date_key": fact["date_key"],
+            "steps": fact["steps"],
+            "active_minutes": fact["active_minutes"],
+            "sleep_hours": fact["sleep_hours"],
+            "steps_component": steps_c,
+            "active_component": active_c,
+            "sleep_component": sleep_c,
+            "sleep_component_missing": False,
+            "wellness_score": (100 * (0.4 * steps_c + 0.3 * active_c + 0.3 * sleep_c)).round(1),
+            "_updated_at": updated,
         }
     )
-    trailing = fact.groupby("user_id")["total_active_minutes"].transform(lambda s: s.rolling(7, 1).sum())
+    trailing = fact.groupby("user_id")["active_minutes"].transform(lambda s: s.rolling(7, 1).mean())
+    weekly = trailing * 7
     engagement = pd.DataFrame(
         {
             "user_id": fact["user_id"],
             "date": fact["date"],
-            "trailing_7d_active_minutes": trailing.astype("int64"),
-            "engagement_segment": pd.cut(trailing, [-1, 1_000, 1_600, 10**9], labels=list(SEGMENTS)).astype(str),
+            "date_key": fact["date_key"],
+            "active_minutes": fact["active_minutes"],
+            "trailing_active_minutes": trailing,
+            "trailing_wear_days": fact.groupby("user_id").cumcount().clip(upper=6).add(1).astype("int64"),
+            "weekly_active_minutes": weekly,
+            "engagement_segment": np.where(weekly >= 300, "High", np.where(weekly >= 200, "Medium", "Low")),
+            "_updated_at": updated,
         }
     )
     hours = [dt.datetime.combine(d, dt.time(h), tzinfo=dt.timezone.utc) for d in days[:2] for h in range(24)]
@@ -140,35 +169,33 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         ]
     ).astype({"hour": "int32", "steps": "int32", "calories": "int32", "total_intensity": "int32"})
     windows = []
-    alerts = []
     for w in range(6):
         start = T0 + dt.timedelta(seconds=30 * w)
-        for u in USERS[:3]:
+        for i, u in enumerate(USERS[:3]):
             steps = int(rng.integers(10, 90))
             windows.append(
                 {
+                    "user_id": u,
+                    "activity_type": ACTIVITY_TYPES[i],
                     "window_start": start,
                     "window_end": start + dt.timedelta(seconds=30),
-                    "user_id": u,
-                    "events": int(rng.integers(1, 6)),
                     "steps": steps,
                     "calories": float(round(steps * 0.05, 2)),
                     "avg_heart_rate": float(round(rng.uniform(70, 140), 1)),
+                    "max_heart_rate": int(rng.integers(140, 170)),
+                    "event_count": int(rng.integers(1, 6)),
                 }
             )
-    for i, u in enumerate(USERS[:2]):
-        alerts.append(
-            {
-                "user_id": u,
-                "date": T0.date(),
-                "alert_time": T0 + dt.timedelta(minutes=i),
-                "steps_today": 10_000 + 250 * i,
-                "step_goal": 10_000,
-                "alert": "daily step goal reached",
-            }
-        )
-    personas = pd.DataFrame({"user_id": list(USERS), "persona_id": np.array([0, 1, 2, 0, 1, 0], dtype="int32")})
-    personas["persona"] = personas["persona_id"].map({0: "Active", 1: "Balanced", 2: "Sedentary"})
+    alerts = pd.DataFrame(
+        {
+            "user_id": list(USERS[:2]),
+            "date": [T0.date()] * 2,
+            "goal": np.array([10_000, 10_000], dtype="int32"),
+            "steps_at_alert": [10_040, 10_310],
+            "crossed_at": [T0 + dt.timedelta(minutes=i) for i in range(2)],
+            "alerted_at": [T0 + dt.timedelta(minutes=i, seconds=40) for i in range(2)],
+        }
+    )
     recommendations = pd.DataFrame(
         [
             {"user_id": u, "rank": r + 1, "activity_type": ACTIVITY_TYPES[(i + r) % 7], "score": 1.0 - 0.2 * r}
@@ -177,19 +204,28 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         ]
     ).astype({"rank": "int32"})
     predicted = fact[["user_id", "date"]].assign(
-        actual_calories=fact["calories"].astype("float64"),
-        predicted_calories=fact["calories"] + rng.normal(0, 30, len(fact)),
+        calories_burned=fact["calories"], predicted_calories=fact["calories"] + rng.normal(0, 30, n)
     )
+    per_user = fact.groupby("user_id")
     return {
-        "dim_user": pd.DataFrame({"user_id": list(USERS), "source": ["fitbit"] * 3 + ["synthetic"] * 3}),
+        "dim_user": pd.DataFrame(
+            {
+                "user_id": list(USERS),
+                "first_date": [START] * len(USERS),
+                "last_date": [days[-1]] * len(USERS),
+                "days_tracked": np.full(len(USERS), DAYS, dtype="int32"),
+                "non_wear_days": per_user["is_non_wear"].sum().reindex(list(USERS)).astype("int32").to_numpy(),
+                "avg_daily_steps": per_user["steps"].mean().reindex(list(USERS)).to_numpy(),
+            }
+        ),
         "dim_date": pd.DataFrame(
             {
-                "date_key": [int(d.strftime("%Y%m%d")) for d in days],
+                "date_key": np.array([int(d.strftime("%Y%m%d")) for d in days], dtype="int32"),
                 "date": days,
-                "year": [d.year for d in days],
-                "month": [d.month for d in days],
-                "day_of_month": [d.day for d in days],
-                "day_of_week": [d.isoweekday() for d in days],
+                "year": np.array([d.year for d in days], dtype="int32"),
+                "month": np.array([d.month for d in days], dtype="int32"),
+                "day_of_month": np.array([d.day for d in days], dtype="int32"),
+                "day_of_week": np.array([d.isoweekday() for d in days], dtype="int32"),
                 "is_weekend": [d.isoweekday() >= 6 for d in days],
                 "week_start": [d - dt.timedelta(days=d.weekday()) for d in days],
             }
@@ -202,9 +238,8 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         "fact_hourly_activity": hourly,
         "kpi_wellness_daily": wellness,
         "kpi_engagement_daily": engagement,
-        "event_windows": pd.DataFrame(windows),
-        "goal_alerts": pd.DataFrame(alerts),
-        "user_personas": personas,
+        "event_windows": pd.DataFrame(windows).astype({"steps": "int64", "max_heart_rate": "int32"}),
+        "goal_alerts": alerts,
         "activity_recommendations": recommendations,
         "predicted_calories": predicted,
     }
@@ -260,92 +295,31 @@ def build_tables(settings: Settings, seed: int = 7) -> pd.DataFrame:
     return activity
 
 
-def train_models(spark, settings: Settings, activity: pd.DataFrame) -> None:
-    """Fit and register the three Spark ML pipelines the dashboard reads, each @champion."""
-    import mlflow
-    from mlflow.models import infer_signature
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression
-    from pyspark.ml.clustering import KMeans
-    from pyspark.ml.evaluation import ClusteringEvaluator
-    from pyspark.ml.feature import IndexToString, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
-    from pyspark.ml.regression import LinearRegression
+def train_models(spark, settings: Settings) -> list[dict]:
+    """Train and register the real fitlake.ml pipelines on the tiny tables (personas with k = 2..3 only)."""
+    from fitlake.ml import train
 
-    from fitlake.dashboard.models import MODELS
+    results = [
+        train.train_personas(spark, settings, k_max=3),
+        train.train_activity_type(spark, settings),
+        train.train_calories_source(spark, settings, "activity"),
+    ]
+    return results
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_registry_uri)
-    client = mlflow.MlflowClient()
-    train = spark.createDataFrame(activity.drop(columns=["_source_file", "_ingested_at", "_updated_at"]))
-    train.cache()
 
-    def register(key: str, model, inputs: list[str], output: pd.DataFrame, metrics: dict, params=None, steps=None):
-        name = settings.model_name(key)
-        experiment = settings.experiment_name(key)
-        if client.get_experiment_by_name(experiment) is None:
-            client.create_experiment(experiment, artifact_location=settings.mlflow_artifact_location)
-        mlflow.set_experiment(experiment)
-        t0 = time.perf_counter()
-        example = activity[inputs].head(3)
-        with mlflow.start_run(run_name=f"{key}-fixture") as run:
-            mlflow.log_metrics(metrics)
-            mlflow.log_params(params or {})
-            for step, value in (steps or {}).items():
-                mlflow.log_metric("silhouette", value, step=step)
-            mlflow.spark.log_model(
-                model,
-                artifact_path="model",
-                signature=infer_signature(example, output),
-                input_example=example,
-                pip_requirements=["pyspark"],
-                validate_serving_input=False,
-            )
-        print("log_model", key, time.perf_counter() - t0)
-        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
-        client.set_registered_model_alias(name, "champion", version.version)
+def write_personas(settings: Settings) -> None:
+    """gold.user_personas as the scoring job would write it, named from the champion run's personas.json."""
+    from fitlake.dashboard import models
 
-    numeric = ["steps", "calories_burned", "heart_rate_avg", "duration_minutes", "distance_km"]
-    t0 = time.perf_counter()
-    label = StringIndexer(inputCol="activity_type", outputCol="label", handleInvalid="keep").fit(train)
-    classifier = Pipeline(
-        stages=[
-            label,
-            VectorAssembler(inputCols=numeric, outputCol="features"),
-            LogisticRegression(maxIter=5),
-            IndexToString(inputCol="prediction", outputCol="predicted_activity_type", labels=label.labels),
-        ]
-    ).fit(train)
-    print("fit clf", time.perf_counter() - t0)
-    register(MODELS["activity_type"], classifier, numeric, pd.DataFrame({"prediction": [0.0]}), {"accuracy": 0.4})
-
-    reg_inputs = ["activity_type", "steps", "duration_minutes", "heart_rate_avg"]
-    regressor = Pipeline(
-        stages=[
-            StringIndexer(inputCol="activity_type", outputCol="activity_type_idx", handleInvalid="keep"),
-            OneHotEncoder(inputCols=["activity_type_idx"], outputCols=["activity_type_vec"]),
-            VectorAssembler(inputCols=["activity_type_vec", "steps", "duration_minutes", "heart_rate_avg"],
-                            outputCol="features"),
-            LinearRegression(labelCol="calories_burned", maxIter=5),
-        ]
-    ).fit(train)
-    register(MODELS["calories"], regressor, reg_inputs, pd.DataFrame({"prediction": [0.0]}), {"rmse": 40.0})
-
-    persona_inputs = ["steps", "sleep_hours", "heart_rate_avg"]
-    assembler = VectorAssembler(inputCols=persona_inputs, outputCol="raw_features")
-    scaler = StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True)
-    curve = {}
-    for k in (2, 3, 4):
-        fitted = Pipeline(stages=[assembler, scaler, KMeans(k=k, seed=1, maxIter=5)]).fit(train)
-        curve[k] = ClusteringEvaluator().evaluate(fitted.transform(train))
-        if k == 3:
-            kmeans = fitted
-    register(MODELS["personas"], kmeans, persona_inputs, pd.DataFrame({"prediction": [0]}),
-             {}, params={"k": 3}, steps=curve)
-    train.unpersist()
+    names = models.persona_names(settings, models.champion(settings, "personas").run_id)
+    ids = np.array([i % len(names) for i in range(len(USERS))], dtype="int32")
+    _write(settings, "gold", "user_personas",
+           pd.DataFrame({"user_id": list(USERS), "persona_id": ids, "persona": [names[i] for i in ids]}))
 
 
 def build(spark, root: Path) -> Settings:
     settings = Settings(root=root)
-    activity = build_tables(settings)
-    train_models(spark, settings, activity)
+    build_tables(settings)
+    train_models(spark, settings)
+    write_personas(settings)
     return settings

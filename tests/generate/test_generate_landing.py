@@ -62,7 +62,7 @@ def test_manifest_matches_files(small_landing):
     out, m = small_landing
     users, days = SMALL["users"], SMALL["days"]
     assert m["totals"]["activity"]["records_clean"] == users * days
-    assert m == json.loads((out / MANIFEST).read_text())
+    assert {k: v for k, v in m.items() if k != "elapsed_seconds"} == json.loads((out / MANIFEST).read_text())
     for source, t in m["totals"].items():
         files = [p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST]
         mine = [p for p in files if _source_of(p) == source]
@@ -168,7 +168,7 @@ def test_daily_totals_equal_hourly_sums_and_formats_agree(tmp_path):
     act = pd.concat([pd.read_json(p, lines=True, dtype={"user_id": str})
                      for p in sorted(out.glob("activity/date=*/*.json"))])
     act["date"] = pd.to_datetime(act["date"])
-    act = act.set_index(["user_id", "date"]).sort_index()
+    act = act.rename(columns={"user_id": "Id"}).set_index(["Id", "date"]).sort_index()
     np.testing.assert_array_equal(act["steps"].to_numpy(), daily["TotalSteps"].to_numpy())
     np.testing.assert_array_equal(act["calories_burned"].to_numpy(), daily["Calories"].to_numpy())
     np.testing.assert_allclose(act["distance_km"].to_numpy(), daily["TotalDistance"].astype(float).to_numpy(),
@@ -188,7 +188,7 @@ def test_personas_are_recoverable_from_activity_records(tmp_path):
     from sklearn.preprocessing import StandardScaler
 
     out = tmp_path / "personas"
-    m = generate_landing(out, users=250, days=21, seed=3, defect_rate=0.0, progress=False)
+    m = generate_landing(out, users=150, days=14, seed=3, defect_rate=0.0, progress=False, workers=1, fitbit=False)
     act = pd.concat([pd.read_json(p, lines=True) for p in sorted(out.glob("activity/date=*/*.json"))])
     shares = pd.crosstab(act["user_id"], act["activity_type"], normalize="index")
     means = act.groupby("user_id")[["steps", "calories_burned", "heart_rate_avg", "sleep_hours",
@@ -198,4 +198,5 @@ def test_personas_are_recoverable_from_activity_records(tmp_path):
     truth = [m["personas"]["by_user"][str(u)] for u in features.index]
     ari = adjusted_rand_score(truth, labels)
     purity = pd.crosstab(labels, truth).max(axis=1).sum() / len(truth)
+    print(f"persona recovery: ARI {ari:.2f}, purity {purity:.2f}")
     assert ari > 0.6 and purity > 0.8, (ari, purity)  # chance: ARI ~ 0, purity ~ 0.3

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -164,112 +165,87 @@ def _write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str)
     )
 
 
+def _stat_columns() -> list:
+    keys = F.flatten(F.collect_list(F.map_keys(F.from_json(F.col(RESCUED), "map<string,string>"))))
+    return [
+        F.count(F.lit(1)).alias("rows"),
+        F.count(CORRUPT).alias("corrupt_rows"),
+        F.count(RESCUED).alias("rescued_rows"),
+        F.to_json(F.array_distinct(keys)).alias("rescued_keys"),  # JSON text: Observation returns no arrays
+    ]
+
+
+class _BatchWriter:
+    """The foreachBatch function: write one batch, measure it in the same pass, hand its new keys to ``on_keys``.
+
+    The counts come from an Observation on the write itself (no second scan). A batch the checkpoint shows as
+    started but not committed may already be in Delta (the write is then skipped, so nothing is observed): that
+    one is measured from the table instead. Keys are checked inside the batch, before Spark commits it, so a
+    crash between the write and the schema evolution is redone by the replay.
+    """
+
+    def __init__(self, ref: TableRef, app_id: str, pending: int | None, on_keys: Callable[[list[str]], None]):
+        self.ref, self.app_id, self.pending, self.on_keys = ref, app_id, pending, on_keys
+        self.totals = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
+        self.batches: list[int] = []
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        if batch_id == self.pending:
+            _write_batch(batch_df, batch_id, self.ref, self.app_id)
+            spark = batch_df.sparkSession
+            stats = delta_io.read(spark, self.ref).where(F.col(BATCH_ID) == batch_id).agg(*_stat_columns()).first()
+            stats = stats.asDict()
+        else:
+            observation = Observation(f"bronze_{uuid.uuid4().hex}")
+            _write_batch(batch_df.observe(observation, *_stat_columns()), batch_id, self.ref, self.app_id)
+            stats = observation.get
+        for key in self.totals:
+            self.totals[key] += int(stats.get(key) or 0)
+        keys = json.loads(stats.get("rescued_keys") or "[]")
+        if keys:
+            self.on_keys(keys)
+        self.batches.append(batch_id)
+
+
 def ingest_source(
     spark, settings: Settings, name: str, max_files_per_trigger: int | None = None
 ) -> dict:
     """Append the source's new landing files to ``bronze.<name>``; files already ingested are never read again.
 
-    Returns counts: files, rows, corrupt_rows, rescued_rows, new_columns (promoted to real columns for the next
-    run), batches, schema_version, seconds.
+    Returns counts: files, rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on),
+    batches, schema_version, seconds.
     """
+    started = time.monotonic()
     source = resolve_source(name)
-    if not settings.is_local:
-        return _ingest_cloudfiles(spark, settings, source, max_files_per_trigger)
-    started, run_start_epoch = time.monotonic(), time.time()
     ref = settings.table("bronze", source.name)
-    location = settings.schema_location(source.name)
-    schema = schemas.ensure_schema(location, settings.landing_dir, source)
-    ensure_bronze_table(spark, ref, schema.columns)
     checkpoint = settings.checkpoint("bronze", source.name)
-    app_id = _txn_app_id(checkpoint)
-    batches: list[int] = []
+    new_columns: list[str] = []
+    if settings.is_local:
+        location = settings.schema_location(source.name)
+        schema = schemas.ensure_schema(location, settings.landing_dir, source)
+        ensure_bronze_table(spark, ref, schema.columns)
+        stream = _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
+        current = [schema]
 
-    def write(batch_df: DataFrame, batch_id: int) -> None:
-        _write_batch(batch_df, batch_id, ref, app_id)
-        batches.append(batch_id)
+        def on_keys(keys: list[str]) -> None:
+            evolved = schemas.evolve(current[0], keys)
+            if evolved is not None:
+                ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone on replay
+                schemas.save_schema(location, evolved)
+                current[0] = evolved
+                new_columns.extend(evolved.added)
 
-    stream = _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
+    else:
+        current = [None]
+        stream = _read_cloudfiles(spark, settings, source, max_files_per_trigger)
+
+        def on_keys(keys: list[str]) -> None:  # Auto Loader evolves the schema itself
+            return None
+
+    writer = _BatchWriter(ref, _txn_app_id(checkpoint), _pending_batch(checkpoint), on_keys)
     query = (
         stream.writeStream.queryName(f"bronze_{source.name}_{uuid.uuid4().hex[:8]}")
-        .foreachBatch(write)
-        .option("checkpointLocation", checkpoint)
-        .trigger(availableNow=True)
-        .start()
-    )
-    query.awaitTermination()
-    files = sum(int(p.get("numInputRows", 0)) for p in query.recentProgress)
-
-    stats = _batch_stats(spark, ref, batches, _evolved_through(checkpoint), run_start_epoch)
-    evolved = schemas.evolve(schema, stats["rescued_keys"])
-    if evolved is not None:
-        ensure_bronze_table(spark, ref, evolved.columns)  # the table first: a crash here redoes it next run
-        schemas.save_schema(location, evolved)
-        schema = evolved
-    if stats["max_batch"] is not None:
-        _write_state(checkpoint, "evolved_through", str(stats["max_batch"]))
-    return {
-        "source": source.name,
-        "table": ref.full_name,
-        "files": files,
-        "rows": stats["rows"],
-        "corrupt_rows": stats["corrupt_rows"],
-        "rescued_rows": stats["rescued_rows"],
-        "new_columns": list(evolved.added) if evolved else [],
-        "batches": len(batches),
-        "schema_version": schema.version,
-        "seconds": round(time.monotonic() - started, 2),
-    }
-
-
-def _batch_stats(spark, ref: TableRef, batches: list[int], evolved_through: int, run_start_epoch: float) -> dict:
-    """Counts of this run's rows and every rescued key not yet considered for evolution, in one pruned scan.
-
-    ``_batch_id`` min/max file statistics let Delta skip every file written before; the ``_ingested_at`` bound
-    keeps rows of an earlier checkpoint with the same batch ids out of this run's counts.
-    """
-    empty = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0, "rescued_keys": [], "max_batch": None}
-    low = min([evolved_through, *(b - 1 for b in batches)])
-    batch = F.col(BATCH_ID)
-    in_run = (
-        (batch >= min(batches)) & (batch <= max(batches)) & (F.col(INGESTED_AT) >= F.timestamp_seconds(F.lit(int(run_start_epoch) - 1)))
-        if batches
-        else F.lit(False)
-    )
-    unchecked = (batch > evolved_through) & F.col(RESCUED).isNotNull()
-    row = (
-        delta_io.read(spark, ref)
-        .where(batch > low)
-        .agg(
-            F.count_if(in_run).alias("rows"),
-            F.count_if(in_run & F.col(CORRUPT).isNotNull()).alias("corrupt_rows"),
-            F.count_if(in_run & F.col(RESCUED).isNotNull()).alias("rescued_rows"),
-            F.array_distinct(
-                F.flatten(F.collect_list(F.when(unchecked, F.map_keys(F.from_json(RESCUED, "map<string,string>")))))
-            ).alias("rescued_keys"),
-            F.max(batch).alias("max_batch"),
-        )
-        .first()
-    )
-    if row is None:
-        return empty
-    return {k: (row[k] if row[k] is not None else empty[k]) for k in empty}
-
-
-def _ingest_cloudfiles(spark, settings: Settings, source: BronzeSource, max_files_per_trigger) -> dict:
-    """Databricks: the Auto Loader stream into the Unity Catalog table, same idempotent batch writer."""
-    started = time.monotonic()
-    ref = settings.table("bronze", source.name)
-    checkpoint = settings.checkpoint("bronze", source.name)
-    app_id = _txn_app_id(checkpoint)
-    batches: list[int] = []
-
-    def write(batch_df: DataFrame, batch_id: int) -> None:
-        _write_batch(batch_df, batch_id, ref, app_id)
-        batches.append(batch_id)
-
-    query = (
-        read_landing_stream(spark, settings, source, max_files_per_trigger)
-        .writeStream.foreachBatch(write)
+        .foreachBatch(writer)
         .option("checkpointLocation", checkpoint)
         .trigger(availableNow=True)
         .start()
@@ -278,13 +254,11 @@ def _ingest_cloudfiles(spark, settings: Settings, source: BronzeSource, max_file
     return {
         "source": source.name,
         "table": ref.full_name,
-        "files": None,  # Auto Loader reports rows, not files
-        "rows": sum(int(p.get("numInputRows", 0)) for p in query.recentProgress),
-        "corrupt_rows": None,
-        "rescued_rows": None,
-        "new_columns": [],
-        "batches": len(batches),
-        "schema_version": None,
+        "files": sum(int(p.get("numInputRows", 0)) for p in query.recentProgress) if settings.is_local else None,
+        **writer.totals,
+        "new_columns": new_columns,
+        "batches": len(writer.batches),
+        "schema_version": current[0].version if current[0] is not None else None,
         "seconds": round(time.monotonic() - started, 2),
     }
 
@@ -348,9 +322,16 @@ def _txn_app_id(checkpoint: str) -> str:
     return app_id
 
 
-def _evolved_through(checkpoint: str) -> int:
-    value = _read_state(checkpoint, "evolved_through")
-    return int(value) if value else -1
+def _pending_batch(checkpoint: str) -> int | None:
+    """The batch the checkpoint shows as planned but not committed (a crash mid-batch), if any."""
+    planned, committed = (_batch_ids(Path(checkpoint, d)) for d in ("offsets", "commits"))
+    if planned and max(planned) > max(committed, default=-1):
+        return max(planned)
+    return None
+
+
+def _batch_ids(folder: Path) -> list[int]:
+    return [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
 
 
 def _read_state(checkpoint: str, key: str) -> str | None:

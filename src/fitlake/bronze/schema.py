@@ -8,6 +8,7 @@ Loader's ``addNewColumns``). Versions are never rewritten, so the history of the
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -134,15 +135,15 @@ def save_schema(location: str | os.PathLike, schema: PersistedSchema) -> Path:
 
 
 def landing_files(landing_dir: Path, source: BronzeSource) -> list[Path]:
-    """The files the stream would pick up, sorted by path (hidden ``.``/``_`` names skipped, like Spark)."""
+    """The files the stream would pick up, sorted by path: like Spark, hidden ``.``/``_`` names are skipped and
+    symlinked folders are followed."""
     root = landing_dir / source.root
-    if not root.is_dir():
-        return []
     found = []
-    for path in root.rglob(source.glob):
-        parts = path.relative_to(root).parts
-        if path.is_file() and not any(p.startswith((".", "_")) for p in parts):
-            found.append(path)
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        found.extend(
+            Path(folder, n) for n in names if not n.startswith((".", "_")) and fnmatch.fnmatchcase(n, source.glob)
+        )
     return sorted(found)
 
 

@@ -39,8 +39,10 @@ def event_file_name(clock: dt.datetime, k: int) -> str:
     return f"events-{clock.strftime('%Y%m%dT%H%M%S')}-{k:06d}.json"
 
 
-def _events_for_second(seed: int, k: int, clock: dt.datetime, rate: int, user_ids: np.ndarray, rest_hr: np.ndarray,
-                       late_fraction: float, late_seconds: float, duplicate_fraction: float) -> tuple[list[dict], int, int]:
+def _events_for_second(
+    seed: int, k: int, clock: dt.datetime, rate: int, user_ids: np.ndarray, rest_hr: np.ndarray,
+    late_fraction: float, late_seconds: float, duplicate_fraction: float,
+) -> tuple[list[dict], int, int]:
     rng = np.random.default_rng([seed, 3, k])
     n = int(rng.poisson(rate)) if rate > 0 else 0
     who = rng.integers(0, len(user_ids), n)
@@ -65,7 +67,7 @@ def _events_for_second(seed: int, k: int, clock: dt.datetime, rate: int, user_id
             "calories": float(calories[j]),
             "activity_type": ACTIVITY_TYPES[act[j]],
         })
-    # Re-sends of events from this second's own draw or earlier seconds: reproduce the earlier file's events.
+    # How many re-sends this file carries; the caller picks them from recently written events.
     resend = int(rng.binomial(n, duplicate_fraction)) if n else 0
     return events, int(late.sum()), resend
 

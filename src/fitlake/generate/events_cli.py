@@ -4,6 +4,7 @@ possible (``--no-realtime``, for tests and benchmarks)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from fitlake.options import add_common_arguments, settings_from_args
@@ -23,7 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--late-fraction", type=float, default=0.1, help="share of late events (0.1)")
     parser.add_argument("--late-seconds", type=float, default=90.0, help="how late at most, in seconds (90)")
     parser.add_argument("--duplicate-fraction", type=float, default=0.01, help="share of re-sent events (0.01)")
-    parser.add_argument("--start", default="2023-04-01T08:00:00Z", help="event time of the first file (ISO, UTC)")
+    parser.add_argument("--start", default="2023-04-01T08:00:00Z",
+                        help="event time of the first file (ISO, UTC), or 'now' for a live demo (not reproducible)")
     parser.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=True,
                         help="pace one file per wall-clock second (default) or write all at once")
 
@@ -32,6 +34,8 @@ def main(args) -> int:
     from fitlake.generate import generate_events
 
     out = args.out or settings_from_args(args).landing_dir
+    if args.start == "now":
+        args.start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     try:
         summary = generate_events(out, rate=args.rate, duration=args.duration, seed=args.seed,
                                   late_fraction=args.late_fraction, late_seconds=args.late_seconds, users=args.users,

@@ -73,6 +73,7 @@ class Plan:
     seed: int
     defect_rate: float
     every_kind: bool
+    fitbit: bool = True
 
     def users(self) -> Users:
         users = draw_users(self.seed, self.n_users)
@@ -107,7 +108,10 @@ def _write(path: Path, text: str) -> int:
 
 
 def _future(d: dt.date) -> dt.date:
-    return d.replace(year=d.year + 100, day=min(d.day, 28))
+    try:
+        return d.replace(year=d.year + 100)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + 100, day=28)
 
 
 def _plan_defects(rng: np.random.Generator, eligible: np.ndarray, rate: float, kinds: tuple[str, ...],
@@ -120,7 +124,8 @@ def _plan_defects(rng: np.random.Generator, eligible: np.ndarray, rate: float, k
     for kind in forced:
         if kind in kinds and not (plan == kinds.index(kind)).any():
             free = np.nonzero(eligible & (plan == -1))[0]
-            plan[free[rng.integers(len(free))]] = kinds.index(kind)
+            if len(free):
+                plan[free[rng.integers(len(free))]] = kinds.index(kind)
     return plan
 
 
@@ -153,7 +158,8 @@ class _DayWriter:
         day = simulate_day(self.users, self.i, self.date, self.plan.seed, non_wear_rate,
                            force_non_wear=0 if force_nw else None)
         self.write_activity(day)
-        self.write_fitbit(day)
+        if self.plan.fitbit:
+            self.write_fitbit(day)
         return {"day": self.i, "entries": self.entries, "stats": {k: dict(v) for k, v in self.stats.items()}}
 
     # ---- activity JSON -------------------------------------------------------------------------------------
@@ -374,6 +380,7 @@ def non_wear_rate(defect_rate: float) -> float:
 
 
 def _day_results(plan: Plan, workers: int) -> Iterator[dict]:
+    # Scripts that call generate_landing at import time (no ``if __name__ == "__main__"``) need workers=1.
     if workers <= 1 or plan.days <= 2:
         _init_worker(plan)
         for i in range(plan.days):
@@ -395,8 +402,11 @@ def generate_landing(
     progress: bool | Callable[[int, int], None] = True,
     every_kind: bool = False,
     workers: int | None = None,
+    fitbit: bool = True,
 ) -> dict:
-    """Write the landing folder and return its manifest. ``scale`` multiplies ``users`` (10 -> 19,590 users)."""
+    """Write the landing folder and return its manifest. ``scale`` multiplies ``users`` (10 -> 19,590 users);
+    ``every_kind`` forces each defect kind at least once per format (fixtures); ``fitbit=False`` writes only the
+    activity records (quick tests and benchmarks of the JSON path)."""
     from fitlake.generate.progress import ProgressBar
 
     start_date = start if isinstance(start, dt.date) else dt.date.fromisoformat(start)
@@ -406,7 +416,7 @@ def generate_landing(
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # absent until the folder is complete again
-    plan = Plan(str(out), n_users, days, start_date, seed, defect_rate, every_kind)
+    plan = Plan(str(out), n_users, days, start_date, seed, defect_rate, every_kind, fitbit)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     started = time.perf_counter()
     bar = ProgressBar(days, "generate") if progress is True else None
@@ -444,7 +454,8 @@ def build_manifest(plan: Plan, entries: list[dict], stats: dict[str, Counter]) -
         "generator": "fitlake.generate",
         "format_version": 1,
         "arguments": {"users": plan.n_users, "days": plan.days, "start": plan.start.isoformat(), "seed": plan.seed,
-                      "defect_rate": plan.defect_rate, "every_kind": plan.every_kind},
+                      "defect_rate": plan.defect_rate, "every_kind": plan.every_kind,
+                      "fitbit": plan.fitbit},
         "users": plan.n_users,
         "days": plan.days,
         "dates": {"first": plan.start.isoformat(), "last": end.isoformat()},

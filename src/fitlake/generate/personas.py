@@ -39,10 +39,11 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("sedentary_office", 0.30, (0.75, 0.0, 0.0, 0.0, 0.12, 0.08, 0.05), 14, 0.16, 76, 6.6, 0.8, 0.7, 12.5, 3.0),
-    Persona("casual_walker", 0.28, (0.62, 0.02, 0.06, 0.0, 0.08, 0.02, 0.20), 40, 0.24, 70, 7.3, 1.5, 1.2, 17.5, 1.0),
-    Persona("runner", 0.15, (0.12, 0.68, 0.06, 0.0, 0.02, 0.10, 0.02), 48, 0.22, 56, 7.6, 1.6, 1.0, 7.0, 0.4),
-    Persona("cyclist_triathlete", 0.10, (0.04, 0.20, 0.46, 0.22, 0.0, 0.08, 0.0), 80, 0.18, 54, 7.7, 1.5, 1.0, 6.5, 0.4),
+    Persona("sedentary_office", 0.30, (0.75, 0.0, 0.0, 0.0, 0.12, 0.08, 0.05), 14, 0.12, 76, 6.6, 0.8, 0.7, 12.5, 3.0),
+    Persona("casual_walker", 0.28, (0.62, 0.02, 0.06, 0.0, 0.08, 0.02, 0.20), 32, 0.22, 70, 7.3, 1.5, 1.2, 17.5, 1.0),
+    Persona("runner", 0.15, (0.12, 0.68, 0.06, 0.0, 0.02, 0.10, 0.02), 38, 0.20, 56, 7.6, 1.6, 1.0, 7.0, 0.4),
+    Persona("cyclist_triathlete", 0.10, (0.04, 0.20, 0.46, 0.22, 0.0, 0.08, 0.0), 80, 0.18, 54, 7.7, 1.5, 1.0, 6.5,
+            0.4),
     Persona("yoga_gym", 0.17, (0.08, 0.02, 0.0, 0.03, 0.42, 0.45, 0.0), 55, 0.20, 64, 7.8, 1.1, 1.0, 18.5, 0.7),
 )
 PERSONA_NAMES: tuple[str, ...] = tuple(p.name for p in PERSONAS)
@@ -70,6 +71,7 @@ class Users:
     weight_kg: np.ndarray
     height_m: np.ndarray
     bmr: np.ndarray  # kcal per day
+    neat: np.ndarray  # everyday energy use on top of BMR (fidgeting, digestion): a multiplier of 0.95-1.2
     stride_m: np.ndarray
     non_wear_weight: np.ndarray  # mean 1 over the population
     tracks_sleep: np.ndarray
@@ -124,17 +126,18 @@ def draw_users(seed: int, n: int) -> Users:
         session_hour=trait("session_hour") + rng.normal(0, 1.0, n),
         weekend_factor=trait("weekend_factor") * rng.lognormal(0.0, 0.1, n),
         weekend_light=trait("weekend_light") * rng.lognormal(0.0, 0.1, n),
-        light_p=np.clip(trait("light_p") * rng.lognormal(0.0, 0.25, n), 0.03, 0.6),
+        light_p=np.clip(trait("light_p") * rng.lognormal(0.0, 0.4, n), 0.02, 0.6),
         fairly_p=np.clip(rng.normal(0.012, 0.005, n), 0.0, 0.05),
         cadence_factor=rng.lognormal(0.0, 0.08, n),
         resting_hr=trait("resting_hr") + rng.normal(0, 4.0, n),
-        in_bed_hours=trait("sleep_hours") / 0.92 + rng.normal(0, 0.45, n),
+        in_bed_hours=trait("sleep_hours") / 0.92 + rng.normal(0, 0.6, n),
         wake_hour=rng.normal(6.8, 0.6, n),
         weekend_sleep_shift=np.clip(rng.normal(1.0, 0.5, n), 0.0, 2.5),
         sleep_efficiency=np.clip(rng.normal(0.92, 0.03, n), 0.75, 0.98),
         weight_kg=weight,
         height_m=height,
         bmr=bmr,
+        neat=rng.uniform(0.95, 1.2, n),
         stride_m=height * 0.415,
         non_wear_weight=non_wear / non_wear.mean(),
         tracks_sleep=rng.random(n) < 0.72,

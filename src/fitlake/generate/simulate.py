@@ -96,7 +96,8 @@ def simulate_day(users: Users, day_index: int, date: dt.date, seed: int, non_wea
         non_wear[force_non_wear] = True
 
     # Sleep: the night starting this evening, and the morning of this day spent asleep.
-    in_bed = np.clip(users.in_bed_hours + rng.normal(0, 0.5, n) + 0.4 * weekend, 4.0, 11.0)
+    short_night = rng.random(n) < 0.1  # deadlines, travel, a newborn: some nights are much shorter
+    in_bed = np.clip(users.in_bed_hours + rng.normal(0, 0.7, n) + 0.4 * weekend - 2.5 * short_night, 2.0, 11.0)
     wake = np.clip(users.wake_hour + users.weekend_sleep_shift * weekend + rng.normal(0, 0.3, n), 4.0, 11.0)
     bed = np.clip(24.0 + wake - in_bed, 19.5, 23.9)
     asleep_h = _overlap(np.zeros(n), wake * 60) + _overlap(bed * 60, np.full(n, 1440.0))
@@ -120,8 +121,8 @@ def simulate_day(users: Users, day_index: int, date: dt.date, seed: int, non_wea
 
     # Background movement in the remaining awake minutes.
     free = 60 - asleep_h - sess_h
-    p_light = np.clip(users.light_p[:, None] * DIURNAL[None, :] * (users.weekend_light[:, None] if weekend else 1.0),
-                      0, 0.9)
+    busy = users.light_p * rng.lognormal(0.0, 0.35, n) * (users.weekend_light if weekend else 1.0)
+    p_light = np.clip(busy[:, None] * DIURNAL[None, :], 0, 0.9)
     light_bg = rng.binomial(free, p_light)
     fairly_bg = rng.binomial(free - light_bg, np.clip(users.fairly_p[:, None] * DIURNAL[None, :], 0, 0.5))
     sed_awake = free - light_bg - fairly_bg
@@ -131,8 +132,9 @@ def simulate_day(users: Users, day_index: int, date: dt.date, seed: int, non_wea
     steps_fairly = rng.poisson(fairly_bg * 90.0 * users.cadence_factor[:, None])
 
     wfac = (users.weight_kg / 70.0)[:, None]
-    cal = users.bmr[:, None] / 24.0 * rng.normal(1.0, 0.03, (n, 24)) + wfac * (
-        light_bg * 1.6 + fairly_bg * 4.0 + CALORIE_FACTOR[act][:, None] * (light_s * 2.0 + fairly_s * 5.0 + very_s * 9.0)
+    cal = (users.bmr * users.neat)[:, None] / 24.0 * rng.normal(1.0, 0.03, (n, 24)) + wfac * (
+        light_bg * 1.6 + fairly_bg * 4.0
+        + CALORIE_FACTOR[act][:, None] * (light_s * 2.0 + fairly_s * 5.0 + very_s * 9.0)
     )
     calories_h = np.round(cal).astype(np.int64)
 

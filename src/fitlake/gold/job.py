@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType
 
 from fitlake import delta_io
-from fitlake.config import Settings
+from fitlake.config import TABLES, Settings
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
 from fitlake.silver.specs import SPECS
@@ -42,7 +42,11 @@ def sql_statements(text: str) -> list[str]:
 
 def resolve_names(sql: str, settings: Settings) -> str:
     """``layer.table`` -> this target's table name (unchanged locally, ``catalog.schema.layer_table`` on UC)."""
-    return _NAME.sub(lambda m: settings.table(m.group(1), m.group(2)).full_name, sql)
+    def sub(m: re.Match) -> str:
+        layer, name = m.group(1), m.group(2)
+        return settings.table(layer, name).full_name if name in TABLES[layer] else m.group(0)
+
+    return _NAME.sub(sub, sql)
 
 
 def apply_ddl(spark, settings: Settings) -> None:

@@ -14,6 +14,7 @@ Three queries, each with its own checkpoint so each can stop and resume on its o
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -30,8 +31,11 @@ from pyspark.sql import functions as F
 from fitlake import delta_io
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
+from fitlake.bronze import SOURCES as BRONZE_SOURCES
+from fitlake.bronze import read_landing_stream
+from fitlake.bronze.ingest import ensure_bronze_table
+from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.streaming.schema import (
-    BRONZE_EVENTS_SCHEMA,
     BRONZE_KAFKA_SCHEMA,
     DEFAULT_TOPIC,
     EVENT_WINDOWS_SCHEMA,
@@ -104,14 +108,16 @@ class StreamTables:
         return {r.full_name: r for r in (self.bronze, self.quarantine, self.silver, self.windows, self.alerts)}
 
 
-def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str) -> StreamTables:
-    """Create the job's tables when missing, so streams start against a fixed schema (idempotent)."""
+def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, source_df: DataFrame) -> StreamTables:
+    """Create the job's tables when missing, so streams start against a fixed schema (idempotent). bronze.events
+    is shaped exactly like the bronze ingest's (same helper, columns from the persisted source schema)."""
     tables = StreamTables.of(settings, source)
-    bronze_schema = BRONZE_EVENTS_SCHEMA if source == "files" else BRONZE_KAFKA_SCHEMA
-    if not delta_io.exists(spark, tables.bronze):  # the bronze ingest may have created bronze.events already
-        delta_io.ensure_table(spark, tables.bronze, bronze_schema)
+    if source == "files":
+        ensure_bronze_table(spark, tables.bronze, [c for c in source_df.columns if c not in BRONZE_META_COLUMNS])
+    else:
+        delta_io.ensure_table(spark, tables.bronze, BRONZE_KAFKA_SCHEMA)
     if not delta_io.exists(spark, tables.quarantine):
-        delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(bronze_schema))
+        delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(delta_io.read(spark, tables.bronze).schema))
     delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])
     delta_io.ensure_table(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
     delta_io.ensure_table(spark, tables.alerts, GOAL_ALERTS_SCHEMA)
@@ -146,37 +152,11 @@ def _append(df: DataFrame, ref: TableRef, app_id: str, batch_id: int) -> None:
 
 
 def read_event_source(spark: SparkSession, settings: Settings, opts: StreamOptions) -> DataFrame:
-    """The raw event stream: the bronze Auto Loader-style reader over ``landing/events``, or the Kafka topic."""
+    """The raw event stream: the bronze Auto Loader-style reader over ``landing/events/*.json`` (bronze-shaped rows:
+    one STRING per field + lineage; atomically renamed files only, dot-temp files are never read), or the topic."""
     if opts.source == "kafka":
         return read_kafka(spark, opts)
-    return read_event_files(spark, settings, opts)
-
-
-def read_event_files(spark: SparkSession, settings: Settings, opts: StreamOptions) -> DataFrame:
-    """Live-event files as bronze rows (one STRING per field + lineage), from ``landing/events/*.json``.
-
-    Files are written atomically (dot-temp name, then rename) and Spark's file source skips dot-files, so a
-    half-written file is never read.
-    """
-    folder = settings.landing_dir / "events"
-    folder.mkdir(parents=True, exist_ok=True)
-    reader = spark.readStream.format("text").option("pathGlobFilter", "*.json").option("recursiveFileLookup", "true")
-    if opts.max_files_per_trigger:
-        reader = reader.option("maxFilesPerTrigger", opts.max_files_per_trigger)
-    lines = reader.load(str(folder)).select(
-        "value",
-        F.col("_metadata.file_path").alias("_source_file"),
-        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
-    )
-    return (
-        lines.where(F.trim("value") != "")
-        .transform(parse_event_json)
-        .select(
-            *[f.name for f in BRONZE_EVENTS_SCHEMA.fields if not f.name.startswith("_")],
-            "_rescued_data", "_corrupt_record", "_source_file", "_source_file_modified",
-            F.lit(None).cast("int").alias("_line"),
-        )
-    )
+    return read_landing_stream(spark, settings, BRONZE_SOURCES["events"], opts.max_files_per_trigger)
 
 
 def read_kafka(spark: SparkSession, opts: StreamOptions) -> DataFrame:
@@ -233,9 +213,11 @@ class IngestBatch:
 
     def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str):
         self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
-        bronze_cols = [f.name for f in delta_io.read(spark, tables.bronze).schema.fields]
-        self.bronze_columns = bronze_cols
-        self.quarantine_columns = [f.name for f in delta_io.read(spark, tables.quarantine).schema.fields]
+        self.bronze_columns = delta_io.read(spark, tables.bronze).columns
+        self.quarantine_columns = delta_io.read(spark, tables.quarantine).columns
+        # What this process ingested, per batch id (a replayed batch overwrites its own entry, never adds).
+        self.events: dict[int, int] = {}
+        self.quarantined: dict[int, dict[str, int]] = {}
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         now = F.current_timestamp()
@@ -244,16 +226,20 @@ class IngestBatch:
         bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
         try:
+            # Spark's numInputRows over-counts when foreachBatch runs several actions; this count is exact.
+            self.events[batch_id] = bronze.count()
             fault_point("stream:ingest:bronze")
             _append(bronze, self.tables.bronze, self.app_id, batch_id)
             events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
             valid, invalid = split_valid_events(events)
+            self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in invalid.groupBy("_rule").count().collect()}
             quarantined = invalid.select(
                 *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
                 F.current_timestamp().alias("_quarantined_at"),
             )
-            fault_point("stream:ingest:quarantine")
-            _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
+            if self.quarantined[batch_id]:
+                fault_point("stream:ingest:quarantine")
+                _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
             fault_point("stream:ingest:silver")
             merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)))
             fault_point("stream:ingest:done")
@@ -321,16 +307,16 @@ def _with_trigger(writer, opts: StreamOptions):
     return writer.trigger(processingTime=f"{opts.trigger_seconds:g} seconds")
 
 
-def start_ingest(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
+def start_ingest(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions,
+                 source_df: DataFrame):
     cp = checkpoint(settings, "ingest", opts.source)
     handler = IngestBatch(spark, tables, opts.source, _txn_app_id(cp))
     writer = (
-        read_event_source(spark, settings, opts)
-        .writeStream.queryName(f"fitlake_ingest_{opts.source}")
+        source_df.writeStream.queryName(f"fitlake_ingest_{opts.source}")
         .option("checkpointLocation", cp)
         .foreachBatch(handler)
     )
-    return _with_trigger(writer, opts).start()
+    return _with_trigger(writer, opts).start(), handler
 
 
 def _silver_stream(spark: SparkSession, tables: StreamTables) -> DataFrame:
@@ -465,26 +451,34 @@ def run_stream(
     stop = stop or threading.Event()
     if opts.source == "kafka":
         check_kafka_reachable(opts.bootstrap)
-    with _RunLock(settings) if settings.is_local else _nullcontext():
-        tables = ensure_stream_tables(spark, settings, opts.source)
+    with _RunLock(settings) if settings.is_local else contextlib.nullcontext():
+        source_df = read_event_source(spark, settings, opts)
+        tables = ensure_stream_tables(spark, settings, opts.source, source_df)
         sinks = tables.all()
         before = table_versions(spark, sinks)
-        progress = ProgressLog()
+        run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds)
         started = time.monotonic()
         if opts.available_now:
-            _run_available_now(spark, settings, tables, opts, progress, stop, poll_seconds)
+            run.available_now()
         else:
-            _run_live(spark, settings, tables, opts, progress, stop, poll_seconds, started)
+            run.live(started)
         elapsed = time.monotonic() - started
         added = {name: rows_added_since(spark, ref, before[name]) for name, ref in sinks.items()}
-    queries = {name: progress.summary(name) for name in QUERY_NAMES}
-    events = queries["ingest"]["input_rows"]
+    queries = {name: run.progress.summary(name) for name in QUERY_NAMES}
+    handler = run.ingest_handler
+    events = sum(handler.events.values()) if handler else 0
+    queries["ingest"]["input_rows"] = events
+    quarantined: dict[str, int] = {}
+    for counts in (handler.quarantined.values() if handler else []):
+        for rule, n in counts.items():
+            quarantined[rule] = quarantined.get(rule, 0) + n
     return {
         "source": opts.source,
         "mode": "available-now" if opts.available_now else f"trigger {opts.trigger_seconds:g}s",
         "elapsed_s": round(elapsed, 3),
         "events_in": events,
         "events_per_s": round(events / elapsed, 1) if elapsed > 0 else None,
+        "quarantined_by_rule": quarantined,
         "rows_added": added,
         "rows_dropped_by_watermark": queries["windows"]["rows_dropped_by_watermark"],
         "queries": queries,
@@ -492,63 +486,62 @@ def run_stream(
     }
 
 
-class _nullcontext:
-    def __enter__(self):
-        return self
+class _Run:
+    """The queries of one run and their progress."""
 
-    def __exit__(self, *exc):
-        return None
+    def __init__(self, spark, settings, tables, opts, source_df, stop, poll_seconds):
+        self.spark, self.settings, self.tables, self.opts, self.source_df = spark, settings, tables, opts, source_df
+        self.stop, self.poll_seconds = stop, poll_seconds
+        self.progress = ProgressLog()
+        self.ingest_handler: IngestBatch | None = None
 
+    def _start(self, name: str):
+        if name == "ingest":
+            query, self.ingest_handler = start_ingest(self.spark, self.settings, self.tables, self.opts,
+                                                      self.source_df)
+            return query
+        start = start_windows if name == "windows" else start_alerts
+        return start(self.spark, self.settings, self.tables, self.opts)
 
-def _await(queries: dict, progress: ProgressLog, stop: threading.Event, poll_seconds: float) -> None:
-    """Wait for the queries to finish (available-now) while polling progress and honouring ``stop``."""
-    while any(q.isActive for q in queries.values()):
-        progress.poll(queries)
-        if stop.is_set():
+    def _await(self, queries: dict) -> None:
+        """Wait for available-now queries to finish while polling progress and honouring ``stop``."""
+        while any(q.isActive for q in queries.values()):
+            self.progress.poll(queries)
+            if self.stop.is_set():
+                _stop_gracefully(queries.values())
+                break
+            time.sleep(self.poll_seconds)
+        self.progress.poll(queries)
+        _raise_failures(queries)
+
+    def available_now(self) -> None:
+        self._await({"ingest": self._start("ingest")})
+        if not self.stop.is_set():
+            self._await({name: self._start(name) for name in ("windows", "alerts")})
+
+    def live(self, started: float) -> None:
+        opts = self.opts
+        queries = {name: self._start(name) for name in QUERY_NAMES}
+        try:
+            while not self.stop.is_set():
+                self.progress.poll(queries)
+                _raise_failures(queries)
+                ingested = sum(self.ingest_handler.events.values())
+                if opts.until_events is not None and ingested >= opts.until_events:
+                    break
+                if opts.until_seconds is not None and time.monotonic() - started >= opts.until_seconds:
+                    break
+                time.sleep(self.poll_seconds)
+            # Stop reading, then let windows and alerts catch up with everything ingest wrote to silver.
+            _stop_gracefully([queries["ingest"]])
+            if not self.stop.is_set():
+                for name in ("windows", "alerts"):
+                    if queries[name].isActive:
+                        queries[name].processAllAvailable()
+        finally:
             _stop_gracefully(queries.values())
-            break
-        time.sleep(poll_seconds)
-    progress.poll(queries)
-    _raise_failures(queries)
-
-
-def _run_available_now(spark, settings, tables, opts, progress, stop, poll_seconds) -> None:
-    ingest = {"ingest": start_ingest(spark, settings, tables, opts)}
-    _await(ingest, progress, stop, poll_seconds)
-    if stop.is_set():
-        return
-    downstream = {
-        "windows": start_windows(spark, settings, tables, opts),
-        "alerts": start_alerts(spark, settings, tables, opts),
-    }
-    _await(downstream, progress, stop, poll_seconds)
-
-
-def _run_live(spark, settings, tables, opts, progress, stop, poll_seconds, started) -> None:
-    queries = {
-        "ingest": start_ingest(spark, settings, tables, opts),
-        "windows": start_windows(spark, settings, tables, opts),
-        "alerts": start_alerts(spark, settings, tables, opts),
-    }
-    try:
-        while not stop.is_set():
-            progress.poll(queries)
-            _raise_failures(queries)
-            if opts.until_events is not None and progress.input_rows("ingest") >= opts.until_events:
-                break
-            if opts.until_seconds is not None and time.monotonic() - started >= opts.until_seconds:
-                break
-            time.sleep(poll_seconds)
-        # Stop reading, then let windows and alerts catch up with everything ingest wrote to silver.
-        _stop_gracefully([queries["ingest"]])
-        if not stop.is_set():
-            for name in ("windows", "alerts"):
-                if queries[name].isActive:
-                    queries[name].processAllAvailable()
-    finally:
-        _stop_gracefully(queries.values())
-        progress.poll(queries)
-    _raise_failures(queries)
+            self.progress.poll(queries)
+        _raise_failures(queries)
 
 
 def _stop_gracefully(queries, timeout: float = 60.0) -> None:

@@ -20,21 +20,8 @@ DEFAULT_TOPIC = "fitbit_wellness_stream"
 WINDOW_DURATION = "30 seconds"
 WATERMARK_DELAY = "1 minute"
 
-# One STRING per field, then the bronze lineage columns (the bronze contract shared with the file ingest).
+# One STRING per field: what a JSON event looks like before typing (bronze.events itself is shaped by fitlake.bronze).
 RAW_EVENT_SCHEMA = StructType([StructField(f, StringType()) for f in EVENT_FIELDS])
-
-BRONZE_EVENTS_SCHEMA = StructType(
-    list(RAW_EVENT_SCHEMA.fields)
-    + [
-        StructField("_rescued_data", StringType()),
-        StructField("_corrupt_record", StringType()),
-        StructField("_source_file", StringType()),
-        StructField("_source_file_modified", TimestampType()),
-        StructField("_line", IntegerType()),
-        StructField("_ingested_at", TimestampType()),
-        StructField("_batch_id", LongType()),
-    ]
-)
 
 BRONZE_KAFKA_SCHEMA = StructType([
     StructField("key", StringType()),
@@ -93,7 +80,7 @@ def quarantine_schema(bronze_schema: StructType) -> StructType:
 
 
 __all__ = [
-    "ACTIVITY_TYPES", "BRONZE_EVENTS_SCHEMA", "BRONZE_KAFKA_SCHEMA", "DEFAULT_TOPIC", "EVENT_FIELDS",
+    "ACTIVITY_TYPES", "BRONZE_KAFKA_SCHEMA", "DEFAULT_TOPIC", "EVENT_FIELDS",
     "EVENT_WINDOWS_SCHEMA", "GOAL_ALERTS_SCHEMA", "RAW_EVENT_SCHEMA", "SILVER_EVENTS_SCHEMA", "WATERMARK_DELAY",
     "WINDOW_DURATION", "quarantine_schema",
 ]

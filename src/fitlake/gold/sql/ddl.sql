@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS gold.fact_sleep (
   minutes_asleep INT,
   time_in_bed INT,
   sleep_records INT,
-  sleep_efficiency DOUBLE COMMENT 'minutes_asleep / time_in_bed; null when time_in_bed = 0',
+  sleep_efficiency DOUBLE COMMENT 'minutes_asleep / time_in_bed, null when time_in_bed = 0',
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 

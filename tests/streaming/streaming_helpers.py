@@ -26,3 +26,21 @@ def write_events(landing: Path, name: str, records: list) -> Path:
     final = folder / name
     os.replace(tmp, final)
     return final
+
+
+def run_available_now(spark, settings, **options) -> dict:
+    from fitlake.streaming.job import StreamOptions, run_stream
+
+    return run_stream(spark, settings, StreamOptions(available_now=True, **options), poll_seconds=0.1)
+
+
+def read_table(spark, settings, layer: str, name: str):
+    from fitlake import delta_io
+
+    return delta_io.read(spark, settings.table(layer, name))
+
+
+WINDOW_COLUMNS = ["user_id", "activity_type", "window_start", "window_end", "steps", "calories", "avg_heart_rate",
+                  "max_heart_rate", "event_count"]
+ALERT_COLUMNS = ["user_id", "date", "goal", "steps_at_alert", "crossed_at"]  # alerted_at is processing time
+SILVER_COLUMNS = ["event_id", "user_id", "event_time", "steps", "heart_rate", "calories", "activity_type"]

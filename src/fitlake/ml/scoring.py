@@ -1,0 +1,133 @@
+"""Batch scoring: the ``@champion`` of each model writes its gold table incrementally.
+
+- ``gold.predicted_calories``: only rows that are new or changed in silver since they were last scored, or that were
+  scored by an older champion, are scored; MERGE on (source, user_id, date).
+- ``gold.user_personas`` and ``gold.activity_recommendations``: a user's features span their whole history, so
+  every user is re-scored (cheap: one row per user) and a keyed MERGE rewrites only the rows whose result changed.
+Reruns without new data or a new champion write nothing; a killed run is completed by the next one.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from fitlake import delta_io
+from fitlake.config import Settings
+from fitlake.ml import models as mdl
+from fitlake.ml import tracking
+from fitlake.ml.data import Skip, lineage_time, persona_inputs, read_optional, read_required
+from fitlake.ml.features import top_k_per_user
+from fitlake.ml.train import CALORIES_SOURCES, CALORIES_SPECS, TOP_K, calories_frame
+
+PERSONAS_SCHEMA = StructType.fromDDL(
+    "user_id BIGINT, persona_id INT, persona_name STRING, model_name STRING, model_version STRING, "
+    "_scored_at TIMESTAMP")
+CALORIES_SCHEMA = StructType.fromDDL(
+    "source STRING, user_id BIGINT, date DATE, actual_calories DOUBLE, predicted_calories DOUBLE, residual DOUBLE, "
+    "model_name STRING, model_version STRING, _input_updated_at TIMESTAMP, _scored_at TIMESTAMP")
+RECOMMENDATIONS_SCHEMA = StructType.fromDDL(
+    "user_id BIGINT, rank INT, activity_type STRING, score DOUBLE, model_name STRING, model_version STRING, "
+    "_scored_at TIMESTAMP")
+
+
+def _champion(settings: Settings, model_key: str) -> tuple[str, object]:
+    version = tracking.champion_version(settings, model_key)
+    if version is None:
+        raise Skip(f"{settings.model_name(model_key)} has no @{tracking.ALIAS} yet; run `fitlake train` first")
+    return version, tracking.load_model(settings, f"models:/{settings.model_name(model_key)}/{version}")
+
+
+def _with_model(df: DataFrame, settings: Settings, model_key: str, version: str) -> DataFrame:
+    return df.withColumns({"model_name": F.lit(settings.model_name(model_key)), "model_version": F.lit(version),
+                           "_scored_at": F.current_timestamp()})
+
+
+def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows: DataFrame, keys: list[str],
+                  compare: list[str]) -> dict:
+    """Upsert ``rows`` into gold.``name`` on ``keys``, rewriting a matched row only when a ``compare`` column
+    changed, so a rerun with the same results is a no-op."""
+    ref = settings.table("gold", name)
+    delta_io.ensure_table(spark, ref, schema)
+    rows = rows.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compare)
+    (delta_io.delta_table(spark, ref).alias("t")
+     .merge(rows.alias("s"), " AND ".join(f"t.{k} <=> s.{k}" for k in keys))
+     .whenMatchedUpdateAll(condition=changed)
+     .whenNotMatchedInsertAll()
+     .execute())
+    metrics = delta_io.delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
+    m = metrics["operationMetrics"] if metrics["operation"] == "MERGE" else {}
+    return {"inserted": int(m.get("numTargetRowsInserted", 0)), "updated": int(m.get("numTargetRowsUpdated", 0))}
+
+
+def score_personas(spark, settings: Settings) -> dict:
+    version, model = _champion(settings, "personas")
+    users = persona_inputs(spark, settings)
+    imputer = next(s for s in model.stages if type(s).__name__ == "ImputerModel")
+    missing = [c for c in imputer.getInputCols() if c not in users.columns]
+    users = users.withColumns({c: F.lit(None).cast("double") for c in missing})  # imputed like unseen values
+    names = F.array(*[F.lit(n) for n in mdl.persona_model_names(model)])
+    scored = model.transform(users).select(
+        "user_id", F.col("prediction").cast("int").alias("persona_id"),
+        F.element_at(names, F.col("prediction").cast("int") + 1).alias("persona_name"))
+    out = _with_model(scored, settings, "personas", version)
+    return {"table": "gold.user_personas", "version": version,
+            **merge_changed(spark, settings, "user_personas", PERSONAS_SCHEMA, out, ["user_id"],
+                            ["persona_id", "persona_name", "model_version"])}
+
+
+def calories_to_score(frame: DataFrame, scored: DataFrame | None, source: str, version: str) -> DataFrame:
+    """Rows of ``frame`` not yet scored by this champion version at their current silver timestamp."""
+    rows = lineage_time(frame).withColumn("source", F.lit(source))
+    if scored is None:
+        return rows
+    done = scored.where((F.col("source") == source) & (F.col("model_version") == version)).select(
+        "user_id", "date", F.col("_input_updated_at").alias("_done_at"))
+    return rows.join(done, ["user_id", "date"], "left").where(
+        ~F.col("_done_at").eqNullSafe(F.col("_input_updated_at"))).drop("_done_at")
+
+
+def score_calories(spark, settings: Settings, source: str) -> dict:
+    spec = CALORIES_SPECS[source]
+    version, model = _champion(settings, spec.model_key)
+    frame = calories_frame(spark, settings, source)
+    todo = calories_to_score(frame, read_optional(spark, settings, "gold", "predicted_calories"), source, version)
+    out = model.transform(todo).select(
+        "source", "user_id", "date", F.col(spec.label).cast("double").alias("actual_calories"),
+        F.col("prediction").alias("predicted_calories"),
+        (F.col(spec.label) - F.col("prediction")).alias("residual"), "_input_updated_at")
+    out = _with_model(out, settings, spec.model_key, version)
+    return {"table": f"gold.predicted_calories ({source})", "version": version,
+            **merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out,
+                            ["source", "user_id", "date"],
+                            ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])}
+
+
+def score_recommendations(spark, settings: Settings) -> dict:
+    version, model = _champion(settings, "recommend")
+    users = read_required(spark, settings, "silver", "activity", "recommend").select("user_id").distinct()
+    top = mdl.score_all_items(model, users).transform(top_k_per_user(TOP_K))
+    out = _with_model(top, settings, "recommend", version)
+    return {"table": "gold.activity_recommendations", "version": version,
+            **merge_changed(spark, settings, "activity_recommendations", RECOMMENDATIONS_SCHEMA, out,
+                            ["user_id", "rank"], ["activity_type", "model_version"])}
+
+
+def score(spark, settings: Settings) -> list[dict]:
+    """Score every model that has a champion; models without one are skipped with the reason."""
+    jobs = [("personas", lambda: score_personas(spark, settings))]
+    jobs += [(CALORIES_SPECS[s].model_key, lambda s=s: score_calories(spark, settings, s)) for s in CALORIES_SOURCES]
+    jobs += [("recommend", lambda: score_recommendations(spark, settings))]
+    results = []
+    for name, job in jobs:
+        try:
+            r = {"model": name, "status": "scored", **job()}
+            print(f"fitlake score: {name}: v{r['version']} -> {r['table']}: {r['inserted']} inserted, "
+                  f"{r['updated']} updated")
+        except Skip as e:
+            r = {"model": name, "status": "skipped", "reason": str(e)}
+            print(f"fitlake score: {name}: skipped — {e}")
+        results.append(r)
+    return results

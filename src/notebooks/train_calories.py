@@ -1,0 +1,45 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Train: calories (LinearRegression + OneHotEncoder)
+# MAGIC
+# MAGIC One registered model per source: synthetic activity records and the Fitbit daily export; R², RMSE, MAE beside a mean predictor; time split.
+# MAGIC
+# MAGIC Parameters are widgets on Databricks; locally pass them as `--name value`
+# MAGIC (`spark-submit src/notebooks/train_calories.py --root ./lakehouse`) or run `fitlake train --model calories`.
+
+# COMMAND ----------
+
+import os
+import sys
+
+try:
+    import fitlake  # noqa: F401 - the installed wheel (Databricks job library, local venv)
+except ImportError:  # workspace files: the package sits next to this folder
+    here = os.path.dirname(os.path.abspath(globals().get("__file__", os.path.join(os.getcwd(), "x"))))
+    sys.path.insert(0, os.path.dirname(here))
+
+try:
+    dbutils  # noqa: B018 - defined by the Databricks runtime
+except NameError:
+    dbutils = None
+
+from fitlake.ml.notebook import notebook_params, notebook_settings
+
+params = notebook_params({"target": "", "root": "", "source": "all"}, dbutils)
+settings = notebook_settings(params)
+
+# COMMAND ----------
+
+from fitlake.spark import get_spark
+from fitlake.ml.train import train_calories
+
+spark = get_spark(settings, app_name="train_calories")
+result = train_calories(spark, settings, params["source"])
+print(result)
+
+# COMMAND ----------
+
+if dbutils is not None:
+    import json
+
+    dbutils.notebook.exit(json.dumps(result, default=str))

@@ -1,0 +1,217 @@
+"""The live-event transforms on small static DataFrames (chispa), including null and zero cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+
+from fitlake.streaming.cli import parse_duration, parse_until
+from fitlake.streaming.job import percentile
+from fitlake.streaming.transforms import (
+    aggregate_windows,
+    daily_step_totals,
+    first_delivery_per_event,
+    first_goal_crossings,
+    parse_event_json,
+    split_valid_events,
+    to_silver_events,
+    with_event_rule,
+    with_event_window,
+)
+
+RAW = "event_id string, user_id string, event_time string, steps string, heart_rate string, calories string, " \
+      "activity_type string, _corrupt_record string"
+T0 = "2023-04-01T08:00:05.250Z"
+
+
+def ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"2023-04-01 {text}")
+
+
+def test_parse_event_json_keeps_text_rescues_unknown_keys_and_never_loses_a_bad_line(spark):
+    df = spark.createDataFrame(
+        [
+            ('{"event_id":"e1","user_id":1503960366,"event_time":"%s","steps":0,"heart_rate":null,"calories":1.5,'
+             '"activity_type":"walking","battery":{"pct":80}}' % T0,),
+            ("not json",),
+            ("[1,2]",),
+            ("{}",),
+            (None,),
+        ],
+        "value string",
+    )
+    expected = spark.createDataFrame(
+        [
+            (df.collect()[0]["value"], "e1", "1503960366", T0, "0", None, "1.5", "walking", '{"battery":"{\\"pct\\":80}"}', None),
+            ("not json", None, None, None, None, None, None, None, None, "not json"),
+            ("[1,2]", None, None, None, None, None, None, None, None, "[1,2]"),
+            ("{}", None, None, None, None, None, None, None, None, None),
+            (None, None, None, None, None, None, None, None, None, None),
+        ],
+        "value string, event_id string, user_id string, event_time string, steps string, heart_rate string, "
+        "calories string, activity_type string, _rescued_data string, _corrupt_record string",
+    )
+    assert_df_equality(df.transform(parse_event_json), expected, ignore_nullable=True)
+
+
+def test_with_event_rule_names_the_first_failed_expectation(spark):
+    ok = ("e", "1503960366", T0, "10", "90", "1.0", "walking", None)
+    rows = [
+        (ok, None),
+        (("e", "1503960366", T0, "0", "0", "0", "walking", None), None),  # zeros are valid readings
+        (("e", "1503960366", T0, "0", None, None, None, None), None),  # optional fields may be null
+        (("e", "1503960366", "2023-04-01T08:00:05+02:00", "1", None, None, "yoga", None), None),
+        ((None, None, None, None, None, None, None, "not json"), "malformed_json"),
+        ((" ", "1503960366", T0, "10", "90", "1.0", "walking", None), "event_id_missing"),
+        (("e", "abc", T0, "10", "90", "1.0", "walking", None), "user_id_not_bigint"),
+        (("e", "0", T0, "10", "90", "1.0", "walking", None), "user_id_not_bigint"),
+        (("e", "1503960366", "2023-04-01", "10", "90", "1.0", "walking", None), "event_time_not_iso8601"),
+        (("e", "1503960366", None, "10", "90", "1.0", "walking", None), "event_time_not_iso8601"),
+        (("e", "1503960366", T0, None, "90", "1.0", "walking", None), "steps_not_non_negative_int"),
+        (("e", "1503960366", T0, "-1", "90", "1.0", "walking", None), "steps_not_non_negative_int"),
+        (("e", "1503960366", T0, "1.5", "90", "1.0", "walking", None), "steps_not_non_negative_int"),
+        (("e", "1503960366", T0, "1", "251", "1.0", "walking", None), "heart_rate_out_of_range"),
+        (("e", "1503960366", T0, "1", "x", "1.0", "walking", None), "heart_rate_out_of_range"),
+        (("e", "1503960366", T0, "1", "90", "-0.5", "walking", None), "calories_not_non_negative"),
+        (("e", "1503960366", T0, "1", "90", "1", "skydiving", None), "activity_type_unknown"),
+        (("e", "abc", "bad", "-1", "999", "-1", "x", None), "user_id_not_bigint"),  # first failure wins
+    ]
+    df = spark.createDataFrame([r for r, _ in rows], RAW)
+    expected = spark.createDataFrame([(*r, rule) for r, rule in rows], RAW + ", _rule string")
+    assert_df_equality(df.transform(with_event_rule), expected, ignore_nullable=True)
+    valid, invalid = split_valid_events(df)
+    assert (valid.count(), invalid.count()) == (4, len(rows) - 4)
+    assert "_rule" not in valid.columns
+
+
+def test_to_silver_events_types_fields_and_nulls_a_zero_heart_rate(spark):
+    raw = spark.createDataFrame(
+        [
+            ("e1", "1503960366", T0, "12", "0", "1.5", "walking", "f1", 3, ts("09:00:00")),
+            (" e2 ", "1503960366", "2023-04-01T23:59:59Z", "0", "101", None, None, "f1", 4, ts("09:00:00")),
+        ],
+        "event_id string, user_id string, event_time string, steps string, heart_rate string, calories string, "
+        "activity_type string, _source_file string, _line int, _ingested_at timestamp",
+    )
+    actual = raw.transform(to_silver_events("files")).drop("_updated_at")
+    expected = spark.createDataFrame(
+        [
+            ("e1", 1503960366, dt.datetime(2023, 4, 1, 8, 0, 5, 250000), dt.date(2023, 4, 1), 12, None, 1.5,
+             "walking", "files", "f1", 3, ts("09:00:00")),
+            ("e2", 1503960366, ts("23:59:59"), dt.date(2023, 4, 1), 0, 101, None, None, "files", "f1", 4,
+             ts("09:00:00")),
+        ],
+        "event_id string, user_id bigint, event_time timestamp, event_date date, steps int, heart_rate int, "
+        "calories double, activity_type string, _source string, _source_file string, _line int, "
+        "_ingested_at timestamp",
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_first_delivery_per_event_keeps_the_earliest_file_and_line(spark):
+    df = spark.createDataFrame(
+        [("e1", "b.json", 1, 10), ("e1", "a.json", 7, 11), ("e1", "a.json", 2, 12), ("e2", None, None, 13),
+         ("e2", "c.json", 1, 14)],
+        "event_id string, _source_file string, _line int, steps int",
+    )
+    expected = spark.createDataFrame([("e1", "a.json", 2, 12), ("e2", "c.json", 1, 14)], df.schema)
+    assert_df_equality(df.transform(first_delivery_per_event), expected, ignore_row_order=True)
+
+
+def events_df(spark, rows):
+    return spark.createDataFrame(
+        rows, "event_id string, user_id bigint, event_time timestamp, event_date date, steps int, heart_rate int, "
+              "calories double, activity_type string",
+    )
+
+
+D = dt.date(2023, 4, 1)
+
+
+def test_aggregate_windows_30s_tumbling_with_null_and_zero_values(spark):
+    df = events_df(spark, [
+        ("a", 1, ts("08:00:00"), D, 10, 90, 1.0, "walking"),  # window start is inclusive
+        ("b", 1, ts("08:00:29.999"), D, 0, None, None, "walking"),  # zero steps, no heart rate, no calories
+        ("c", 1, ts("08:00:30"), D, 5, 100, 0.0, "walking"),  # window end is exclusive
+        ("d", 1, ts("08:00:10"), D, 7, 120, 2.0, "running"),
+        ("e", 2, ts("08:00:10"), D, None, None, None, None),  # all optional values null
+    ])
+    actual = df.transform(with_event_window).transform(aggregate_windows)
+    expected = spark.createDataFrame(
+        [
+            (1, "walking", ts("08:00:00"), ts("08:00:30"), 10, 1.0, 90.0, 90, 2),
+            (1, "walking", ts("08:00:30"), ts("08:01:00"), 5, 0.0, 100.0, 100, 1),
+            (1, "running", ts("08:00:00"), ts("08:00:30"), 7, 2.0, 120.0, 120, 1),
+            (2, None, ts("08:00:00"), ts("08:00:30"), None, None, None, None, 1),
+        ],
+        "user_id bigint, activity_type string, window_start timestamp, window_end timestamp, steps bigint, "
+        "calories double, avg_heart_rate double, max_heart_rate int, event_count bigint",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_daily_step_totals_count_null_steps_as_zero(spark):
+    df = events_df(spark, [
+        ("a", 1, ts("08:00:00"), D, 10, None, None, "walking"),
+        ("b", 1, ts("09:00:00"), D, None, None, None, "walking"),
+        ("c", 2, ts("09:00:00"), D, 0, None, None, "walking"),
+        ("d", 2, ts("09:00:00"), dt.date(2023, 4, 2), 3, None, None, "walking"),
+    ])
+    expected = spark.createDataFrame(
+        [(1, D, 10, 2), (2, D, 0, 1), (2, dt.date(2023, 4, 2), 3, 1)],
+        "user_id bigint, date date, steps bigint, event_count bigint",
+    )
+    assert_df_equality(df.transform(daily_step_totals), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_first_goal_crossings_in_event_time_order_once_per_user_day(spark):
+    df = events_df(spark, [
+        # user 1: arrives out of order; in event-time order the total reaches 100 at 08:10 (b), not at c
+        ("c", 1, ts("09:00:00"), D, 80, None, None, "walking"),
+        ("a", 1, ts("08:00:00"), D, 60, None, None, "walking"),
+        ("b", 1, ts("08:10:00"), D, 40, None, None, "walking"),
+        # user 2: exactly the goal with a null and a zero on the way; tie on time broken by event_id
+        ("x2", 2, ts("08:00:00"), D, 50, None, None, "walking"),
+        ("x1", 2, ts("08:00:00"), D, None, None, None, "walking"),
+        ("x3", 2, ts("08:05:00"), D, 0, None, None, "walking"),
+        ("x4", 2, ts("08:06:00"), D, 50, None, None, "walking"),
+        # user 3: never reaches it; user 1 next day: separate day, separate alert
+        ("y", 3, ts("08:00:00"), D, 99, None, None, "walking"),
+        ("n", 1, ts("00:00:01"), dt.date(2023, 4, 2), 100, None, None, "walking"),
+    ])
+    expected = spark.createDataFrame(
+        [(1, D, 100, 100, ts("08:10:00")), (2, D, 100, 100, ts("08:06:00")),
+         (1, dt.date(2023, 4, 2), 100, 100, ts("00:00:01"))],
+        "user_id bigint, date date, goal int, steps_at_alert bigint, crossed_at timestamp",
+    )
+    # the n event's date differs from its timestamp on purpose: grouping is by event_date
+    assert_df_equality(df.transform(first_goal_crossings(100)), expected, ignore_row_order=True, ignore_nullable=True)
+    assert df.transform(first_goal_crossings(10**9)).count() == 0
+
+
+def test_goal_of_zero_alerts_at_a_users_first_event(spark):
+    df = events_df(spark, [("b", 1, ts("08:00:01"), D, 0, None, None, "walking"),
+                           ("a", 1, ts("08:00:00"), D, 0, None, None, "walking")])
+    assert [tuple(r) for r in df.transform(first_goal_crossings(0)).collect()] == [(1, D, 0, 0, ts("08:00:00"))]
+
+
+def test_percentile_is_nearest_rank():
+    assert percentile([], 95) is None
+    assert percentile([7], 50) == 7.0
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50.0, 95.0, 100.0)
+    assert percentile([30, 10, 20], 50) == 20.0
+
+
+@pytest.mark.parametrize("text,seconds", [("5s", 5), ("500ms", 0.5), ("2m", 120), ("5 seconds", 5), ("3", 3)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_parse_until_events_or_time():
+    assert parse_until(["5000"]) == ("events", 5000)
+    assert parse_until(["5000", "events"]) == ("events", 5000)
+    assert parse_until(["30s"]) == ("seconds", 30)
+    assert parse_until(["2", "minutes"]) == ("seconds", 120)
