@@ -32,6 +32,7 @@ WIDGET = re.compile(
 class Report:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)  # the jobs checked
 
     @property
     def ok(self) -> bool:
@@ -188,7 +189,7 @@ def _check_typed(job: Job, report: Report) -> None:
 
 
 def validate_bundle(bundle: Bundle) -> Report:
-    report = Report()
+    report = Report(jobs=list(bundle.jobs))
     try:
         projects = _wheel_projects(bundle)
     except BundleError as e:

@@ -62,15 +62,18 @@ def import_runner(root: Path) -> ModuleType:
 
 
 def _validate(runner: ModuleType, root: Path, args: argparse.Namespace) -> int:
-    cli_vars = runner.parse_var_assignments(args.var)
-    reports = runner.validate_targets(root, args.target, cli_vars=cli_vars)
+    reports = runner.validate_targets(root, args.target, cli_vars=runner.parse_var_assignments(args.var))
+    # The same problem usually shows in every target: say it once, with the targets it concerns.
+    for kind, stream in (("warning", sys.stdout), ("error", sys.stderr)):
+        seen: dict[str, list[str]] = {}
+        for target, report in reports.items():
+            for message in report.errors if kind == "error" else report.warnings:
+                seen.setdefault(message, []).append(target)
+        for message, targets in seen.items():
+            print(f"{kind} [{', '.join(targets)}]: {message}", file=stream)
     for target, report in reports.items():
-        for warning in report.warnings:
-            print(f"[{target}] warning: {warning}")
-        for error in report.errors:
-            print(f"[{target}] error: {error}", file=sys.stderr)
-        jobs = "" if report.errors else " OK"
-        print(f"[{target}] {len(report.errors)} error(s), {len(report.warnings)} warning(s){jobs}")
+        verdict = "OK" if report.ok else f"{len(report.errors)} error(s)"
+        print(f"target {target}: {verdict} ({len(report.jobs)} job(s): {', '.join(report.jobs) or 'none loaded'})")
     return 0 if all(r.ok for r in reports.values()) else 1
 
 

@@ -182,3 +182,42 @@ def test_launcher_names_a_missing_entry_point():
         launch(["fitlake", "fitlake_nope"])
     with pytest.raises(SystemExit, match="is not installed"):
         launch(["no-such-package-here", "main"])
+
+
+def test_target_overrides_merge_tasks_by_key_and_bad_references_fail(tmp_path):
+    (tmp_path / "databricks.yml").write_text(
+        """
+bundle: {name: t}
+variables:
+  a: {default: "${var.b}-x"}
+  b: {default: "${var.a}"}
+  args: {type: complex, default: [--x, "1"]}
+targets:
+  local:
+    default: true
+    resources:
+      jobs:
+        j:
+          tasks:
+            - task_key: one
+              spark_python_task: {python_file: two.py}
+resources:
+  jobs:
+    j:
+      name: j
+      tasks:
+        - task_key: one
+          spark_python_task: {python_file: one.py, parameters: "${var.args}"}
+        - task_key: other
+          spark_python_task: {python_file: other.py, parameters: ["--y=${var.args}"]}
+"""
+    )
+    with pytest.raises(BundleError, match="cycle: a -> b -> a"):
+        load_bundle(tmp_path)
+    with pytest.raises(BundleError, match="complex value"):
+        load_bundle(tmp_path, cli_vars={"a": "1"})
+    text = (tmp_path / "databricks.yml").read_text().replace('"--y=${var.args}"', '"--y=${var.a}"')
+    (tmp_path / "databricks.yml").write_text(text)
+    tasks = load_bundle(tmp_path, cli_vars={"b": "2"}).jobs["j"].tasks
+    assert tasks[0]["spark_python_task"] == {"python_file": "two.py", "parameters": ["--x", "1"]}  # merged by key
+    assert tasks[1]["spark_python_task"]["parameters"] == ["--y=2-x"]

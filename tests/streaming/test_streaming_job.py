@@ -103,6 +103,7 @@ def _drop_last_commit(checkpoint: str) -> int:
     """Simulate a crash after a batch's writes but before its checkpoint commit: Spark replays that batch."""
     commits = sorted(Path(checkpoint, "commits").glob("[0-9]*"), key=lambda p: int(p.name))
     commits[-1].unlink()
+    Path(checkpoint, "commits", f".{commits[-1].name}.crc").unlink(missing_ok=True)
     return int(commits[-1].name)
 
 

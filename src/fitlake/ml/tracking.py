@@ -163,14 +163,24 @@ def champion_version(settings: Settings, model_key: str) -> str | None:
 
 
 def load_model(settings: Settings, model_uri: str):
-    """Load a registered Spark pipeline. Locally its files go to ``<root>/_mlcache`` and stay there: Spark reads
-    some model data (ALS factors) lazily, so they must outlive this call."""
+    """Load a registered Spark pipeline (``models:/<name>/<version>``).
+
+    Locally the version's files are downloaded once into ``<root>/_mlcache`` and loaded from there (versions are
+    immutable; Spark reads some model data, e.g. ALS factors, lazily, so the files must outlive this call)."""
+    import mlflow
     import mlflow.spark
 
     configure(settings)
-    dst = None
-    if settings.is_local:
-        dst = settings.root / "_mlcache" / model_uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
+    if not settings.is_local:
+        return mlflow.spark.load_model(model_uri)
+    from mlflow import MlflowClient
+    from pyspark.ml import PipelineModel
+
+    if "@" in model_uri:  # cache by immutable version, never by a movable alias
+        name, alias = model_uri.removeprefix("models:/").split("@", 1)
+        model_uri = f"models:/{name}/{MlflowClient().get_model_version_by_alias(name, alias).version}"
+    dst = settings.root / "_mlcache" / model_uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
+    if not (dst / "sparkml" / "metadata").is_dir():
         dst.mkdir(parents=True, exist_ok=True)
-        dst = str(dst)
-    return mlflow.spark.load_model(model_uri, dst_path=dst)
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst))
+    return PipelineModel.load(str(dst / "sparkml"))

@@ -42,10 +42,6 @@ def _example(df: DataFrame, cols: list[str], n: int = 5):
     return df.select(*cols).limit(n).toPandas()
 
 
-def _cached(*dfs: DataFrame) -> list[DataFrame]:
-    return [d.cache() for d in dfs]
-
-
 # --- personas ----------------------------------------------------------------------------------------------------
 
 def train_personas(spark, settings: Settings, k_max: int = 8) -> dict:
@@ -88,25 +84,32 @@ def train_personas(spark, settings: Settings, k_max: int = 8) -> dict:
 
 # --- activity type -----------------------------------------------------------------------------------------------
 
-def train_activity_type(spark, settings: Settings) -> dict:
-    records = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity"))
+def fit_activity_type(records: DataFrame) -> tuple:
+    """Time split, fit, and accuracy / macro-F1 beside the majority class: the testable core of the trainer."""
     labelled = records.where(F.col("activity_type").isNotNull())
     cutoff = time_cutoff(labelled)
-    train, test = _cached(*split_by_time(labelled, cutoff))
+    train, test = split_by_time(labelled, cutoff)
+    numeric = non_null_columns(train, fx.ACTIVITY_NUMERIC)
+    indexer = mdl.fit_label_indexer(train)
+    labels = list(indexer.labels)
+    model = mdl.activity_type_pipeline(labels, numeric).fit(indexer.transform(train))
+
+    def evaluate(m) -> tuple[dict, dict]:
+        confusion = mdl.confusion_counts(m.transform(test))
+        return confusion, mdl.classification_metrics(confusion, baseline_class=labels[0])
+
+    confusion, metrics = evaluate(model)
+    if not metrics:
+        raise NotEnoughData("no labelled test rows after the time split")
+    return model, cutoff, numeric, labels, train, test, confusion, metrics, evaluate
+
+
+def train_activity_type(spark, settings: Settings) -> dict:
+    records = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity")).cache()
     try:
-        numeric = non_null_columns(train, fx.ACTIVITY_NUMERIC)
-        indexer = mdl.fit_label_indexer(train)
-        labels = list(indexer.labels)
-        model = mdl.activity_type_pipeline(labels, numeric).fit(indexer.transform(train))
-
-        def evaluate(m) -> tuple[dict, dict]:
-            confusion = mdl.confusion_counts(m.transform(test))
-            return confusion, mdl.classification_metrics(confusion, baseline_class=labels[0])
-
-        confusion, metrics = evaluate(model)
-        if not metrics:
-            raise NotEnoughData("no labelled test rows after the time split")
+        model, cutoff, numeric, labels, train, test, confusion, metrics, evaluate = fit_activity_type(records)
         cols = ["user_id", "activity_type", *numeric, "day_of_week"]
+        classes = sorted({*labels, *(t for t, _ in confusion), *(p for _, p in confusion)})
         record = tracking.RunRecord(
             "activity",
             params={"split": "by time: first 75% of days train", "cutoff_date": cutoff, "features": ",".join(numeric),
@@ -114,8 +117,7 @@ def train_activity_type(spark, settings: Settings) -> dict:
                     "train_rows": train.count(), "test_rows": sum(confusion.values())},
             metrics=metrics, primary_metric="macro_f1", higher_is_better=True,
             fingerprint=fingerprint(test, cols, {"model": "activity", "cutoff": cutoff}),
-            figures={"confusion_matrix.png": plots.confusion_matrix(confusion, sorted(
-                {*labels, *(t for t, _ in confusion), *(p for _, p in confusion)}))},
+            figures={"confusion_matrix.png": plots.confusion_matrix(confusion, classes)},
             texts={"confusion_matrix.json": json.dumps([[t, p, n] for (t, p), n in sorted(confusion.items())])},
         )
         example = _example(test, [c for c in cols if c != "activity_type"])
@@ -124,8 +126,7 @@ def train_activity_type(spark, settings: Settings) -> dict:
             settings, record, model, example, output,
             rescore_champion=lambda uri: evaluate(tracking.load_model(settings, uri))[1]["macro_f1"])
     finally:
-        train.unpersist()
-        test.unpersist()
+        records.unpersist()
 
 
 # --- calories ----------------------------------------------------------------------------------------------------

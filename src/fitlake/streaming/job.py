@@ -15,6 +15,7 @@ Three queries, each with its own checkpoint so each can stop and resume on its o
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import logging
@@ -49,6 +50,7 @@ from fitlake.streaming.transforms import (
     first_goal_crossings,
     parse_event_json,
     split_valid_events,
+    with_event_rule,
     to_silver_events,
     with_event_window,
 )
@@ -220,45 +222,50 @@ class IngestBatch:
         self.quarantined: dict[int, dict[str, int]] = {}
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        now = F.current_timestamp()
         if self.source == "kafka":
             batch = kafka_bronze_rows(batch)
-        bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
+        bronze = batch.withColumn("_ingested_at", F.current_timestamp()).withColumn(
+            "_batch_id", F.lit(batch_id).cast("bigint"))
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
         try:
-            # Spark's numInputRows over-counts when foreachBatch runs several actions; this count is exact.
-            self.events[batch_id] = bronze.count()
+            events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
+            # One small job for every count we report and the day partitions the MERGE touches.
+            # (Spark's numInputRows over-counts when foreachBatch runs several actions; these counts are exact.)
+            stats = events.transform(with_event_rule).groupBy(
+                "_rule", F.when(F.col("_rule").isNull(), F.to_date(F.col("event_time").try_cast("timestamp")))
+            ).count().collect()
+            self.events[batch_id] = sum(r["count"] for r in stats)
+            if not stats:
+                return
+            self.quarantined[batch_id] = {r[0]: r["count"] for r in stats if r[0] is not None}
+            days = sorted(r[1] for r in stats if r[0] is None)
+            valid, invalid = split_valid_events(events)
             fault_point("stream:ingest:bronze")
             _append(bronze, self.tables.bronze, self.app_id, batch_id)
-            events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
-            valid, invalid = split_valid_events(events)
-            self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in invalid.groupBy("_rule").count().collect()}
-            quarantined = invalid.select(
-                *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
-                F.current_timestamp().alias("_quarantined_at"),
-            )
             if self.quarantined[batch_id]:
                 fault_point("stream:ingest:quarantine")
+                quarantined = invalid.select(
+                    *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
+                    F.current_timestamp().alias("_quarantined_at"),
+                )
                 _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
-            fault_point("stream:ingest:silver")
-            merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)))
+            if days:
+                fault_point("stream:ingest:silver")
+                merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)), days)
             fault_point("stream:ingest:done")
         finally:
             bronze.unpersist()
 
 
-def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame) -> None:
+def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date]) -> None:
     """Insert events whose ``event_id`` silver has not seen; never update. A re-delivered event carries its
-    original ``event_time``, so the lookup is scoped to the batch's day partitions — the MERGE stays bounded as
-    silver grows."""
-    events = events.transform(first_delivery_per_event).drop("_line")
-    days = sorted(r[0] for r in events.select("event_date").distinct().collect())
-    if not days:
-        return
+    original ``event_time``, so the lookup is scoped to the batch's day partitions (``days``) — the MERGE stays
+    bounded as silver grows."""
     in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
     (
         delta_io.delta_table(spark, silver).alias("t")
-        .merge(events.alias("s"), f"t.event_date IN ({in_days}) AND t.event_id = s.event_id")
+        .merge(events.transform(first_delivery_per_event).drop("_line").alias("s"),
+               f"t.event_date IN ({in_days}) AND t.event_id = s.event_id")
         .whenNotMatchedInsertAll()
         .execute()
     )
@@ -395,16 +402,34 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def table_versions(spark: SparkSession, refs: dict[str, TableRef]) -> dict[str, int]:
-    return {name: delta_io.delta_table(spark, ref).history(1).first()["version"] for name, ref in refs.items()}
+    return {name: _delta_version(spark, ref) for name, ref in refs.items()}
+
+
+def _delta_version(spark: SparkSession, ref: TableRef) -> int:
+    if ref.path is not None:  # read the log with delta-rs: no Spark job for a number
+        from deltalake import DeltaTable
+
+        return DeltaTable(ref.path).version()
+    return delta_io.delta_table(spark, ref).history(1).first()["version"]
+
+
+def _commits_after(spark: SparkSession, ref: TableRef, version: int) -> list[dict]:
+    if ref.path is not None:
+        from deltalake import DeltaTable
+
+        table = DeltaTable(ref.path)
+        newer = table.version() - version
+        return [c for c in table.history(newer) if c["version"] > version] if newer > 0 else []
+    history = delta_io.delta_table(spark, ref).history().where(F.col("version") > version)
+    return [r.asDict() for r in history.select("version", "operation", "operationMetrics").collect()]
 
 
 def rows_added_since(spark: SparkSession, ref: TableRef, version: int) -> int:
     """Rows this run added to a table, from the Delta log's operation metrics (inserts of MERGEs, appends)."""
-    history = delta_io.delta_table(spark, ref).history().where(F.col("version") > version)
     total = 0
-    for row in history.select("operation", "operationMetrics").collect():
-        metrics = row["operationMetrics"] or {}
-        key = "numTargetRowsInserted" if row["operation"] == "MERGE" else "numOutputRows"
+    for commit in _commits_after(spark, ref, version):
+        metrics = commit.get("operationMetrics") or {}
+        key = "numTargetRowsInserted" if commit.get("operation") == "MERGE" else "numOutputRows"
         total += int(metrics.get(key, 0) or 0)
     return total
 

@@ -57,6 +57,7 @@ with st.container(key="freshness"):
     st.dataframe(
         frame,
         hide_index=True,
+        height=35 * (len(frame) + 1) + 3,  # every table visible without scrolling
         column_config={
             "last_commit_utc": st.column_config.DatetimeColumn("last commit (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "rows": st.column_config.NumberColumn("rows", format="localized"),

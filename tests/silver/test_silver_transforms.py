@@ -1,0 +1,155 @@
+"""Silver transforms and parsers on tiny bronze-shaped DataFrames: null, zero and edge cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from fitlake.silver import transforms as T
+from fitlake.silver.expectations import RULES
+from fitlake.silver.parsing import parse
+from fitlake.silver.specs import SPECS
+
+
+def test_fitbit_dates_parse_exactly_or_not_at_all(spark):
+    df = spark.createDataFrame(
+        [("4/12/2016",), ("04/02/2016",), ("2016-04-12",), ("13/45/2016",), ("2/30/2016",), ("4/12/16",), ("",),
+         (" 4/12/2016 ",), (None,)],
+        "raw STRING",
+    )
+    out = df.select("raw", parse(F.col("raw"), "fitbit_date").alias("d"))
+    got = {r["raw"]: r["d"] for r in out.collect()}
+    assert got["4/12/2016"] == dt.date(2016, 4, 12)
+    assert got["04/02/2016"] == dt.date(2016, 4, 2)
+    assert got[" 4/12/2016 "] == dt.date(2016, 4, 12)
+    for bad in ("2016-04-12", "13/45/2016", "2/30/2016", "4/12/16", "", None):
+        assert got[bad] is None, bad
+
+
+def test_fitbit_timestamps_and_numbers(spark):
+    df = spark.createDataFrame(
+        [("4/12/2016 12:00:00 AM", "13162", "8.5", "True"),
+         ("4/12/2016 1:05:09 PM", "-3", "1.87999999523163", "false"),
+         ("4/12/2016 13:00:00", "12,5O0", "n/a", "yes"),
+         ("2016-04-12T00:00:00", "2147483648", "NaN", None),
+         (None, "0", "0", "TRUE")],
+        "ts STRING, i STRING, d STRING, b STRING",
+    )
+    out = df.select(parse(F.col("ts"), "fitbit_timestamp").alias("ts"), parse(F.col("i"), "int").alias("i"),
+                    parse(F.col("d"), "double").alias("d"), parse(F.col("b"), "boolean").alias("b"))
+    expected = spark.createDataFrame(
+        [(dt.datetime(2016, 4, 12, 0, 0), 13162, 8.5, True),
+         (dt.datetime(2016, 4, 12, 13, 5, 9), -3, 1.87999999523163, False),
+         (None, None, None, None),
+         (None, None, None, None),
+         (None, 0, 0.0, True)],
+        "ts TIMESTAMP, i INT, d DOUBLE, b BOOLEAN",
+    )
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
+def test_calories_to_steps_ratio_is_null_safe(spark):
+    df = spark.createDataFrame([(2000.0, 10000), (1500.0, 0), (None, 100), (1800.0, None), (0.0, 5)],
+                               "calories DOUBLE, steps INT")
+    expected = spark.createDataFrame(
+        [(2000.0, 10000, 0.2), (1500.0, 0, None), (None, 100, None), (1800.0, None, None), (0.0, 5, 0.0)],
+        "calories DOUBLE, steps INT, calories_to_steps_ratio DOUBLE",
+    )
+    assert_df_equality(df.transform(T.with_calories_to_steps_ratio, "calories", "steps"), expected, ignore_nullable=True)
+
+
+def test_day_of_week_is_iso(spark):
+    df = spark.createDataFrame([(dt.date(2016, 4, 11),), (dt.date(2016, 4, 16),), (dt.date(2016, 4, 17),), (None,)],
+                               "date DATE")
+    expected = spark.createDataFrame(
+        [(dt.date(2016, 4, 11), 1, False), (dt.date(2016, 4, 16), 6, True), (dt.date(2016, 4, 17), 7, True),
+         (None, None, None)],
+        "date DATE, day_of_week INT, is_weekend BOOLEAN",
+    )
+    assert_df_equality(df.transform(T.with_day_of_week, "date"), expected, ignore_nullable=True)
+
+
+def test_non_wear_days_are_flagged_not_dropped(spark):
+    df = spark.createDataFrame(
+        [(0, 0, 0, 1440), (0, 0, 0, 900), (0, 5, 0, 1000), (120, 0, 0, 1440), (None, None, None, None), (3000, 10, 20, 800)],
+        "steps INT, very INT, light INT, sedentary INT",
+    )
+    out = df.transform(T.flag_non_wear_days, "steps", ["very", "light"], "sedentary")
+    assert out.count() == 6
+    assert [r["is_non_wear"] for r in out.collect()] == [True, True, False, True, False, False]
+
+
+def _bronze(spark, rows, columns):
+    meta = "_rescued_data STRING, _corrupt_record STRING, _source_file STRING, _line INT, _ingested_at TIMESTAMP"
+    schema = ", ".join(f"`{c}` STRING" for c in columns) + ", " + meta
+    return spark.createDataFrame(rows, schema)
+
+
+def test_rules_quarantine_each_defect_with_its_first_failing_rule(spark):
+    spec = SPECS["daily_activity"]
+    cols = [c.source for c in spec.columns]
+    t0 = dt.datetime(2024, 1, 1)
+    good = ["1503960366", "4/12/2016", "13162", "8.5", "8.5", "0", "1.88", "0.55", "6.06", "0", "25", "13", "328", "728", "1985"]
+
+    def row(**changes):
+        values = dict(zip(cols, good))
+        values.update(changes)
+        return [values[c] for c in cols] + [None, None, "f.csv", 2, t0]
+
+    rows = [
+        row(),
+        row(Id=None),
+        row(Id=""),
+        row(ActivityDate="2016-04-12"),
+        row(ActivityDate="4/12/2116"),
+        row(TotalSteps="abc"),
+        row(TotalSteps="-5"),
+        row(TotalSteps="0", VeryActiveMinutes="0", FairlyActiveMinutes="0", LightlyActiveMinutes="0",
+            SedentaryMinutes="1440"),
+        row(SedentaryMinutes="1400"),
+        [None] * len(cols) + [None, "1503960366,4/12", "f.csv", 3, t0],
+    ]
+    checked = _bronze(spark, rows, cols).transform(T.with_typed_columns, spec.columns).transform(
+        T.with_failed_rule, RULES["daily_activity"])
+    assert [r["_rule"] for r in checked.collect()] == [
+        None, "user_id_not_null", "user_id_not_null", "activity_date_parses_exactly",
+        "activity_date_not_in_future", "total_steps_parses_exactly", "total_steps_in_range", None,
+        "minutes_sum_within_day", "not_corrupt_record",
+    ]
+    quarantined = checked.where("_rule IS NOT NULL").transform(T.to_quarantine_rows)
+    assert quarantined.columns[: len(cols)] == cols and {"_rule", "_quarantined_at", "_line"} <= set(quarantined.columns)
+
+
+def test_split_valid_and_quarantined_keeps_every_row(spark):
+    df = spark.createDataFrame([(1,), (0,), (None,), (-1,)], "x INT")
+    valid, bad = T.split_valid_and_quarantined(df, [("x_not_null", "x IS NOT NULL"), ("x_positive", "x > 0")])
+    assert [r["x"] for r in valid.collect()] == [1]
+    assert sorted((r["x"] is None, r["_rule"]) for r in bad.collect()) == [
+        (False, "x_positive"), (False, "x_positive"), (True, "x_not_null")]
+
+
+def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spark):
+    t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
+    df = spark.createDataFrame(
+        [(1, "a", 10, "f/part-00000.json", 1, t1),
+         (1, "a", 11, "f/part-00001-corrections.json", 1, t1),  # same batch, later file wins
+         (2, "a", 20, "f/part-00000.json", 2, t2),  # later ingest wins over a later file
+         (2, "a", 21, "g/part-00000.json", 2, t1),
+         (3, "a", 30, "f/x.csv", 2, t1),
+         (3, "a", 31, "f/x.csv", 9, t1),  # same file, later line wins
+         (4, None, 40, "f/x.csv", 3, t1)],
+        "user_id INT, k STRING, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP",
+    )
+    out = df.transform(T.dedupe_latest, ["user_id", "k"]).select("user_id", "v").orderBy("user_id")
+    assert [tuple(r) for r in out.collect()] == [(1, 11), (2, 20), (3, 31), (4, 40)]
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_spec_has_rules_and_a_key_range_column(name):
+    spec = SPECS[name]
+    assert spec.prune_column in spec.keys
+    names = [r for r, _ in RULES[name]]
+    assert names[0] == "not_corrupt_record" and len(names) == len(set(names))
