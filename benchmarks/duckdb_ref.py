@@ -113,11 +113,18 @@ def gold_sql(step_goal: int) -> dict[str, str]:
                         WHEN trailing_active_minutes * {float(c['trailing'])} >= {c['medium']} THEN 'Medium'
                         ELSE 'Low' END AS engagement_segment
             FROM t""",
+        "kpi_sleep_efficiency": f"""
+            SELECT user_id, date, date_key, minutes_asleep, time_in_bed, sleep_efficiency,
+                   avg(sleep_efficiency) OVER w AS trailing_sleep_efficiency,
+                   count(sleep_efficiency) OVER w AS trailing_nights
+            FROM fact_sleep
+            WINDOW w AS (PARTITION BY user_id ORDER BY date_diff('day', DATE '1970-01-01', date)
+                         RANGE BETWEEN {c['trailing'] - 1} PRECEDING AND CURRENT ROW)""",
     }
 
 
 ORDER = ("fact_daily_activity", "fact_sleep", "fact_hourly_activity", "fact_heart_rate", "kpi_wellness_daily",
-         "kpi_engagement_daily")
+         "kpi_engagement_daily", "kpi_sleep_efficiency")
 
 
 def run_reference(root: Path, out_dir: Path | None, step_goal: int, threads: int | None = None) -> dict:
@@ -146,12 +153,12 @@ def run_reference(root: Path, out_dir: Path | None, step_goal: int, threads: int
     t1 = time.perf_counter()
     for name in ORDER:
         con.execute(f"CREATE TABLE {name} AS {sql[name]}")
-        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
     timings["compute_s"] = time.perf_counter() - t1
     if out_dir is not None:
         t2 = time.perf_counter()
         for name in ORDER:
-            write_deltalake(str(Path(out_dir) / name), con.execute(f"SELECT * FROM {name}").to_arrow_table(),
+            write_deltalake(str(Path(out_dir) / name), con.sql(f"SELECT * FROM {name}").to_arrow_table(),
                             mode="overwrite")
         timings["write_delta_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
@@ -165,6 +172,7 @@ CHECK_COLUMNS = {
     "fact_heart_rate": ("samples", "max_bpm"),
     "kpi_wellness_daily": ("wellness_score", "steps_component"),
     "kpi_engagement_daily": ("trailing_active_minutes",),
+    "kpi_sleep_efficiency": ("trailing_sleep_efficiency", "trailing_nights"),
 }
 
 
@@ -179,12 +187,12 @@ def check_against_spark(con, root: Path) -> dict:
             report[name] = {"status": "no spark table"}
             continue
         spark_df = DeltaTable(str(path)).to_pandas()
-        entry = {"rows_spark": len(spark_df), "rows_duckdb": con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]}
+        entry = {"rows_spark": len(spark_df), "rows_duckdb": con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]}
         for col in cols:
             if col not in spark_df.columns:
                 continue
             s = float(spark_df[col].astype("float64").sum())
-            d = con.execute(f"SELECT coalesce(sum(CAST({col} AS DOUBLE)), 0) FROM {name}").fetchone()[0]
+            d = con.execute(f"SELECT coalesce(sum(CAST({col} AS DOUBLE)), 0) FROM {name}").fetchall()[0][0]
             entry[f"sum_{col}_rel_diff"] = abs(s - d) / max(abs(s), 1e-9)
         entry["match"] = entry["rows_spark"] == entry["rows_duckdb"] and all(
             v < 1e-6 for k, v in entry.items() if k.endswith("_rel_diff")

@@ -26,9 +26,8 @@ fetch() {
   local work
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
-  # A throwaway pom: the broker (kafka_2.13 pulls server, metadata, raft, storage, group-coordinator and the
-  # Scala StorageTool),
-  # plus the log4j 1.x API binding Kafka 3.x logs through.
+  # A throwaway pom: the broker (kafka_2.13 pulls server, metadata, raft, storage, group-coordinator; it holds
+  # kafka.Kafka and kafka.tools.StorageTool) plus the reload4j binding Kafka 3.x logs through.
   cat >"$work/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

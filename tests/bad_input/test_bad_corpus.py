@@ -38,6 +38,15 @@ def read_delta(path: Path) -> pd.DataFrame:
     return DeltaTable(str(path)).to_pandas()
 
 
+def forget_catalog(spark) -> None:
+    """Drop the session catalog's entries (metadata only: every table is external, the Delta folders stay).
+
+    The pytest session is shared by tests with different lakehouse roots, and ``CREATE TABLE IF NOT EXISTS
+    gold.x LOCATION ...`` keeps pointing at the first root that registered ``gold.x``."""
+    for db in ("bronze", "silver", "quarantine", "gold", "ops"):
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+
+
 @pytest.fixture(scope="module")
 def bad_lake(spark, tmp_path_factory):
     """One landing with every file kind; one bronze -> silver -> gold run and one available-now stream run."""
@@ -52,6 +61,7 @@ def bad_lake(spark, tmp_path_factory):
     for kind in FILE_KINDS:
         shutil.copytree(BAD / kind, landing, dirs_exist_ok=True)
     settings = Settings(root=base / "lake", landing=landing)
+    forget_catalog(spark)
     messages: list[str] = []
     bronze = ingest_all(spark, settings, progress=messages.append)
     silver = run_silver(spark, settings)

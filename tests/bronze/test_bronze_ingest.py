@@ -115,12 +115,14 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
     rerun = ingest_source(spark, settings, "activity", max_files_per_trigger=1)
     assert (rerun["batches"], rerun["rows"], rerun["corrupt_rows"]) == (1, 2, 1)  # the replayed batch, measured
     rows = table(settings, "activity")
-    assert [(r["user_id"], r["date"], r["steps"], r["_corrupt_record"], r["_batch_id"]) for r in rows] == [
-        ("1503960366", "2023-03-31", "0", None, 0),  # `date` is the JSON field, not the date= folder
-        (None, None, None, "[1,2]", 0),
-        (None, None, None, '{"user_id": 1, "user_id": 2}', 1),
-        ("5", "2023-04-01", None, None, 1),
+    assert [(r["user_id"], r["date"], r["steps"], r["_corrupt_record"]) for r in rows] == [
+        ("1503960366", "2023-03-31", "0", None),  # `date` is the JSON field, not the date= folder
+        (None, None, None, "[1,2]"),
+        (None, None, None, '{"user_id": 1, "user_id": 2}'),
+        ("5", "2023-04-01", None, None),
     ]
+    assert {(r["_source_file"], r["_batch_id"]) for r in rows} == {(rows[0]["_source_file"], rows[0]["_batch_id"]),
+                                                                  (rows[2]["_source_file"], 1 - rows[0]["_batch_id"])}
     assert (rows[0]["vo2"], rows[0]["_rescued_data"]) == ("40", None)  # seen in the first file: inferred
     assert ingest_source(spark, settings, "activity")["batches"] == 0
 

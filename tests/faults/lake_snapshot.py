@@ -14,7 +14,7 @@ import pandas as pd
 
 # When / in which batch a row was written: differs between two correct runs.
 VOLATILE = {"_ingested_at", "_updated_at", "_quarantined_at", "_batch_id", "_run_id", "_commit_version",
-            "computed_at", "scored_at", "created_at", "updated_at", "run_id", "loaded_at"}
+            "computed_at", "scored_at", "created_at", "updated_at", "run_id", "loaded_at", "alerted_at"}
 LAYERS = ("bronze", "silver", "quarantine", "gold")
 
 

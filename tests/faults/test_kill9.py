@@ -1,9 +1,11 @@
 """kill -9 the batch job at random points, resume it, and prove nothing was lost or duplicated; two concurrent runs
 on one lakehouse: the second fails fast (or waits) with a clear message and the tables stay consistent.
 
-Cost control (each `fitlake run` pays a JVM start): ONE uninterrupted baseline run, during which a second run on
-the same lakehouse must fail at once and a third must wait for the lock and then find nothing to do; then ONE chain
-on a fresh lakehouse: run 1 is killed at point 1, its rerun at point 2, ... point N, and a final rerun completes.
+Cost control (each `fitlake run` subprocess pays a JVM start): the uninterrupted baseline runs in the test session's
+Spark, holding the real run lock while a `fitlake run` on the same lakehouse must fail at once and another must wait
+and give up; a rerun on the same input must then change nothing. Then ONE chain on a fresh lakehouse: `fitlake run`
+(a subprocess: Python + JVM in their own process group, killed together) is killed at point 1, its rerun at point
+2, ... point N, and a final resume (in-process) completes.
 Points are progress lines of the baseline (a stage starting/ending, one table finished) plus a random delay, so a
 kill lands between tables or inside the next table's ingest / MERGE; they are chosen in job order, so every resumed
 run gets further. The seed is printed (``FITLAKE_FAULTS_SEED`` replays it); ``FITLAKE_FAULTS_LONG=1`` runs several
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import REPO, KillPoint, choose_kill_points, job_env, progress_prefixes, run_argv, run_job
+from fault_jobs import REPO, KillPoint, choose_kill_points, job_env, progress_prefixes, run_argv, run_job
 from lake_snapshot import diff, duplicated_keys, snapshot
 
 pytestmark = pytest.mark.slow
@@ -72,34 +74,53 @@ def _delta_versions(root: Path) -> dict[str, int]:
     return out
 
 
+def forget_catalog(spark) -> None:
+    """Drop the session catalog's entries (metadata only: every table is external, the Delta folders stay): the
+    pytest session is shared by lakehouses under different roots, and ``CREATE TABLE IF NOT EXISTS gold.x
+    LOCATION ...`` keeps pointing at the first root that registered ``gold.x``."""
+    for db in ("bronze", "silver", "quarantine", "gold", "ops"):
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+
+
+def run_in_process(spark, root: Path) -> list[str]:
+    """`fitlake run` minus its JVM start: the same lock and stages, in the test session's Spark."""
+    from fitlake.config import Settings
+    from fitlake.pipeline import run_lock, run_pipeline
+
+    lines: list[str] = []
+    forget_catalog(spark)
+    with run_lock(root, 0):
+        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
+    return lines
+
+
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    """One uninterrupted run, with a concurrent run that must fail fast and one that must wait, then no-op."""
+def baseline(spark, tmp_path_factory):
+    """One uninterrupted run; while it holds the lock, a second run must fail at once and a third must wait for
+    the lock (3 s) and then give up with the same clear message. Then a rerun on the same input."""
+    from fitlake.config import Settings
+    from fitlake.pipeline import run_lock, run_pipeline
+
     if not LANDING.is_dir():
         pytest.skip("fixtures/landing is missing (written by fixtures/make_fixtures.py)")
     root = tmp_path_factory.mktemp("baseline") / "lake"
     env = job_env()
-    main = subprocess.Popen(run_argv(root, LANDING), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1, env=env, start_new_session=True, cwd=REPO)
-    lines = []
-    for line in main.stdout:  # the lock is held from before this line until the run ends
-        lines.append(line.rstrip("\n"))
-        if line.startswith("fitlake run: lakehouse"):
-            break
-    t0 = time.monotonic()
-    rival = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
-    rival_seconds = time.monotonic() - t0
-    waiter = subprocess.Popen(run_argv(root, LANDING, "--lock-timeout", "900"), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True, cwd=REPO)
-    lines += [line.rstrip("\n") for line in main.stdout]
-    assert main.wait(timeout=900) == 0, "\n".join(lines[-40:])
-    after_main = snapshot(root, skip=NOT_COMPARED)
-    versions_after_main = _delta_versions(root)
-    waiter_out = waiter.communicate(timeout=900)[0]
-    return {
-        "root": root, "stdout": lines, "rival": rival, "rival_seconds": rival_seconds, "waiter": waiter,
-        "waiter_out": waiter_out, "snapshot": after_main, "versions": versions_after_main,
-    }
+    lines: list[str] = []
+    forget_catalog(spark)
+    with run_lock(root, 0):
+        t0 = time.monotonic()
+        rival = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+        rival_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        waiter = subprocess.run(run_argv(root, LANDING, "--lock-timeout", "3"), capture_output=True, text=True,
+                                env=env, cwd=REPO, timeout=300)
+        waiter_s = time.monotonic() - t0
+        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
+    after = snapshot(root, skip=NOT_COMPARED)
+    versions = _delta_versions(root)
+    rerun_lines = run_in_process(spark, root)
+    return {"root": root, "stdout": lines, "rival": rival, "rival_s": rival_s, "waiter": waiter,
+            "waiter_s": waiter_s, "snapshot": after, "versions": versions, "rerun": rerun_lines}
 
 
 def test_baseline_has_no_duplicate_keys(baseline):
@@ -109,21 +130,27 @@ def test_baseline_has_no_duplicate_keys(baseline):
 
 def test_concurrent_run_fails_fast_with_a_clear_message(baseline):
     rival = baseline["rival"]
-    assert rival.returncode != 0
+    assert rival.returncode == 2, rival.stderr[-2000:]
     assert "another fitlake run holds" in rival.stderr and "_run.lock" in rival.stderr
     assert "Traceback" not in rival.stderr
-    assert baseline["rival_seconds"] < 60, "the loser must not start Spark before failing"
+    assert baseline["rival_s"] < 60, "the loser must fail before starting Spark"
 
 
-def test_waiting_run_then_finds_nothing_to_change(baseline):
-    """The run that waited for the lock is a rerun on the same input: same rows, and no table gets a commit."""
-    assert baseline["waiter"].returncode == 0, baseline["waiter_out"][-3000:]
+def test_waiting_run_waits_for_the_lock_then_says_so(baseline):
+    waiter = baseline["waiter"]
+    assert waiter.returncode == 2, waiter.stderr[-2000:]
+    assert "another fitlake run holds" in waiter.stderr
+    assert baseline["waiter_s"] >= 3
+
+
+def test_rerun_on_the_same_input_changes_nothing(baseline):
+    """Same rows, and not one commit on any bronze/silver/quarantine/gold table."""
     root = baseline["root"]
     assert diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED)) == []
     assert _delta_versions(root) == baseline["versions"]
 
 
-def test_kill9_at_random_points_then_resume_loses_and_duplicates_nothing(baseline, tmp_path):
+def test_kill9_at_random_points_then_resume_loses_and_duplicates_nothing(spark, baseline, tmp_path):
     seed = _seed()
     rng = random.Random(seed)
     prefixes = progress_prefixes(baseline["stdout"])
@@ -140,8 +167,7 @@ def test_kill9_at_random_points_then_resume_loses_and_duplicates_nothing(baselin
             if not result.killed:
                 assert result.returncode == 0, "\n".join(result.stdout[-30:]) + result.stderr[-3000:]
             landed += result.killed
-        final = run_job(run_argv(root, LANDING))
-        assert final.returncode == 0, "\n".join(final.stdout[-40:]) + final.stderr[-3000:]
+        run_in_process(spark, root)  # the resume that completes; in-process saves a JVM start
         problems = diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED))
         assert problems == [], f"seed {seed}, chain {chain}, points {[str(p) for p in points]}:\n" + "\n".join(problems)
         assert duplicated_keys(root, NATURAL_KEYS) == {}
@@ -154,3 +180,22 @@ def test_kill_points_follow_job_order():
     order = [prefixes.index(p.line_prefix) for p in points]
     assert order == sorted(order) and len(set(order)) == 3
     assert all(isinstance(p, KillPoint) and 0 <= p.delay_s <= 1.0 for p in points)
+
+
+def test_fault_point_kills_at_the_nth_matching_point_only():
+    """The hook itself, without Spark: a child passes three points and must die at the 2nd ``silver:*``."""
+    import sys
+
+    code = ("from fitlake.faults import fault_point\n"
+            "for p in ('ingest:done', 'silver:activity', 'silver:sleep_day'):\n"
+            "    print(p, flush=True); fault_point(p)\n"
+            "print('survived', flush=True)\n")
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=job_env(FITLAKE_FAULT_KILL_AT="silver:*@2", FITLAKE_FAULT_TRACE="1"),
+                            start_new_session=True)
+    assert killed.returncode == -9
+    assert killed.stdout.split() == ["ingest:done", "silver:activity", "silver:sleep_day"]
+    assert "FITLAKE_FAULT_POINT silver:sleep_day" in killed.stderr
+    untouched = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                               env=job_env(FITLAKE_FAULT_KILL_AT="gold:*"))
+    assert untouched.returncode == 0 and untouched.stdout.split()[-1] == "survived"

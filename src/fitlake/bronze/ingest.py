@@ -186,10 +186,15 @@ class _BatchWriter:
 
     def __init__(self, ref: TableRef, app_id: str, pending: int | None, on_keys: Callable[[list[str]], None]):
         self.ref, self.app_id, self.pending, self.on_keys = ref, app_id, pending, on_keys
+        # One `_ingested_at` per run, not per micro-batch: the file source orders files with equal modification
+        # times arbitrarily, so an original and its correction may land in different micro-batches of one run;
+        # with one timestamp the later `_source_file` still wins (the landing contract).
+        self.ingested_at = F.timestamp_micros(F.lit(time.time_ns() // 1000))
         self.totals = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
         self.batches: list[int] = []
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        batch_df = batch_df.withColumn(INGESTED_AT, self.ingested_at)
         if batch_id == self.pending:
             _write_batch(batch_df, batch_id, self.ref, self.app_id)
             spark = batch_df.sparkSession

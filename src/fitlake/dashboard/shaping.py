@@ -17,12 +17,13 @@ def first_present(df: pd.DataFrame, candidates: Iterable[str]) -> str | None:
 
 
 def numeric_columns(df: pd.DataFrame, exclude: Sequence[str] = ID_COLUMNS) -> list[str]:
-    """Numeric, non-key columns (booleans and lineage ``_*`` columns left out)."""
+    """Numeric, non-key columns (booleans, ``*_key`` surrogate keys and lineage ``_*`` columns left out)."""
     return [
         c
         for c in df.columns
         if c not in exclude
         and not c.startswith("_")
+        and not c.endswith("_key")
         and pd.api.types.is_numeric_dtype(df[c])
         and not pd.api.types.is_bool_dtype(df[c])
     ]

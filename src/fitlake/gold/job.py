@@ -76,10 +76,6 @@ def run_sql_file(spark, settings: Settings, path: Path) -> DataFrame:
 
 
 # ---- change tracking ---------------------------------------------------------------------------------------------
-def table_version(spark, ref) -> int:
-    return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
-
-
 def read_state(spark, settings: Settings) -> dict[str, int]:
     ref = settings.table("ops", "gold_state")
     if not delta_io.exists(spark, ref):
@@ -105,11 +101,9 @@ def affected_keys(spark, settings: Settings, state: dict[str, int]) -> tuple[Dat
     parts, new_state = [], dict(state)
     for name in GOLD_SOURCES:
         ref = settings.table("silver", name)
-        if not delta_io.exists(spark, ref):
-            continue
-        current = table_version(spark, ref)
+        current = M.table_version(spark, ref)
         last = state.get(name, -1)
-        if current <= last:
+        if current is None or current <= last:
             continue
         changes = read_changes(spark, ref, last + 1, current)
         parts.append(changes.select(F.lit(name).alias("source"), "user_id", F.expr(SPECS[name].date_expr).alias("date")))

@@ -67,7 +67,7 @@ def fit_personas(users: DataFrame, features: tuple[str, ...], ks: range) -> Pers
         evaluator = ClusteringEvaluator(featuresCol="features")
         fits, curve = {}, {}
         for k in ks:
-            km = KMeans(k=k, seed=SEED, maxIter=30, featuresCol="features", predictionCol="prediction").fit(scaled)
+            km = KMeans(k=k, seed=SEED, maxIter=20, featuresCol="features", predictionCol="prediction").fit(scaled)
             fits[k] = km
             curve[k] = _silhouette(evaluator, km.transform(scaled))
         best = max(curve, key=lambda k: (curve[k], -k))
@@ -77,10 +77,13 @@ def fit_personas(users: DataFrame, features: tuple[str, ...], ks: range) -> Pers
 
 
 def _silhouette(evaluator: ClusteringEvaluator, assigned: DataFrame) -> float:
-    """Silhouette, or -1 when fewer than two clusters are populated (Spark raises then)."""
-    if assigned.select("prediction").distinct().limit(2).count() < 2:
-        return -1.0
-    return float(evaluator.evaluate(assigned))
+    """Silhouette, or -1 (the worst value) when it is undefined: fewer than two populated clusters."""
+    try:
+        return float(evaluator.evaluate(assigned))
+    except Exception as e:  # Spark raises AnalysisException/IllegalArgumentException for a single cluster
+        if "cluster" in str(e).lower():
+            return -1.0
+        raise
 
 
 def persona_silhouettes(model: PipelineModel, users: DataFrame) -> dict[str, float]:
@@ -154,8 +157,8 @@ def activity_type_pipeline(labels: list[str], numeric: tuple[str, ...], categori
     return Pipeline(stages=stages + [
         VectorAssembler(inputCols=cols, outputCol="raw_features"),
         StandardScaler(inputCol="raw_features", outputCol="features"),
-        LogisticRegression(family="multinomial", featuresCol="features", labelCol="label", maxIter=100,
-                           regParam=0.001, elasticNetParam=0.0),
+        LogisticRegression(family="multinomial", featuresCol="features", labelCol="label", maxIter=50,
+                           tol=1e-5, regParam=0.001, elasticNetParam=0.0),
         IndexToString(inputCol="prediction", outputCol="predicted_activity_type", labels=labels),
     ])
 

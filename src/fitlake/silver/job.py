@@ -23,6 +23,7 @@ from fitlake.silver import transforms as T
 from fitlake.silver.expectations import RULES
 from fitlake.silver.specs import SPECS, SilverSpec
 
+SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
@@ -122,20 +123,32 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
     started = time.monotonic()
     total = TableCounts(name)
     checkpoint = settings.checkpoint("silver", name)
+    seen = Path(checkpoint, "_fitlake_bronze_version")
+    version = M.table_version(spark, bronze_ref)
+    if seen.is_file() and seen.read_text().strip() == str(version):
+        total.seconds = time.monotonic() - started
+        return total  # bronze unchanged since the last completed stream: nothing to read
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         app_id = f"fitlake.silver.{name}.{_query_id(checkpoint)}"
         total.add(process_batch(spark, settings, spec, batch, batch_id, app_id))
 
-    query = (
-        delta_io.read_stream(spark, bronze_ref)
-        .writeStream.queryName(f"silver_{name}")
-        .foreachBatch(on_batch)
-        .option("checkpointLocation", checkpoint)
-        .trigger(availableNow=True)
-        .start()
-    )
-    query.awaitTermination()
+    for attempt in range(SCHEMA_CHANGE_RESTARTS + 1):
+        query = (
+            delta_io.read_stream(spark, bronze_ref)
+            .writeStream.queryName(f"silver_{name}")
+            .foreachBatch(on_batch)
+            .option("checkpointLocation", checkpoint)
+            .trigger(availableNow=True)
+            .start()
+        )
+        try:
+            query.awaitTermination()
+            break
+        except Exception as e:  # a Delta stream stops when bronze gains a column; a restart reads the new schema
+            if "DELTA_SCHEMA_CHANGED" not in str(e) or attempt == SCHEMA_CHANGE_RESTARTS:
+                raise
+    seen.write_text(f"{version}\n")  # after the stream completed: a crash before this just reruns the stream
     total.seconds = time.monotonic() - started
     return total
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from pyspark.sql import Column, DataFrame
@@ -99,6 +100,20 @@ def txn_guard(spark, app_id: str | None, version: int | None) -> Iterator[None]:
     finally:
         spark.conf.unset("spark.databricks.delta.write.txnAppId")
         spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def table_version(spark, ref: TableRef) -> int | None:
+    """Latest committed version; for a local table read from the log's file names, so a no-op run asks Spark
+    nothing. None when the table does not exist."""
+    if ref.path is not None:
+        log = Path(ref.path, "_delta_log")
+        if not log.is_dir():
+            return None
+        versions = [int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name.split(".")[0].isdigit()]
+        return max(versions) if versions else None
+    if not delta_io.exists(spark, ref):
+        return None
+    return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
 
 
 def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[str] = (), properties: dict | None = None):

@@ -23,6 +23,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -470,9 +471,12 @@ def run_stream(
     opts: StreamOptions,
     stop: threading.Event | None = None,
     poll_seconds: float = 0.5,
+    until: Callable[[int], bool] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> dict:
-    """Run the three queries (available-now: one after the other; live: together until ``until``/``stop``) and
-    return the run summary."""
+    """Run the three queries (available-now: one after the other; live: together until ``opts.until_*``,
+    ``until(events ingested)`` or ``stop``) and return the run summary. ``on_started`` is called once the live
+    queries run (the benchmark starts its event generator there)."""
     stop = stop or threading.Event()
     if opts.source == "kafka":
         check_kafka_reachable(opts.bootstrap)
@@ -481,7 +485,7 @@ def run_stream(
         tables = ensure_stream_tables(spark, settings, opts.source, source_df)
         sinks = tables.all()
         before = table_versions(spark, sinks)
-        run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds)
+        run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started)
         started = time.monotonic()
         if opts.available_now:
             run.available_now()
@@ -514,9 +518,9 @@ def run_stream(
 class _Run:
     """The queries of one run and their progress."""
 
-    def __init__(self, spark, settings, tables, opts, source_df, stop, poll_seconds):
+    def __init__(self, spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started):
         self.spark, self.settings, self.tables, self.opts, self.source_df = spark, settings, tables, opts, source_df
-        self.stop, self.poll_seconds = stop, poll_seconds
+        self.stop, self.poll_seconds, self.until, self.on_started = stop, poll_seconds, until, on_started
         self.progress = ProgressLog()
         self.ingest_handler: IngestBatch | None = None
 
@@ -547,12 +551,16 @@ class _Run:
     def live(self, started: float) -> None:
         opts = self.opts
         queries = {name: self._start(name) for name in QUERY_NAMES}
+        if self.on_started is not None:
+            self.on_started()
         try:
             while not self.stop.is_set():
                 self.progress.poll(queries)
                 _raise_failures(queries)
                 ingested = sum(self.ingest_handler.events.values())
                 if opts.until_events is not None and ingested >= opts.until_events:
+                    break
+                if self.until is not None and self.until(ingested):
                     break
                 if opts.until_seconds is not None and time.monotonic() - started >= opts.until_seconds:
                     break

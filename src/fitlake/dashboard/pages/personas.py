@@ -79,7 +79,8 @@ else:
         hist = shaping.histogram(worn[column], bins=25)
         cols[i % 2].altair_chart(
             alt.Chart(hist, title=column).mark_bar().encode(
-                x=alt.X("bin_start:Q", title=column), x2="bin_end:Q", y=alt.Y("count:Q", title="user-days"),
+                x=alt.X("bin_start:Q", title=column, scale=alt.Scale(zero=False)), x2="bin_end:Q",
+                y=alt.Y("count:Q", title="user-days"), y2=alt.datum(0),
             )
         )
     st.markdown("**Correlations** (Pearson, worn user-days)")

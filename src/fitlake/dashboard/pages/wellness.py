@@ -65,6 +65,7 @@ else:
             x=alt.X("bin_start:Q", title="minutes asleep / time in bed", axis=alt.Axis(format="%")),
             x2="bin_end:Q",
             y=alt.Y("count:Q", title="nights"),
+            y2=alt.datum(0),
             tooltip=["bin_start", "bin_end", "count"],
         )
     )

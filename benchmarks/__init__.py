@@ -1,0 +1,1 @@
+"""fitlake benchmarks: `fitlake bench` (run.py), the README table (report.py)."""

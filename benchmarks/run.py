@@ -1,0 +1,388 @@
+"""``fitlake bench``: B1..B6, one function per figure, each returning a dict that goes into bench.json.
+
+Every job figure is measured on a real `fitlake run` subprocess (wall time includes interpreter and JVM start;
+peak memory = max summed RSS of its process tree). Figures that need another engineer's code which is missing are
+recorded as ``{"status": "unavailable", "reason": ...}``, never invented.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from datetime import date, timedelta
+from pathlib import Path
+
+from benchmarks.harness import REPO, Timer, fitlake_command, machine, run_measured
+
+REFERENCE_USERS, REFERENCE_DAYS, START = 1959, 183, date(2023, 4, 1)
+SEED = 42
+TARGETS = {
+    "B1_wall_1x_s": 180.0,
+    "B2_plus_one_day_ratio": 0.10,
+    "B2_noop_ratio": 0.05,
+    "B3_merge_ratio": 1.5,
+    "B4_events_per_s": 10_000.0,
+    "B4_p95_s": 5.0,
+    "B5_spark_over_duckdb_10x": 4.0,
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- landing / runs --
+
+
+def ensure_landing(work: Path, scale: float, days: int = REFERENCE_DAYS) -> Path:
+    """Generated once per (scale, days) and reused: the generator is deterministic, and not what we measure."""
+    from fitlake.generate import MANIFEST, generate_landing
+
+    landing = work / f"landing_{scale:g}x"
+    manifest = landing / MANIFEST
+    if manifest.is_file():
+        args = json.loads(manifest.read_text())["arguments"]
+        if args["users"] == round(REFERENCE_USERS * scale) and args["days"] == days:
+            return landing
+    shutil.rmtree(landing, ignore_errors=True)
+    log(f"generating landing at {scale:g}x ({round(REFERENCE_USERS * scale):,} users x {days} days) into {landing}")
+    with Timer() as t:
+        generate_landing(landing, users=REFERENCE_USERS, days=days, scale=scale, seed=SEED, progress=False)
+    log(f"generated in {t.s:.0f} s")
+    return landing
+
+
+def add_next_day(landing: Path, scale: float) -> tuple[date, list[Path]]:
+    """One more day after the landing's last: same users (the generator derives them from the seed alone), the
+    generator's own day-0 draw, dated the next day; written into the landing's own folders. Returns the files
+    added (``remove_files`` takes them out again, so the cached landing stays what its manifest says)."""
+    from fitlake.generate import MANIFEST, generate_landing
+
+    last = date.fromisoformat(json.loads((landing / MANIFEST).read_text())["dates"]["last"])
+    next_day = last + timedelta(days=1)
+    added = []
+    with tempfile.TemporaryDirectory(dir=landing.parent) as tmp:
+        generate_landing(tmp, users=REFERENCE_USERS, days=1, scale=scale, seed=SEED, start=next_day, progress=False)
+        for path in sorted(Path(tmp).rglob("*")):
+            if path.is_file() and path.name != MANIFEST:
+                dest = landing / path.relative_to(tmp)
+                if not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, dest)
+                    added.append(dest)
+    return next_day, added
+
+
+def remove_files(landing: Path, files: list[Path]) -> None:
+    for f in files:
+        f.unlink(missing_ok=True)
+        parent = f.parent
+        while parent != landing and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def fitlake_run(root: Path, landing: Path, *extra: str):
+    res = run_measured([*fitlake_command(), "run", "--root", str(root), "--landing", str(landing), "--no-generate",
+                        *extra], env={"PYTHONUNBUFFERED": "1"}).check()
+    spark_ready = re.search(r"Spark ready in ([0-9.]+) s", res.stdout)
+    return res, float(spark_ready.group(1)) if spark_ready else None
+
+
+def delta_rows(path: Path) -> int:
+    """Rows in a Delta table's current snapshot, from the log's file statistics (no data read)."""
+    from deltalake import DeltaTable
+
+    actions = DeltaTable(str(path)).get_add_actions(flatten=True)
+    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+
+
+def layer_rows(root: Path, layer: str) -> dict[str, int]:
+    base = root / layer
+    return {p.name: delta_rows(p) for p in sorted(base.iterdir()) if (p / "_delta_log").is_dir()} if base.is_dir() else {}
+
+
+def run_log(root: Path) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(root / "ops" / "run_log")).to_pandas().to_dict("records")
+
+
+def stage_figures(root: Path, run_id: str | None = None) -> dict:
+    """Seconds and rows per stage of the latest run (ops.run_log), rows/s = rows written by the stage / seconds."""
+    rows = run_log(root)
+    run_id = run_id or max(rows, key=lambda r: r["logged_at"])["run_id"]
+    mine = [r for r in rows if r["run_id"] == run_id]
+    seconds = {r["stage"]: r["seconds"] for r in mine if r["table_name"] is None}
+    bronze = sum(layer_rows(root, "bronze").values())
+    silver_in = sum(int(r["rows_in"] or 0) for r in mine if r["stage"] == "silver" and r["table_name"])
+    gold_out = sum(int((r["inserted"] or 0) + (r["updated"] or 0)) for r in mine if r["stage"] == "gold" and r["table_name"])
+    rows_by_stage = {"ingest": bronze, "silver": silver_in, "gold": gold_out}
+    return {
+        "run_id": run_id,
+        "stages": {
+            s: {"seconds": round(sec, 2), "rows": rows_by_stage.get(s),
+                "rows_per_s": round(rows_by_stage[s] / sec) if rows_by_stage.get(s) and sec else None}
+            for s, sec in seconds.items()
+        },
+        "per_table_seconds": {r["table_name"]: round(r["seconds"], 2) for r in mine if r["table_name"]},
+    }
+
+
+# ------------------------------------------------------------------------------------------------------ figures --
+
+
+def b1_full_load(ctx: dict, scale: float) -> dict:
+    """Landing -> gold on an empty lakehouse, one `fitlake run` subprocess."""
+    landing = ensure_landing(ctx["work"], scale)
+    root = ctx["work"] / f"lake_{scale:g}x"
+    shutil.rmtree(root, ignore_errors=True)
+    log(f"B1 {scale:g}x: fitlake run (full load)")
+    res, spark_ready = fitlake_run(root, landing)
+    out = {
+        "scale": scale, "users": round(REFERENCE_USERS * scale), "days": REFERENCE_DAYS,
+        "landing_mb": round(sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()) / 2**20, 1),
+        "wall_s": round(res.wall_s, 1), "spark_start_s": spark_ready, "peak_rss_mb": round(res.peak_rss_mb),
+        "rows": {layer: sum(layer_rows(root, layer).values()) for layer in ("bronze", "silver", "quarantine", "gold")},
+        **stage_figures(root),
+    }
+    ctx.setdefault("lakes", {})[scale] = (root, landing, out)
+    log(f"B1 {scale:g}x: {out['wall_s']} s, peak {out['peak_rss_mb']} MB")
+    return out
+
+
+def b2_incremental(ctx: dict, scale: float) -> dict:
+    """+1 day after the full load, then a rerun with nothing new; each as a ratio of B1's full run."""
+    if scale not in ctx.get("lakes", {}):
+        return {"status": "unavailable", "reason": f"B1 at {scale:g}x did not run"}
+    root, landing, b1 = ctx["lakes"][scale]
+    next_day, added = add_next_day(landing, scale)
+    try:
+        log(f"B2 {scale:g}x: fitlake run (+1 day {next_day}, {len(added)} files)")
+        inc, inc_ready = fitlake_run(root, landing)
+        inc_stages = stage_figures(root)
+        log("B2: fitlake run (no-op rerun)")
+        noop, noop_ready = fitlake_run(root, landing)
+        noop_stages = stage_figures(root)
+    finally:
+        remove_files(landing, added)  # the lakehouse keeps the day; the cached landing is 183 days again
+    full = b1["wall_s"]
+    full_in_spark = full - (b1["spark_start_s"] or 0)
+    out = {
+        "day_added": str(next_day),
+        "plus_one_day_wall_s": round(inc.wall_s, 1),
+        "plus_one_day_ratio": round(inc.wall_s / full, 4),
+        "plus_one_day_ratio_excl_spark_start": round((inc.wall_s - (inc_ready or 0)) / full_in_spark, 4),
+        "plus_one_day_stages": inc_stages["stages"],
+        "noop_wall_s": round(noop.wall_s, 1),
+        "noop_ratio": round(noop.wall_s / full, 4),
+        "noop_ratio_excl_spark_start": round((noop.wall_s - (noop_ready or 0)) / full_in_spark, 4),
+        "noop_stages": noop_stages["stages"],
+        "spark_start_s": noop_ready,
+    }
+    ctx["b2"] = out
+    return out
+
+
+def b3_merge_scaling(ctx: dict) -> dict:
+    from benchmarks.merge_bench import measure_merge_scaling
+
+    if 1.0 not in ctx.get("lakes", {}):
+        return {"status": "unavailable", "reason": "needs B1 at 1x (its silver.activity is the 1x history)"}
+    root = ctx["lakes"][1.0][0]
+    ten = ctx["lakes"].get(10.0, (None,))[0]
+    log("B3: MERGE of one day into 1x vs 10x history")
+    return measure_merge_scaling(ctx["work"] / "b3", root, ten)
+
+
+def b4_streaming(ctx: dict) -> dict:
+    try:
+        from fitlake.streaming.bench import measure_throughput
+    except ImportError as e:
+        return {"status": "unavailable", "reason": f"fitlake.streaming.bench.measure_throughput is missing ({e})"}
+    log("B4: streaming throughput")
+    return measure_throughput(ctx["work"] / "b4", quick=ctx["quick"])
+
+
+def b5_duckdb(ctx: dict) -> dict:
+    from benchmarks.duckdb_ref import check_against_spark, run_reference
+    from fitlake.config import DEFAULT_STEP_GOAL
+
+    out = {"how": "silver read with delta-rs into Arrow, gold computed by DuckDB SQL, written back with delta-rs "
+                  "(DuckDB's delta extension needs a download that is not reachable here)"}
+    for scale, (root, _, b1) in sorted(ctx.get("lakes", {}).items()):
+        log(f"B5 {scale:g}x: DuckDB reference")
+        ref = run_reference(root, ctx["work"] / f"b5_{scale:g}x", DEFAULT_STEP_GOAL)
+        check = check_against_spark(ref.pop("connection"), root)
+        spark_gold = b1["stages"].get("gold", {}).get("seconds")
+        out[f"{scale:g}x"] = {
+            "duckdb_s": round(ref["timings"]["total_s"], 2),
+            "duckdb_timings": {k: round(v, 2) for k, v in ref["timings"].items()},
+            "silver_rows_in": ref["rows_in"],
+            "spark_gold_stage_s": spark_gold,
+            "ratio_spark_over_duckdb": round(spark_gold / ref["timings"]["total_s"], 2) if spark_gold else None,
+            "same_results": all(v.get("match", False) for v in check.values()),
+            "check": check,
+        }
+    if len(out) == 1:
+        return {"status": "unavailable", "reason": "needs B1 (its silver tables)"}
+    return out
+
+
+def b6_full_rebuild(ctx: dict) -> dict:
+    """The reference ETL (read every landing file, overwrite silver and gold) vs fitlake's incremental +1 day run."""
+    if 1.0 not in ctx.get("lakes", {}) or "b2" not in ctx:
+        return {"status": "unavailable", "reason": "needs B1 and B2 at 1x"}
+    _, landing, b1 = ctx["lakes"][1.0]
+    root = ctx["work"] / "b6_reference"
+    shutil.rmtree(root, ignore_errors=True)
+    log("B6: reference full-overwrite rebuild")
+    res = run_measured([sys.executable, "-m", "benchmarks.reference_etl", "--root", str(root), "--landing",
+                        str(landing)], cwd=REPO, env={"PYTHONPATH": str(REPO)}).check()
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    inc = ctx["b2"]["plus_one_day_wall_s"]
+    return {
+        "reference_wall_s": round(res.wall_s, 1),
+        "reference_peak_rss_mb": round(res.peak_rss_mb),
+        "reference_rows": {layer: sum(layer_rows(root, layer).values()) for layer in ("silver", "quarantine", "gold")},
+        "reference_stage_s": summary.get("seconds"),
+        "fitlake_plus_one_day_wall_s": inc,
+        "fitlake_full_wall_s": b1["wall_s"],
+        "ratio_reference_over_incremental": round(res.wall_s / inc, 2),
+        "ratio_reference_over_fitlake_full": round(res.wall_s / b1["wall_s"], 2),
+    }
+
+
+def dashboard_first_render(ctx: dict) -> dict:
+    try:
+        from fitlake.dashboard.bench import measure_home_first_render
+    except ImportError as e:
+        return {"status": "unavailable", "reason": f"fitlake.dashboard.bench is missing ({e})"}
+    if 1.0 not in ctx.get("lakes", {}):
+        return {"status": "unavailable", "reason": "needs B1 at 1x"}
+    return measure_home_first_render(ctx["lakes"][1.0][0])
+
+
+# ----------------------------------------------------------------------------------------------------- headline --
+
+
+def _met(value, target, lower_is_better=True):
+    if value is None:
+        return None
+    return value <= target if lower_is_better else value >= target
+
+
+def headline(figures: dict) -> list[dict]:
+    rows = []
+
+    def add(fig, metric, value, target=None, key=None, unit="", higher=False):
+        t = TARGETS.get(key) if key else None
+        rows.append({"figure": fig, "metric": metric, "value": value, "unit": unit,
+                     "target": (f"{'≥' if higher else '≤'} {t:g}{(' ' + unit) if unit else ''}" if t is not None else target),
+                     "met": _met(value, t, not higher) if t is not None else None})
+
+    b1 = figures.get("B1", {})
+    for key, run in b1.items():
+        if isinstance(run, dict) and "wall_s" in run:
+            add("B1", f"full load {key} ({run['users']:,} users x {run['days']} d): wall incl. JVM start",
+                run["wall_s"], key="B1_wall_1x_s" if key == "1x" else None, unit="s")
+            add("B1", f"full load {key}: peak memory (process tree RSS)", run["peak_rss_mb"], unit="MB")
+            for stage, s in run.get("stages", {}).items():
+                add("B1", f"full load {key}: {stage} rows/s", s.get("rows_per_s"))
+    b2 = figures.get("B2", {}).get("1x", {})
+    if "plus_one_day_ratio" in b2:
+        add("B2", "+1 day, share of the full run (wall)", b2["plus_one_day_ratio"], key="B2_plus_one_day_ratio")
+        add("B2", "no-op rerun, share of the full run (wall)", b2["noop_ratio"], key="B2_noop_ratio")
+    b3 = figures.get("B3", {})
+    if "ratio_10x_over_1x" in b3:
+        add("B3", "one-day MERGE into 10x vs 1x history", b3["ratio_10x_over_1x"], key="B3_merge_ratio")
+    b4 = figures.get("B4", {})
+    if isinstance(b4, dict) and b4.get("rates"):
+        best = max(b4["rates"], key=lambda r: r.get("events_per_s") or 0)
+        add("B4", "sustained events/s (best offered rate)", best.get("events_per_s"), key="B4_events_per_s", higher=True)
+        add("B4", "micro-batch latency p95 at that rate", best.get("latency_p95_s"), key="B4_p95_s", unit="s")
+    b5 = figures.get("B5", {})
+    for key in ("1x", "10x"):
+        if isinstance(b5.get(key), dict):
+            add("B5", f"Spark gold stage / DuckDB at {key}", b5[key]["ratio_spark_over_duckdb"],
+                key="B5_spark_over_duckdb_10x" if key == "10x" else None)
+    b6 = figures.get("B6", {})
+    if "ratio_reference_over_incremental" in b6:
+        add("B6", "full-overwrite rebuild / fitlake +1 day run", b6["ratio_reference_over_incremental"])
+    d = figures.get("dashboard", {})
+    if isinstance(d, dict) and d.get("seconds") is not None:
+        add("dashboard", "home page first render", d["seconds"], unit="s")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------------- main --
+
+
+def _guard(name: str, fn, *args) -> dict:
+    try:
+        return fn(*args)
+    except Exception as e:  # one figure failing must not lose the others
+        log(f"{name} FAILED: {type(e).__name__}: {e}")
+        return {"status": "failed", "reason": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                "traceback": traceback.format_exc()[-4000:]}
+
+
+def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = None, quick: bool = False,
+         workdir: str | None = None, keep: bool = False, readme: str | None = None) -> int:
+    from benchmarks.report import render, update_readme
+
+    os.environ.setdefault("FITLAKE_JARS_DIR", str(REPO / ".cache" / "jars"))
+    work = Path(workdir or tempfile.mkdtemp(prefix="fitlake-bench-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    want = (lambda f: only is None or f in only)
+    scales = [scale] if quick or scale != 1.0 else [1.0, 10.0]
+    ctx = {"work": work, "quick": quick}
+    started = time.perf_counter()
+    bench = {"command": "fitlake bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "fitlake bench",
+             "machine": machine(), "scales": scales, "targets": TARGETS, "figures": {}}
+    figures = bench["figures"]
+
+    def save() -> None:
+        bench["total_s"] = round(time.perf_counter() - started, 1)
+        bench["headline"] = headline(figures)
+        Path(out).write_text(json.dumps(bench, indent=1, default=str) + "\n")
+
+    if want("B1") or want("B2") or want("B3") or want("B5") or want("B6"):
+        figures["B1"] = {}
+        for s in scales:
+            figures["B1"][f"{s:g}x"] = _guard(f"B1 {s:g}x", b1_full_load, ctx, s)
+            if s == scales[0] and (want("B2") or want("B6")):
+                figures["B2"] = {f"{s:g}x": _guard("B2", b2_incremental, ctx, s)}
+            save()
+        if quick:
+            figures["B1"]["10x"] = {"status": "skipped", "reason": "--quick skips the 10x runs (and B5 at 10x)"}
+    if want("B3"):
+        figures["B3"] = _guard("B3", b3_merge_scaling, ctx)
+        save()
+    if want("B4"):
+        figures["B4"] = _guard("B4", b4_streaming, ctx)
+        save()
+    if want("B5"):
+        figures["B5"] = _guard("B5", b5_duckdb, ctx)
+        save()
+    if want("B6"):
+        figures["B6"] = _guard("B6", b6_full_rebuild, ctx)
+        save()
+    if only is None or "DASHBOARD" in only:
+        figures["dashboard"] = _guard("dashboard", dashboard_first_render, ctx)
+    save()
+    md = render(bench)
+    print(md)
+    if readme:
+        update_readme(Path(readme), md)
+    if not keep and workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"wrote {out}")
+    return 0

@@ -1,0 +1,77 @@
+"""dashboard.shaping: the pandas behind the charts, with null and zero cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fitlake.dashboard import shaping
+
+D1, D2 = dt.date(2023, 4, 1), dt.date(2023, 4, 2)
+
+
+def test_daily_mean_ignores_nulls_and_handles_empty():
+    df = pd.DataFrame({"date": [D1, D1, D2], "wellness_score": [50.0, None, 0.0]})
+    assert shaping.daily_mean(df, ["wellness_score"])["wellness_score"].tolist() == [50.0, 0.0]
+    assert shaping.daily_mean(df.iloc[:0], ["wellness_score"]).empty
+
+
+def test_segment_counts_orders_segments_and_skips_nulls():
+    df = pd.DataFrame({"date": [D1, D1, D1, D2], "user_id": [1, 2, 3, 1],
+                       "engagement_segment": ["Low", "High", None, "Low"]})
+    counts = shaping.segment_counts(df)
+    assert list(counts.columns) == ["High", "Low"]
+    assert counts.loc[D2].tolist() == [0, 1]
+
+
+def test_segment_transitions_counts_moves_and_leaves_out_missing_users():
+    df = pd.DataFrame({
+        "date": [D1, D1, D1, D2, D2, D2],
+        "user_id": [1, 2, 3, 1, 2, 4],
+        "engagement_segment": ["Low", "High", "Medium", "Medium", "High", "Low"],
+    })
+    moves = shaping.segment_transitions(df, D1, D2)
+    assert list(moves.index) == ["High", "Medium", "Low"] and list(moves.columns) == ["High", "Medium", "Low"]
+    assert moves.loc["Low", "Medium"] == 1 and moves.loc["High", "High"] == 1
+    assert int(moves.to_numpy().sum()) == 2  # user 3 has no D2 row, user 4 no D1 row
+    assert shaping.segment_transitions(df, D1, dt.date(2030, 1, 1)).empty
+
+
+def test_histogram_bins_nulls_zero_and_constant():
+    hist = shaping.histogram(pd.Series([0.0, 0.5, 1.0, None]), bins=2)
+    assert hist["count"].tolist() == [1, 2]  # the last bin includes its end; the null is not counted
+    assert hist["bin_start"].tolist() == [0.0, 0.5]
+    constant = shaping.histogram(pd.Series([0.0, 0.0]), bins=5)
+    assert constant["count"].sum() == 2
+    assert shaping.histogram(pd.Series([None], dtype="float64")).empty
+
+
+def test_persona_sizes_with_and_without_names():
+    named = pd.DataFrame({"user_id": [1, 2, 3, 3], "persona_id": [0, 0, 1, 1], "persona": ["a", "a", "b", "b"]})
+    sizes = shaping.persona_sizes(named)
+    assert sizes[["persona", "users"]].values.tolist() == [["a", 2], ["b", 1]]
+    assert sizes["share"].sum() == pytest.approx(1.0)
+    ids_only = shaping.persona_sizes(pd.DataFrame({"user_id": [1, 2], "prediction": [0, 1]}))
+    assert ids_only["persona"].tolist() == ["persona 0", "persona 1"]
+    assert shaping.persona_sizes(pd.DataFrame({"user_id": []})).empty
+
+
+def test_correlations_skip_constant_keys_and_flags():
+    df = pd.DataFrame({"steps": [0, 1000, 2000], "calories": [1500.0, 1600.0, 1700.0], "zero": [0, 0, 0],
+                       "date_key": [1, 2, 3], "is_non_wear": [True, False, False], "_line": [1, 2, 3]})
+    corr = shaping.correlations(df)
+    assert set(corr["x"]) == {"steps", "calories"}
+    assert corr.set_index(["x", "y"]).loc[("steps", "calories"), "r"] == pytest.approx(1.0)
+    assert shaping.correlations(df[["zero"]]).empty
+
+
+def test_window_totals_and_latest():
+    t = pd.Timestamp("2023-04-14 08:00", tz="UTC")
+    w = pd.DataFrame({"window_start": [t, t, t + pd.Timedelta(seconds=30)], "steps": [1, 2, np.int64(0)],
+                      "window_end": [t + pd.Timedelta(seconds=30)] * 2 + [t + pd.Timedelta(seconds=60)]})
+    assert shaping.window_totals(w, "steps")["steps"].tolist() == [3, 0]
+    assert shaping.latest(w, "window_end", 1)["steps"].tolist() == [0]
+    assert shaping.window_totals(w.iloc[:0], "steps").empty
