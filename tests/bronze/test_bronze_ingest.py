@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from fitlake.bronze import BronzeIngestError, describe, ingest_all, ingest_source
+from fitlake.bronze import SOURCES, BronzeIngestError, describe, ingest_all, ingest_source
 from fitlake.bronze import ingest as ingest_module
 from fitlake.bronze.schema import load_schema
 
@@ -177,20 +177,25 @@ def real_lake(spark, kaggle_dir, tmp_path_factory):
     return settings, {r["source"]: r for r in results}, messages
 
 
+def _origin(path: str) -> str:
+    return "kaggle" if ("2016-04-12" in path or "heartrate-sample" in path) else "fixtures"
+
+
 def _rows_by_origin(settings, name: str) -> dict[str, int]:
     arrow = DeltaTable(settings.table("bronze", name).path).to_pyarrow_table(columns=["_source_file"])
-    counts: dict[str, int] = {}
-    for path in arrow.column("_source_file").to_pylist():
-        origin = "kaggle" if ("2016-04-12" in path or "heartrate-sample" in path) else "fixtures"
-        counts[origin] = counts.get(origin, 0) + 1
-    return counts
+    origins = [_origin(p) for p in arrow.column("_source_file").to_pylist()]
+    return {o: origins.count(o) for o in set(origins)}
 
 
 @pytest.mark.parametrize("name", sorted(KAGGLE_COUNTS))
 def test_real_export_lands_every_row(real_lake, name):
-    settings, results, _ = real_lake
-    assert _rows_by_origin(settings, name)["kaggle"] == KAGGLE_COUNTS[name]
-    assert results[name]["corrupt_rows"] == 0 and results[name]["rescued_rows"] == 0
+    settings, _, _ = real_lake
+    columns = ["_source_file", "_corrupt_record", "_rescued_data", SOURCES[name].columns[0]]
+    rows = DeltaTable(settings.table("bronze", name).path).to_pyarrow_table(columns=columns).to_pylist()
+    real = [r for r in rows if _origin(r["_source_file"]) == "kaggle"]
+    assert len(real) == KAGGLE_COUNTS[name]
+    assert all(r["_corrupt_record"] is None and r["_rescued_data"] is None for r in real)
+    assert all(len(r["Id"]) == 10 for r in real)
 
 
 def test_fixture_landing_matches_the_reference_counts(real_lake):

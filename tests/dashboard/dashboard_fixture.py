@@ -1,9 +1,10 @@
 """A tiny lakehouse with the contract columns, for the dashboard tests.
 
-Tables are written with ``deltalake`` (milliseconds, no JVM work); one silver table is written and MERGEd by
-delta-spark so the dashboard is also checked against the real writer's logs. The MLflow store holds small Spark ML
-pipelines registered with the ``champion`` alias, shaped like the ML engineer's: a StringIndexer on the label with
-IndexToString, one-hot categorical inputs, and a scaled KMeans with a silhouette per k.
+Tables are written with ``deltalake`` (milliseconds, no JVM work) with the columns of the gold DDL and the
+streaming schemas; test_data.py checks the reader against tables delta-spark writes. The MLflow store holds
+fitlake.ml's own pipelines (activity type, calories, personas) fitted on the tiny data with few iterations and
+registered ``@champion`` the way fitlake.ml.tracking logs them (signature, input example, ``personas.json``,
+``silhouette_k<k>`` metrics), without its slow serving-input validation.
 """
 
 from __future__ import annotations

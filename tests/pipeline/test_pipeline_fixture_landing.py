@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import FIXTURES
+
 from fitlake import delta_io
 from fitlake.config import TABLES, Settings
 from fitlake.gold.job import SQL_DIR, run_sql_file
 from fitlake.pipeline import run_lock, PipelineError, summary_lines
 from fitlake.spark import register_tables
 
-from .conftest import run, versions
+from pipeline_support import FIXTURES, run, versions
 
 LANDING = FIXTURES / "landing"
 LAST_DAY = "2023-04-04"

@@ -154,15 +154,22 @@ def _sql_name(ref: TableRef) -> str:
 
 
 def _write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) -> None:
-    """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing."""
-    delta_io.write(
-        batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint")),
-        ref,
-        mode="append",
-        txnAppId=app_id,
-        txnVersion=str(batch_id),
-        mergeSchema="true",
+    """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing.
+
+    Not ``delta_io.write``: the table is created and registered once per run, not once per micro-batch.
+    """
+    writer = (
+        batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
+        .write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", str(batch_id))
+        .option("mergeSchema", "true")
     )
+    if ref.path is not None:
+        writer.save(ref.path)
+    else:
+        writer.saveAsTable(ref.full_name)
 
 
 def _stat_columns() -> list:
@@ -217,8 +224,9 @@ def ingest_source(
 ) -> dict:
     """Append the source's new landing files to ``bronze.<name>``; files already ingested are never read again.
 
-    Returns counts: files, rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on),
-    batches, schema_version, seconds.
+    Returns counts: files (new files with content; an empty file is marked as seen but yields no row to count),
+    rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on), batches, schema_version,
+    seconds. Rows of one run share one ``_ingested_at``.
     """
     started = time.monotonic()
     source = resolve_source(name)
@@ -274,7 +282,8 @@ def describe(counts: dict) -> str:
         return f"{counts['table']}: FAILED ({counts['error']}); rerun to continue where it stopped"
     if not counts.get("batches"):
         return f"{counts['table']}: no new files"
-    parts = [f"{counts['table']}: {counts['files']} new files, {counts['rows']} rows"]
+    files = f"{counts['files']} new files, " if counts.get("files") is not None else ""
+    parts = [f"{counts['table']}: {files}{counts['rows']} rows"]
     if counts.get("corrupt_rows"):
         parts.append(f"{counts['corrupt_rows']} unparseable lines kept in _corrupt_record")
     if counts.get("rescued_rows"):

@@ -147,7 +147,7 @@ def in_date_range(df: DataFrame, column: str, low: dt.date, high: dt.date) -> Da
 
 def for_keys(df: DataFrame, keys: DataFrame, date_expr: str = "date") -> DataFrame:
     """Rows of ``df`` whose (user_id, date) is in ``keys``."""
-    k = F.broadcast(keys.select("user_id", F.col("date").alias("_key_date")))
+    k = keys.select("user_id", F.col("date").alias("_key_date"))
     return df.withColumn("_key_date", F.expr(date_expr)).join(k, ["user_id", "_key_date"], "left_semi").drop("_key_date")
 
 
@@ -194,7 +194,7 @@ def _users(scope: Scope) -> DataFrame:
 
 
 def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
-    users = F.broadcast(_users(scope))
+    users = _users(scope)
     weight = run.read("silver", "weight_log")
     if weight is None:
         weight = run.spark.createDataFrame([], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
@@ -209,7 +209,7 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
 def _window_base(run: GoldRun, fact: str, scope: Scope, days: int) -> DataFrame:
     """Every row of ``fact`` the trailing windows of the scope's days can see."""
     base = in_date_range(run.read("gold", fact), "date", scope.low - dt.timedelta(days=days - 1), scope.high)
-    return base.join(F.broadcast(_users(scope)), "user_id", "left_semi")
+    return base.join(_users(scope), "user_id", "left_semi")
 
 
 BUILDERS: tuple[Builder, ...] = (

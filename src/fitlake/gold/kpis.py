@@ -30,7 +30,8 @@ LOWEST_SEGMENT = "Low"
 
 
 def _unit(x: Column) -> Column:
-    return F.least(F.greatest(x, F.lit(0.0)), F.lit(1.0))
+    """Clamp to [0, 1]; null stays null (Spark's greatest/least skip nulls, which would turn missing into 0)."""
+    return F.when(x.isNotNull(), F.least(F.greatest(x, F.lit(0.0)), F.lit(1.0)))
 
 
 def steps_component(steps: Column, step_goal: int = DEFAULT_STEP_GOAL) -> Column:

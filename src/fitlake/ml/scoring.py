@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import (
+    DateType, DoubleType, IntegerType, LongType, StringType, StructField, StructType, TimestampType,
+)
 
 from fitlake import delta_io
 from fitlake.config import Settings
@@ -21,13 +23,22 @@ from fitlake.ml.data import Skip, lineage_time, persona_inputs, read_optional, r
 from fitlake.ml.features import top_k_per_user
 from fitlake.ml.train import CALORIES_SOURCES, CALORIES_SPECS, TOP_K, calories_frame
 
-PERSONAS_SCHEMA = StructType.fromDDL(
+_TYPES = {"BIGINT": LongType(), "INT": IntegerType(), "STRING": StringType(), "DOUBLE": DoubleType(),
+          "DATE": DateType(), "TIMESTAMP": TimestampType()}
+
+
+def _schema(columns: str) -> StructType:
+    """A StructType from "name TYPE, ..." without a Spark session (StructType.fromDDL needs one)."""
+    return StructType([StructField(n, _TYPES[t]) for n, t in (c.split() for c in columns.split(","))])
+
+
+PERSONAS_SCHEMA = _schema(
     "user_id BIGINT, persona_id INT, persona_name STRING, model_name STRING, model_version STRING, "
     "_scored_at TIMESTAMP")
-CALORIES_SCHEMA = StructType.fromDDL(
+CALORIES_SCHEMA = _schema(
     "source STRING, user_id BIGINT, date DATE, actual_calories DOUBLE, predicted_calories DOUBLE, residual DOUBLE, "
     "model_name STRING, model_version STRING, _input_updated_at TIMESTAMP, _scored_at TIMESTAMP")
-RECOMMENDATIONS_SCHEMA = StructType.fromDDL(
+RECOMMENDATIONS_SCHEMA = _schema(
     "user_id BIGINT, rank INT, activity_type STRING, score DOUBLE, model_name STRING, model_version STRING, "
     "_scored_at TIMESTAMP")
 

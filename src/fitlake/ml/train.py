@@ -252,13 +252,13 @@ def _guarded(model: str, fn) -> dict:
         return _skipped(model, str(e))
 
 
-def train(spark, settings: Settings, model: str = "all", calories_source: str = "all") -> list[dict]:
+def train(spark, settings: Settings, model: str = "all", calories_source: str = "all", k_max: int = 8) -> list[dict]:
     """Train ``model`` (or all four); returns one summary per registered model."""
     chosen = MODELS if model == "all" else (model,)
     results: list[dict] = []
     for name in chosen:
         if name == "personas":
-            results.append(_guarded(name, lambda: train_personas(spark, settings)))
+            results.append(_guarded(name, lambda: train_personas(spark, settings, k_max)))
         elif name == "activity":
             results.append(_guarded(name, lambda: train_activity_type(spark, settings)))
         elif name == "calories":

@@ -28,7 +28,7 @@ def live() -> None:
         last_end = windows["window_end"].max()
         newest = windows[windows["window_end"] == last_end]
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Latest window end (UTC)", f"{last_end:%Y-%m-%d %H:%M:%S}")
+        c1.metric("Latest window end (UTC)", f"{last_end:%H:%M:%S}", help=f"{last_end:%Y-%m-%d %H:%M:%S} UTC")
         c2.metric("Users in it", f"{newest['user_id'].nunique():,}")
         c3.metric("Steps in it", f"{int(newest['steps'].sum()):,}")
         count_col = shaping.first_present(newest, ("event_count", "events"))

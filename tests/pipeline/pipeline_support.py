@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fitlake.config import TABLES, Settings
 from fitlake.silver.merge import table_version
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def versions(settings: Settings, layers=("silver", "quarantine", "gold")) -> dict[str, int | None]:

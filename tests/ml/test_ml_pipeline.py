@@ -1,0 +1,148 @@
+"""Train all models on the generated lakehouse once (one MLflow store for this module), then check what the user
+sees: each model beats its baseline, four experiments with metrics beside baselines, a champion per registered
+model that a rerun does not move, and incremental scoring into the gold tables."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from chispa.schema_comparer import assert_schema_equality
+
+from fitlake import delta_io
+from fitlake.ml import features as fx
+from fitlake.ml import models as mdl
+from fitlake.ml import scoring, tracking
+from fitlake.ml.train import train
+
+REGISTERED = ("personas", "activity", "calories", "calories_fitbit", "recommend")
+
+
+@pytest.fixture(scope="module")
+def trained(spark, ml_lakehouse):
+    # The served-input check of log_model reloads every model through pyfunc (seconds each); scoring below loads
+    # and runs the registered models anyway, so this module skips that duplicate check.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("mlflow.models.utils._validate_serving_input", lambda **_: None)
+        results = train(spark, ml_lakehouse, "all", k_max=5)
+        yield {r["model"]: r for r in results}, mp
+
+
+@pytest.fixture(scope="module")
+def client(trained, ml_lakehouse):
+    from mlflow import MlflowClient
+
+    tracking.configure(ml_lakehouse)
+    return MlflowClient()
+
+
+def test_every_model_trains_and_beats_its_baseline(trained):
+    results, _ = trained
+    assert {k: r["status"] for k, r in results.items()} == {k: "trained" for k in REGISTERED}
+    p = results["personas"]["metrics"]
+    assert p["k"] == 3 and p["silhouette"] > 0.5 > p["baseline_silhouette"]  # three behaviour groups generated
+    a = results["activity"]["metrics"]
+    assert a["accuracy"] > a["baseline_accuracy"] + 0.3 and a["macro_f1"] > a["baseline_macro_f1"] + 0.3
+    for key in ("calories", "calories_fitbit"):
+        c = results[key]["metrics"]
+        assert c["r2"] > 0.8 > 0.05 > c["baseline_r2"]
+        assert c["rmse"] < c["baseline_rmse"] and c["mae"] < c["baseline_mae"]
+    r = results["recommend"]["metrics"]
+    assert r["precision_at_k"] > r["baseline_precision_at_k"] and r["map_at_k"] > r["baseline_map_at_k"]
+
+
+def test_four_experiments_with_baselines_artifacts_and_champions(trained, client, ml_lakehouse):
+    import mlflow
+
+    names = {e.name for e in client.search_experiments()}
+    assert {f"fitlake-{m}" for m in ("personas", "activity", "calories", "recommend")} <= names
+    plots = {"personas": "silhouette_curve.png", "activity": "confusion_matrix.png", "calories": "residuals.png",
+             "calories_fitbit": "residuals.png", "recommend": "ranking.png"}
+    for key, result in trained[0].items():
+        run = client.get_run(result["run_id"])
+        assert any(m.startswith("baseline_") for m in run.data.metrics), key
+        assert plots[key] in {a.path for a in client.list_artifacts(result["run_id"])}
+        champion = client.get_model_version_by_alias(ml_lakehouse.model_name(key), "champion")
+        assert champion.version == "1" and champion.tags["test_fingerprint"]
+        info = mlflow.models.get_model_info(f"models:/{ml_lakehouse.model_name(key)}/1")
+        assert info.signature is not None and info.saved_input_example_info is not None
+    assert trained[0]["calories_fitbit"]["metrics"]["r2"] > 0.8
+    assert client.get_run(trained[0]["calories_fitbit"]["run_id"]).info.experiment_id == \
+        client.get_experiment_by_name("fitlake-calories").experiment_id
+
+
+def test_rerun_without_new_data_does_not_move_champion(spark, trained, client, ml_lakehouse):
+    [again] = train(spark, ml_lakehouse, "calories", calories_source="fitbit")
+    assert again["version"] == "2" and not again["promoted"] and "same test set" in again["reason"]
+    assert again["metrics"]["r2"] == pytest.approx(trained[0]["calories_fitbit"]["metrics"]["r2"], abs=1e-9)
+    assert client.get_model_version_by_alias(ml_lakehouse.model_name("calories_fitbit"), "champion").version == "1"
+
+
+def test_alias_rules_first_worse_better_and_new_test_data(client, trained):
+    name = "fitlake_alias_rules"
+    client.create_registered_model(name)
+    source = client.get_model_version(trained[0]["calories"]["registered_model"], "1").source
+
+    def new_version() -> str:
+        return client.create_model_version(name, source).version
+
+    v1, v2, v3, v4 = new_version(), new_version(), new_version(), new_version()
+    first = tracking.decide_and_set_alias(client, name, v1, 0.80, "fp-a", True)
+    assert first.promoted and client.get_model_version_by_alias(name, "champion").version == v1
+    client.set_model_version_tag(name, v1, "test_fingerprint", "fp-a")
+    client.set_model_version_tag(name, v1, "primary_metric", "0.8")
+    assert not tracking.decide_and_set_alias(client, name, v2, 0.79, "fp-a", True).promoted
+    assert not tracking.decide_and_set_alias(client, name, v2, 0.80, "fp-a", True).promoted  # a tie is not better
+    assert client.get_model_version_by_alias(name, "champion").version == v1
+    # new test data: the champion is re-scored on it before comparing, not judged by its old number
+    rescored = tracking.decide_and_set_alias(client, name, v3, 0.75, "fp-b", True, rescore_champion=lambda uri: 0.70)
+    assert rescored.promoted and rescored.champion_metric == 0.70
+    assert client.get_model_version_by_alias(name, "champion").version == v3
+    # lower-is-better metrics and a champion that cannot be re-scored
+    client.set_model_version_tag(name, v3, "test_fingerprint", "fp-b")
+    client.set_model_version_tag(name, v3, "primary_metric", "0.75")
+    assert not tracking.decide_and_set_alias(client, name, v4, 0.76, "fp-b", False).promoted
+    broken = tracking.decide_and_set_alias(client, name, v4, 0.9, "fp-c", True,
+                                           rescore_champion=lambda uri: 1 / 0)
+    assert broken.promoted and "could not be re-scored" in broken.reason
+
+
+def test_score_writes_gold_tables_incrementally(spark, trained, ml_lakehouse):
+    settings = ml_lakehouse
+    first = {r["model"]: r for r in scoring.score(spark, settings)}
+    assert {k: r["status"] for k, r in first.items()} == {k: "scored" for k in REGISTERED}
+
+    personas = delta_io.read(spark, settings.table("gold", "user_personas"))
+    calories = delta_io.read(spark, settings.table("gold", "predicted_calories"))
+    recs = delta_io.read(spark, settings.table("gold", "activity_recommendations"))
+    for df, schema in ((personas, scoring.PERSONAS_SCHEMA), (calories, scoring.CALORIES_SCHEMA),
+                       (recs, scoring.RECOMMENDATIONS_SCHEMA)):
+        assert_schema_equality(df.schema, schema, ignore_nullable=True)
+
+    n_users = 36
+    model = tracking.load_model(settings, "models:/fitlake_personas@champion")
+    assert personas.count() == n_users and first["personas"]["inserted"] == n_users
+    assert {r.persona_name for r in personas.collect()} == set(mdl.persona_model_names(model))
+
+    silver_daily = delta_io.read(spark, settings.table("silver", "daily_activity"))
+    worn = silver_daily.transform(fx.filter_wear_days("total_steps")).count()
+    assert calories.where("source = 'fitbit'").count() == worn == first["calories_fitbit"]["inserted"]
+    one = calories.where("source = 'fitbit'").orderBy("user_id", "date").limit(1)
+    assert_df_equality(
+        one.selectExpr("round(actual_calories - predicted_calories, 6) AS r", "model_version"),
+        one.selectExpr("round(residual, 6) AS r", "'1' AS model_version"), ignore_nullable=True)
+
+    ranks = recs.groupBy("user_id").agg({"rank": "max", "activity_type": "count"}).collect()
+    assert len(ranks) == n_users and all(r["max(rank)"] == 3 and r["count(activity_type)"] == 3 for r in ranks)
+
+    # a rerun with nothing new writes nothing
+    again = scoring.score(spark, settings)
+    assert all(r["inserted"] == 0 and r["updated"] == 0 for r in again), again
+
+    # a correction of one silver row is re-scored alone
+    row = silver_daily.transform(fx.filter_wear_days("total_steps")).orderBy("user_id", "activity_date").first()
+    delta_io.delta_table(spark, settings.table("silver", "daily_activity")).update(
+        f"user_id = {row.user_id} AND activity_date = '{row.activity_date}'",
+        {"total_steps": "total_steps + 3000", "_updated_at": "current_timestamp()"})
+    third = {r["model"]: r for r in scoring.score(spark, settings)}
+    assert (third["calories_fitbit"]["inserted"], third["calories_fitbit"]["updated"]) == (0, 1)
+    assert third["calories"]["updated"] == 0
