@@ -62,7 +62,7 @@ def test_four_experiments_with_baselines_artifacts_and_champions(trained, client
         assert any(m.startswith("baseline_") for m in run.data.metrics), key
         assert plots[key] in {a.path for a in client.list_artifacts(result["run_id"])}
         champion = client.get_model_version_by_alias(ml_lakehouse.model_name(key), "champion")
-        assert champion.version == "1" and champion.tags["test_fingerprint"]
+        assert str(champion.version) == "1" and champion.tags["test_fingerprint"]
         info = mlflow.models.get_model_info(f"models:/{ml_lakehouse.model_name(key)}/1")
         assert info.signature is not None and info.saved_input_example_info is not None
     assert trained[0]["calories_fitbit"]["metrics"]["r2"] > 0.8
@@ -74,7 +74,7 @@ def test_rerun_without_new_data_does_not_move_champion(spark, trained, client, m
     [again] = train(spark, ml_lakehouse, "calories", calories_source="fitbit")
     assert again["version"] == "2" and not again["promoted"] and "same test set" in again["reason"]
     assert again["metrics"]["r2"] == pytest.approx(trained[0]["calories_fitbit"]["metrics"]["r2"], abs=1e-9)
-    assert client.get_model_version_by_alias(ml_lakehouse.model_name("calories_fitbit"), "champion").version == "1"
+    assert str(client.get_model_version_by_alias(ml_lakehouse.model_name("calories_fitbit"), "champion").version) == "1"
 
 
 def test_alias_rules_first_worse_better_and_new_test_data(client, trained):
@@ -83,20 +83,20 @@ def test_alias_rules_first_worse_better_and_new_test_data(client, trained):
     source = client.get_model_version(trained[0]["calories"]["registered_model"], "1").source
 
     def new_version() -> str:
-        return client.create_model_version(name, source).version
+        return str(client.create_model_version(name, source).version)
 
     v1, v2, v3, v4 = new_version(), new_version(), new_version(), new_version()
     first = tracking.decide_and_set_alias(client, name, v1, 0.80, "fp-a", True)
-    assert first.promoted and client.get_model_version_by_alias(name, "champion").version == v1
+    assert first.promoted and str(client.get_model_version_by_alias(name, "champion").version) == v1
     client.set_model_version_tag(name, v1, "test_fingerprint", "fp-a")
     client.set_model_version_tag(name, v1, "primary_metric", "0.8")
     assert not tracking.decide_and_set_alias(client, name, v2, 0.79, "fp-a", True).promoted
     assert not tracking.decide_and_set_alias(client, name, v2, 0.80, "fp-a", True).promoted  # a tie is not better
-    assert client.get_model_version_by_alias(name, "champion").version == v1
+    assert str(client.get_model_version_by_alias(name, "champion").version) == v1
     # new test data: the champion is re-scored on it before comparing, not judged by its old number
     rescored = tracking.decide_and_set_alias(client, name, v3, 0.75, "fp-b", True, rescore_champion=lambda uri: 0.70)
     assert rescored.promoted and rescored.champion_metric == 0.70
-    assert client.get_model_version_by_alias(name, "champion").version == v3
+    assert str(client.get_model_version_by_alias(name, "champion").version) == v3
     # lower-is-better metrics and a champion that cannot be re-scored
     client.set_model_version_tag(name, v3, "test_fingerprint", "fp-b")
     client.set_model_version_tag(name, v3, "primary_metric", "0.75")

@@ -49,9 +49,12 @@ def resolve_names(sql: str, settings: Settings) -> str:
     return _NAME.sub(sub, sql)
 
 
-def apply_ddl(spark, settings: Settings) -> None:
-    """Run ``sql/ddl.sql``: create missing gold tables (locally at their Delta folder) and register them."""
+def apply_ddl(spark, settings: Settings) -> set[str]:
+    """Run ``sql/ddl.sql``: create missing gold tables (locally at their Delta folder) and register them; return
+    the names of the tables created now."""
     from fitlake.spark import register_table
+
+    created = set()
 
     if settings.is_local:
         spark.sql("CREATE DATABASE IF NOT EXISTS gold")
@@ -65,6 +68,8 @@ def apply_ddl(spark, settings: Settings) -> None:
         if ref.path is not None:
             sql = sql.replace("USING DELTA", f"USING DELTA LOCATION '{ref.path}'", 1)
         spark.sql(sql)
+        created.add(name)
+    return created
 
 
 def run_sql_file(spark, settings: Settings, path: Path) -> DataFrame:
@@ -272,7 +277,7 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
     return rows.select(*cols, F.current_timestamp().alias("_updated_at"), *extra)
 
 
-def update_table(run: GoldRun, builder: Builder, scope: Scope) -> GoldCounts:
+def update_table(run: GoldRun, builder: Builder, scope: Scope, target_is_new: bool = False) -> GoldCounts:
     started = time.monotonic()
     ref = run.settings.table("gold", builder.table)
     if builder.window_days:
@@ -286,7 +291,8 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope) -> GoldCounts:
     source = _conform(rows, target)
     value_cols = [c for c in target.columns if c not in builder.keys and c != "_updated_at"]
     bounds = M.KeyRange("date", str(scope.low), str(scope.high), "DATE") if builder.prune_on_date else None
-    actions = M.upsert(run.spark, ref, source, builder.keys, value_cols, bounds, newer=None)
+    actions = M.upsert(run.spark, ref, source, builder.keys, value_cols, bounds, newer=None,
+                       target_is_new=target_is_new)
     return GoldCounts(builder.table, inserted=actions["insert"], updated=actions["update"], deleted=actions["delete"],
                       unchanged=actions["unchanged"], seconds=time.monotonic() - started)
 
@@ -297,7 +303,7 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
     changes, new_state = affected_keys(spark, settings, state)
     if changes is None:
         return []
-    apply_ddl(spark, settings)
+    created = apply_ddl(spark, settings)
     changes = changes.persist()
     try:
         stats = {r["source"]: r for r in changes.groupBy("source").agg(
@@ -309,7 +315,7 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
                 continue
             keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
             scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
-            counts = update_table(run, builder, scope)
+            counts = update_table(run, builder, scope, target_is_new=builder.table in created)
             counts.affected_keys = sum(stats[d]["n"] for d in deps)
             results.append(counts)
             if progress:

@@ -73,8 +73,8 @@ def decide_and_set_alias(client, name: str, version: str, metric: float, fingerp
     if champion is None:
         client.set_registered_model_alias(name, ALIAS, version)
         return Decision(True, "first registered version")
-    if champion.version == str(version):
-        return Decision(False, "already champion", champion.version, metric)
+    if str(champion.version) == str(version):
+        return Decision(False, "already champion", str(champion.version), metric)
     old: float | None
     if champion.tags.get("test_fingerprint") == fingerprint and "primary_metric" in champion.tags:
         old = float(champion.tags["primary_metric"])
@@ -90,8 +90,8 @@ def decide_and_set_alias(client, name: str, version: str, metric: float, fingerp
         old, how = None, "champion was scored on other test data"
     if is_better(metric, old, higher_is_better):
         client.set_registered_model_alias(name, ALIAS, version)
-        return Decision(True, f"beat champion v{champion.version} ({how}: {old})", champion.version, old)
-    return Decision(False, f"did not beat champion v{champion.version} ({how}: {old})", champion.version, old)
+        return Decision(True, f"beat champion v{champion.version} ({how}: {old})", str(champion.version), old)
+    return Decision(False, f"did not beat champion v{champion.version} ({how}: {old})", str(champion.version), old)
 
 
 @dataclass
@@ -145,7 +145,7 @@ def log_and_register(settings: Settings, record: RunRecord, model, input_example
         client.set_model_version_tag(name, mv.version, key, value)
     decision = decide_and_set_alias(client, name, mv.version, primary, record.fingerprint, record.higher_is_better,
                                     rescore_champion)
-    return {"model": record.model_key, "status": "trained", "registered_model": name, "version": mv.version,
+    return {"model": record.model_key, "status": "trained", "registered_model": name, "version": str(mv.version),
             "run_id": run.info.run_id, "metrics": record.metrics, "promoted": decision.promoted,
             "reason": decision.reason}
 
@@ -157,7 +157,7 @@ def champion_version(settings: Settings, model_key: str) -> str | None:
 
     configure(settings)
     try:
-        return MlflowClient().get_model_version_by_alias(settings.model_name(model_key), ALIAS).version
+        return str(MlflowClient().get_model_version_by_alias(settings.model_name(model_key), ALIAS).version)
     except MlflowException:
         return None
 

@@ -104,10 +104,10 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         winners = checked.where(F.col("_valid") & (F.col("_dup_rank") == 1))
         silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
         ref = settings.table("silver", spec.name)
-        M.ensure_like(spark, ref, silver.schema, spec.cluster_by, SILVER_PROPERTIES)
+        created = M.ensure_like(spark, ref, silver.schema, spec.cluster_by, SILVER_PROPERTIES)
         if bounds is not None:
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id)
+                               app_id=f"{app_id}.silver", version=batch_id, target_is_new=created)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
         return counts
     finally:

@@ -102,6 +102,18 @@ def txn_guard(spark, app_id: str | None, version: int | None) -> Iterator[None]:
         spark.conf.unset("spark.databricks.delta.write.txnVersion")
 
 
+def append_new(spark, ref: TableRef, source: DataFrame, app_id: str | None, version: int | None) -> dict[str, int]:
+    rows = source.where(~F.col("_delete")).drop("_delete") if "_delete" in source.columns else source
+    options = {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
+    before = table_version(spark, ref)
+    delta_io.write(rows, ref, mode="append", **options)
+    counts = {a: 0 for a in ACTIONS}
+    if table_version(spark, ref) != before:
+        metrics = delta_io.delta_table(spark, ref).history(1).select("operationMetrics").first()[0] or {}
+        counts["insert"] = int(metrics.get("numOutputRows", 0))
+    return counts
+
+
 def table_version(spark, ref: TableRef) -> int | None:
     """Latest committed version; for a local table read from the log's file names, so a no-op run asks Spark
     nothing. None when the table does not exist."""
@@ -116,14 +128,16 @@ def table_version(spark, ref: TableRef) -> int | None:
     return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
 
 
-def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[str] = (), properties: dict | None = None):
-    """Create ``ref`` (if missing) with ``schema``, every column nullable so no NOT NULL invariant sneaks in."""
+def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[str] = (),
+                properties: dict | None = None) -> bool:
+    """Create ``ref`` (if missing) with ``schema``, every column nullable so no NOT NULL invariant sneaks in;
+    True when it was created now."""
     from delta.tables import DeltaTable
 
     from fitlake.spark import register_table
 
     if delta_io.exists(spark, ref):
-        return
+        return False
     nullable = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
     builder = DeltaTable.createIfNotExists(spark).addColumns(nullable)
     builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
@@ -133,6 +147,7 @@ def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[s
         builder = builder.property(k, v)
     builder.execute()
     register_table(spark, ref)
+    return True
 
 
 def upsert(
@@ -145,11 +160,16 @@ def upsert(
     newer: str | None = NEWER_SQL,
     app_id: str | None = None,
     version: int | None = None,
+    target_is_new: bool = False,
 ) -> dict[str, int]:
     """MERGE ``source`` into the existing table ``ref`` by ``keys``; return the count of each action.
 
     ``key_bounds`` (the batch's range of one key column) limits both the classification read and the MERGE to the
-    target files that can match. No commit at all when every row is unchanged."""
+    target files that can match. No commit at all when every row is unchanged. ``target_is_new`` (the caller just
+    created the empty table): a plain append, no join and no MERGE; a replay then finds the table existing and
+    takes the MERGE path, where every row is unchanged."""
+    if target_is_new:
+        return append_new(spark, ref, source, app_id, version)
     target = delta_io.read(spark, ref)
     if key_bounds is not None:
         target = target.where(F.expr(key_bounds.predicate()))
