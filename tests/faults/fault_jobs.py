@@ -61,7 +61,7 @@ def run_argv(root: Path, landing: Path, *extra: str) -> list[str]:
 
 def _commit_count(root: Path, table: str) -> int:
     log = root / table / "_delta_log"
-    return len([p for p in log.glob("*.json")]) if log.is_dir() else 0
+    return len([p for p in log.glob("*.json") if p.stem.isdigit()]) if log.is_dir() else 0
 
 
 def run_job(argv: list[str], kill: KillPoint | None = None, env: dict | None = None, timeout: float = 600) -> JobResult:

@@ -70,7 +70,8 @@ def _delta_versions(root: Path) -> dict[str, int]:
     for log in root.glob("*/*/_delta_log"):
         if log.parent.parent.name == "ops":
             continue
-        out[f"{log.parent.parent.name}.{log.parent.name}"] = max(int(p.stem) for p in log.glob("*.json"))
+        commits = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
+        out[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
     return out
 
 

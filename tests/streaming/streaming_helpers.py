@@ -16,14 +16,17 @@ def event(event_id: str, user_id: int, time: str, steps: int, heart_rate: int | 
             "heart_rate": heart_rate, "calories": calories, "activity_type": activity_type}
 
 
-def write_events(landing: Path, name: str, records: list) -> Path:
-    """One events file; ``records`` are dicts (written as JSON) or raw strings (written as they are)."""
+def write_events(landing: Path, name: str, records: list, mtime: float | None = None) -> Path:
+    """One events file; ``records`` are dicts (written as JSON) or raw strings (written as they are). The file
+    source orders files by modification time, so tests that cap files per batch set it explicitly."""
     folder = landing / "events"
     folder.mkdir(parents=True, exist_ok=True)
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
     tmp = folder / f".{name}.tmp"
     tmp.write_text("\n".join(lines) + "\n")
     final = folder / name
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
     os.replace(tmp, final)
     return final
 

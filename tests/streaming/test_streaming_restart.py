@@ -33,8 +33,8 @@ def deliveries() -> list[list[dict]]:
 
 
 def land(settings: Settings) -> None:
-    for i, batch in enumerate(deliveries()):
-        write_events(settings.landing_dir, f"part-{i:05d}.json", batch)
+    for i, batch in enumerate(deliveries()):  # one file per minute, in order: batch k = file k
+        write_events(settings.landing_dir, f"part-{i:05d}.json", batch, mtime=1_680_336_000 + 60 * i)
 
 
 def tables(spark, settings):

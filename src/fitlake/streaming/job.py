@@ -31,12 +31,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
-from fitlake.config import Settings, TableRef
-from fitlake.faults import fault_point
 from fitlake.bronze import SOURCES as BRONZE_SOURCES
 from fitlake.bronze import read_landing_stream
 from fitlake.bronze.ingest import ensure_bronze_table
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
+from fitlake.config import Settings, TableRef
+from fitlake.faults import fault_point
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
     DEFAULT_TOPIC,
@@ -51,8 +51,8 @@ from fitlake.streaming.transforms import (
     first_goal_crossings,
     parse_event_json,
     split_valid_events,
-    with_event_rule,
     to_silver_events,
+    with_event_rule,
     with_event_window,
 )
 
