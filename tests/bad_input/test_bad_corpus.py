@@ -160,7 +160,7 @@ def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
         [(None, m, "fitbit_wellness_stream", 0, i, ts, 0) for i, m in enumerate(messages)],
         "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP, timestampType INT",
     )
-    tables = ensure_stream_tables(spark, settings, "kafka")
+    tables = ensure_stream_tables(spark, settings, "kafka", batch)  # source_df: only the files source reads it
     IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)
     IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)  # a replayed batch adds nothing
     exp = EXPECTED["kafka_not_json"]["tables"]["events_kafka"]

@@ -109,7 +109,8 @@ def test_alias_rules_first_worse_better_and_new_test_data(client, trained):
 def test_score_writes_gold_tables_incrementally(spark, trained, ml_lakehouse):
     settings = ml_lakehouse
     first = {r["model"]: r for r in scoring.score(spark, settings)}
-    assert {k: r["status"] for k, r in first.items()} == {k: "scored" for k in REGISTERED}
+    # the activity-type model is evaluated and registered but has no gold table to fill
+    assert {k: r["status"] for k, r in first.items()} == {k: "scored" for k in REGISTERED if k != "activity"}
 
     personas = delta_io.read(spark, settings.table("gold", "user_personas"))
     calories = delta_io.read(spark, settings.table("gold", "predicted_calories"))

@@ -47,7 +47,7 @@ def test_kafka_end_to_end_with_replay_and_malformed_message(spark, kafka, tmp_pa
     settings = Settings(root=tmp_path / "lakehouse", step_goal=300)
     proc = subprocess.run(
         [sys.executable, "-m", "fitlake.cli", "stream", "--source", "kafka", "--bootstrap", kafka.bootstrap,
-         "--topic", TOPIC, "--available-now", "--json", "--root", str(settings.root), "--goal", "300"],
+         "--topic", TOPIC, "--available-now", "--json", "--root", str(settings.root), "--step-goal", "300"],
         capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "FITLAKE_DRIVER_MEMORY": "1g"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

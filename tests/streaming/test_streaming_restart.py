@@ -57,7 +57,7 @@ def test_kill_9_mid_batch_then_rerun_equals_an_uninterrupted_run(spark, tmp_path
     env = {**os.environ, "FITLAKE_FAULT_KILL_AT": "stream:ingest:silver@2", "FITLAKE_DRIVER_MEMORY": "1g"}
     proc = subprocess.run(
         [sys.executable, "-m", "fitlake.cli", "stream", "--root", str(killed.root), "--available-now",
-         "--max-files-per-trigger", "1", "--goal", str(GOAL)],
+         "--max-files-per-trigger", "1", "--step-goal", str(GOAL)],
         env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
     )
     # SIGKILLed in batch 2, after its bronze append and before its silver MERGE.

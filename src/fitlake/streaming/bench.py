@@ -8,6 +8,10 @@ Two measurements, each on a fresh lakehouse under ``work_dir``:
   backlog builds). Micro-batch latency = ``durationMs.triggerExecution`` of the ingest query's batches that had
   data: the time to land a batch in bronze, quarantine and silver. Windows and alerts latencies are reported too.
 - **Backlog.** Events written up front, then one available-now run: the most the job can drain per second.
+
+A short warm-up run on a throwaway lakehouse comes first. Each file holds one second of event time, so a run
+shorter than the watermark plus a window (90 s) finalises no window: these runs measure ingest, and the windows and
+alerts queries keeping up with it, not window output.
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ def measure_rate(spark, root: Path, rate: int, seconds: int, trigger_seconds: fl
         "seconds_offered": seconds,
         "events": generated.get("events", 0),
         "events_ingested": ingested,
-        "kept_up": "caught_up" in times,
+        # Kept up: everything offered was ingested within two triggers of the last file (no growing backlog).
+        "kept_up": "caught_up" in times and end - times["generated"] <= 2 * trigger_seconds,
         "catch_up_after_last_file_s": round(end - times["generated"], 2) if "caught_up" in times else None,
         "events_per_s": round(ingested / (end - times["start"]), 1) if end > times.get("start", end) else None,
         "batches": ingest["batches_with_data"],
@@ -116,6 +121,8 @@ def measure_throughput(work_dir: str | os.PathLike, quick: bool = False, rates: 
         spark = get_spark(Settings(root=work), app_name="fitlake-bench-streaming")
     started = time.monotonic()
     try:
+        # Warm-up on a throwaway lakehouse: JIT, class loading and Delta's first snapshot are not what we measure.
+        measure_backlog(spark, work / "warmup", 1_000, 3)
         results = [measure_rate(spark, work / f"rate_{r}", r, seconds, trigger_seconds, drain_timeout=120.0)
                    for r in rates]
         backlog = measure_backlog(spark, work / "backlog", 20_000, 5 if quick else 20)

@@ -59,6 +59,7 @@ from fitlake.streaming.transforms import (
 log = logging.getLogger("fitlake.streaming")
 
 SOURCES = ("files", "kafka")
+TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # a timestamp literal in the session time zone (UTC), exact to the µs
 QUERY_NAMES = ("ingest", "windows", "alerts")
 
 
@@ -232,14 +233,18 @@ class IngestBatch:
             events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
             # One small job for every count we report and the day partitions the MERGE touches.
             # (Spark's numInputRows over-counts when foreachBatch runs several actions; these counts are exact.)
-            stats = events.transform(with_event_rule).groupBy(
-                "_rule", F.when(F.col("_rule").isNull(), F.to_date(F.col("event_time").try_cast("timestamp")))
-            ).count().collect()
+            event_time = F.when(F.col("_rule").isNull(), F.col("event_time").try_cast("timestamp"))
+            stats = events.transform(with_event_rule).groupBy("_rule").agg(
+                F.count(F.lit(1)).alias("count"),
+                F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
+                F.date_format(F.max(event_time), TS_FORMAT).alias("max_time"),
+                F.collect_set(F.to_date(event_time)).alias("days"),
+            ).collect()
             self.events[batch_id] = sum(r["count"] for r in stats)
             if not stats:
                 return
-            self.quarantined[batch_id] = {r[0]: r["count"] for r in stats if r[0] is not None}
-            days = sorted(r[1] for r in stats if r[0] is None)
+            self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
+            valid_stats = next((r for r in stats if r["_rule"] is None), None)
             valid, invalid = split_valid_events(events)
             fault_point("stream:ingest:bronze")
             _append(bronze, self.tables.bronze, self.app_id, batch_id)
@@ -250,23 +255,30 @@ class IngestBatch:
                     F.current_timestamp().alias("_quarantined_at"),
                 )
                 _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
-            if days:
+            if valid_stats is not None:
                 fault_point("stream:ingest:silver")
-                merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)), days)
+                merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
+                                 sorted(valid_stats["days"]), valid_stats["min_time"], valid_stats["max_time"])
             fault_point("stream:ingest:done")
         finally:
             bronze.unpersist()
 
 
-def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date]) -> None:
-    """Insert events whose ``event_id`` silver has not seen; never update. A re-delivered event carries its
-    original ``event_time``, so the lookup is scoped to the batch's day partitions (``days``) — the MERGE stays
-    bounded as silver grows."""
+def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date],
+                     min_time: str, max_time: str) -> None:
+    """Insert events whose ``event_id`` silver has not seen; never update.
+
+    A re-delivered event carries its original ``event_time``, so the lookup is bounded to the batch's day
+    partitions and event-time range (literals: Delta prunes partitions and skips files by their min/max
+    ``event_time``). The MERGE thus reads what the batch's time span touches — about a watermark's worth of data for
+    a live stream — not the whole table or day.
+    """
     in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    bounds = f"t.event_time >= TIMESTAMP'{min_time}' AND t.event_time <= TIMESTAMP'{max_time}'"
     (
         delta_io.delta_table(spark, silver).alias("t")
         .merge(events.transform(first_delivery_per_event).drop("_line").alias("s"),
-               f"t.event_date IN ({in_days}) AND t.event_id = s.event_id")
+               f"t.event_date IN ({in_days}) AND {bounds} AND t.event_id = s.event_id")
         .whenNotMatchedInsertAll()
         .execute()
     )
@@ -282,7 +294,11 @@ class AlertBatch:
         self.spark, self.tables, self.goal = spark, tables, goal
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        touched = batch.select("user_id", "event_date").distinct().persist()
+        # A user who already has today's alert needs no recount: skipping them keeps a batch's work to the users
+        # still below their goal.
+        alerted = delta_io.read(self.spark, self.tables.alerts).select("user_id", F.col("date").alias("event_date"))
+        touched = batch.select("user_id", "event_date").distinct().join(
+            alerted, ["user_id", "event_date"], "left_anti").persist()
         try:
             days = [r[0] for r in touched.select("event_date").distinct().collect()]
             if not days:
