@@ -164,8 +164,8 @@ def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
     IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)
     IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)  # a replayed batch adds nothing
     exp = EXPECTED["kafka_not_json"]["tables"]["events_kafka"]
-    bronze = read_delta(Path(tables.bronze.path))
-    quarantine = read_delta(Path(tables.quarantine.path))
-    silver = read_delta(Path(tables.silver.path))
-    assert (len(bronze), len(silver), len(quarantine)) == (exp["bronze"], exp["silver"], exp["quarantine"])
-    assert dict(Counter(quarantine["_rule"])) == exp["rules"]
+    # read with Spark: the binary message is kept as a STRING holding invalid UTF-8, which delta-rs/Arrow refuse
+    bronze, silver, quarantine = (spark.read.format("delta").load(t.path)
+                                  for t in (tables.bronze, tables.silver, tables.quarantine))
+    assert (bronze.count(), silver.count(), quarantine.count()) == (exp["bronze"], exp["silver"], exp["quarantine"])
+    assert {r["_rule"]: r["count"] for r in quarantine.groupBy("_rule").count().collect()} == exp["rules"]

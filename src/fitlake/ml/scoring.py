@@ -63,14 +63,13 @@ def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows
     delta_io.ensure_table(spark, ref, schema)
     rows = rows.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compare)
-    (delta_io.delta_table(spark, ref).alias("t")
-     .merge(rows.alias("s"), " AND ".join(f"t.{k} <=> s.{k}" for k in keys))
-     .whenMatchedUpdateAll(condition=changed)
-     .whenNotMatchedInsertAll()
-     .execute())
-    metrics = delta_io.delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
-    m = metrics["operationMetrics"] if metrics["operation"] == "MERGE" else {}
-    return {"inserted": int(m.get("numTargetRowsInserted", 0)), "updated": int(m.get("numTargetRowsUpdated", 0))}
+    result = (delta_io.delta_table(spark, ref).alias("t")
+              .merge(rows.alias("s"), " AND ".join(f"t.{k} <=> s.{k}" for k in keys))
+              .whenMatchedUpdateAll(condition=changed)
+              .whenNotMatchedInsertAll()
+              .execute()
+              .first())  # Delta returns this MERGE's own counts (history(1) may be an earlier commit)
+    return {"inserted": int(result["num_inserted_rows"]), "updated": int(result["num_updated_rows"])}
 
 
 def score_personas(spark, settings: Settings) -> dict:
