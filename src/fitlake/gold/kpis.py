@@ -1,5 +1,5 @@
 """Every gold formula, as pure column expressions and ``DataFrame -> DataFrame`` transforms (the README's KPI table
-is generated from the constants here).
+restates them; change both together).
 
 * Wellness score (0-100) = 100 x weighted mean of three components in [0, 1]:
   steps (steps / step goal, capped at 1) weight 0.4; active minutes (very + fairly active minutes / 60, capped)

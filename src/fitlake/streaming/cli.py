@@ -46,8 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="live mode: stop after N events (`--until 5000 events`) or a time (`--until 30s`)")
     parser.add_argument("--bootstrap", default=None, metavar="HOST:PORT", help="Kafka bootstrap servers")
     parser.add_argument("--topic", default=DEFAULT_TOPIC, help=f"Kafka topic (default {DEFAULT_TOPIC})")
-    parser.add_argument("--goal", type=int, default=None,
-                        help="daily step goal of the alerts (default $FITLAKE_STEP_GOAL or 10000)")
     parser.add_argument("--max-files-per-trigger", type=int, default=None, help="files: cap per micro-batch")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None, help="kafka: cap per micro-batch")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
@@ -79,7 +77,7 @@ def main(args) -> int:
     if args.available_now and until_kind:
         print("fitlake stream: --until applies to the live mode; --available-now stops by itself.", file=sys.stderr)
         return 2
-    settings = settings_from_args(args).with_overrides(step_goal=args.goal)
+    settings = settings_from_args(args)  # --step-goal (a common option) is the alerts' daily goal
     try:
         opts = StreamOptions(
             source=args.source,
