@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import sys
 import time
 import uuid
@@ -193,7 +194,7 @@ def run_lock(root: Path, timeout: float) -> Iterator[None]:
         try:
             f.seek(0)
             f.truncate()
-            f.write(f"{__import__('os').getpid()}\n")
+            f.write(f"{os.getpid()}\n")
             f.flush()
             yield
         finally:
