@@ -44,8 +44,11 @@ test: install jars kafka databricks-cli chromium
 test-fast: install jars
 	$(BIN)/python -m pytest tests -m "not slow and not kafka and not browser and not databricks_cli"
 
+# The main job graph locally: ingest -> silver -> gold, then train the models and score them back into gold.
 run: install jars
 	$(BIN)/fitlake run
+	$(BIN)/fitlake train
+	$(BIN)/fitlake score
 
 doctor: install jars
 	$(BIN)/fitlake doctor

@@ -113,3 +113,17 @@ def test_cli_reports_missing_java_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("fitlake doctor: Java was not found"), proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def test_a_log_folder_without_a_commit_is_not_a_table(spark, tmp_path):
+    """A job killed while creating a table leaves an empty `_delta_log`: it must read as absent, and be creatable."""
+    from fitlake import delta_io
+
+    settings = Settings(root=tmp_path)
+    ref = settings.table("ops", "run_log")
+    Path(ref.path, "_delta_log").mkdir(parents=True)
+    assert not delta_io.exists(spark, ref)
+    assert register_tables(spark, settings) == []
+    delta_io.write(spark.createDataFrame([(1,)], "n INT"), ref)
+    assert delta_io.exists(spark, ref)
+    assert delta_io.read(spark, ref).count() == 1

@@ -8,9 +8,17 @@ from fitlake.config import TableRef
 from fitlake.spark import register_table
 
 
+def has_commit(path: str | Path) -> bool:
+    """A Delta table exists once its log holds a commit: a process killed while creating a table can leave an
+    empty ``_delta_log`` folder behind, which readers reject as "not a Delta table"."""
+    log = Path(path, "_delta_log")
+    return log.is_dir() and any(p.name.split(".")[0].isdigit() for p in log.iterdir()
+                                if p.name.endswith(".json") or ".checkpoint" in p.name)
+
+
 def exists(spark, ref: TableRef) -> bool:
     if ref.path is not None:
-        return Path(ref.path, "_delta_log").is_dir()
+        return has_commit(ref.path)
     return spark.catalog.tableExists(ref.full_name)
 
 

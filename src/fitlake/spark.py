@@ -153,11 +153,13 @@ def register_tables(spark, settings: Settings) -> list[TableRef]:
     """Register every existing Delta table under the lakehouse root in the session catalog."""
     if not settings.is_local:
         return []
+    from fitlake.delta_io import has_commit
+
     found = []
     for layer, names in TABLES.items():
         for name in names:
             ref = settings.table(layer, name)
-            if Path(ref.path, "_delta_log").is_dir():
+            if has_commit(ref.path):
                 register_table(spark, ref)
                 found.append(ref)
     return found
