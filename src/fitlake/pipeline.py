@@ -94,12 +94,15 @@ def summary_lines(report: RunReport) -> list[str]:
             lines.append(f"{b.get('table', ''):<32}{b.get('files') or 0:>10}{b.get('rows') or 0:>10}"
                          f"{b.get('corrupt_rows') or 0:>9}{b.get('rescued_rows') or 0:>10}")
         lines.append("")
-    if report.silver:
+    active = [c for c in report.silver if c.batches]
+    if report.silver and not active:
+        lines += ["silver: no new bronze rows in any table", ""]
+    if active:
         lines.append(header)
-        for c in report.silver:
+        for c in active:
             lines.append(f"{'silver.' + c.table:<32}{c.rows_in:>10}{c.inserted:>10}{c.updated:>9}{c.unchanged:>10}"
                          f"{c.duplicates:>7}{c.quarantined_total:>9}")
-        quarantined = [(c.table, r, n) for c in report.silver for r, n in sorted(c.quarantined.items())]
+        quarantined = [(c.table, r, n) for c in active for r, n in sorted(c.quarantined.items())]
         if quarantined:
             lines += ["", "quarantined by rule (rows kept in quarantine.<table>, raw data stays in bronze):"]
             lines += [f"  quarantine.{t:<24}{r:<40}{n:>8}" for t, r, n in quarantined]

@@ -181,6 +181,10 @@ def upsert(
             return counts
         changes = classified.where(F.col("_action") != "unchanged")
         data_cols = [c for c in source.columns if c != "_delete"]
+        if counts["update"] + counts["delete"] == 0:  # only new keys (a new day): an append does it, no MERGE
+            options = {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
+            delta_io.write(changes.select(*data_cols), ref, mode="append", **options)
+            return counts
         condition = " AND ".join([f"t.`{k}` = s.`{k}`" for k in keys])
         if key_bounds is not None:
             condition += " AND " + key_bounds.predicate("t")
