@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -149,6 +150,19 @@ def test_rerun_on_the_same_input_changes_nothing(baseline):
     root = baseline["root"]
     assert diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED)) == []
     assert _delta_versions(root) == baseline["versions"]
+
+
+def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(baseline, tmp_path):
+    """`fitlake bundle run fitlake_batch --target local`: the job's ingest, silver and gold tasks, each a
+    spark-submit of the wheel's entry point, leave the same rows as the uninterrupted `fitlake run` (issue 7)."""
+    root = tmp_path / "bundle_lake"
+    command = [str(Path(sys.executable).parent / "fitlake"), "bundle", "run", "fitlake_batch", "--target", "local",
+               "--only", "ingest,silver,gold", "--var", f"root={root}", "--var", f"landing_path={LANDING}"]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=job_env())
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert [line.split()[2] for line in out.stdout.splitlines() if line.startswith("==> ")] == ["ingest", "silver",
+                                                                                                 "gold"]
+    assert diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED)) == []
 
 
 def test_kill9_at_random_points_then_resume_loses_and_duplicates_nothing(spark, baseline, tmp_path):

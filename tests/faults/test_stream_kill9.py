@@ -28,6 +28,7 @@ FILES_PER_BATCH = 1 if LONG else 2
 POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
           "stream:ingest:silver@2", "stream:ingest:done@1", "stream:alerts:merge@1")
 KILLS = len(POINTS) if LONG else 2
+STEP_GOAL = 50  # low enough that fixture users cross it: goal alerts are compared too
 STREAM_TABLES = ("bronze.events", "quarantine.events", "silver.events", "gold.event_windows", "gold.goal_alerts")
 
 
@@ -35,7 +36,7 @@ def _stream_argv(root: Path, landing: Path) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "fitlake.cli", "stream", "--available-now", "--root", str(root), "--landing",
-            str(landing), "--max-files-per-trigger", str(FILES_PER_BATCH)]
+            str(landing), "--max-files-per-trigger", str(FILES_PER_BATCH), "--step-goal", str(STEP_GOAL)]
 
 
 def _only_stream(snap: dict) -> dict:
@@ -60,10 +61,11 @@ def test_stream_kill9_then_restart_matches_an_uninterrupted_run(spark, events_la
     from fitlake.streaming.job import StreamOptions, run_stream
 
     base_root = tmp_path / "baseline"
-    run_stream(spark, Settings(root=base_root, landing=events_landing),
+    run_stream(spark, Settings(root=base_root, landing=events_landing, step_goal=STEP_GOAL),
                StreamOptions(available_now=True, max_files_per_trigger=FILES_PER_BATCH), poll_seconds=0.1)
     expected = _only_stream(snapshot(base_root))
     assert expected.get("silver.events"), "the baseline stream wrote no events"
+    assert expected.get("gold.goal_alerts"), "the baseline stream raised no goal alert"
 
     seed = int(os.environ.get("FITLAKE_FAULTS_SEED") or random.SystemRandom().randrange(1_000_000))
     # Alerts run once the ingest query has drained, so a kill there is the last one that can land.
