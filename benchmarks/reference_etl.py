@@ -29,7 +29,7 @@ def read_landing(spark, landing: Path, source) -> "DataFrame":
     return df.select(
         "*",
         F.col("_metadata.file_path").alias("_source_file"),
-        F.monotonically_increasing_id().cast("int").alias("_line"),
+        F.monotonically_increasing_id().alias("_line"),  # unique, not a line number (ids jump per partition)
         F.current_timestamp().alias("_ingested_at"),
     )
 
@@ -49,6 +49,8 @@ def rebuild(spark, root: Path, landing: Path) -> dict:
     seconds = {}
 
     def overwrite(df, layer, name):
+        if layer == "gold" and "date" in df.columns:  # the gold DDL's DATE (fitlake's gold conforms to it too)
+            df = df.withColumn("date", F.to_date("date"))
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
             settings.table(layer, name).path)
 

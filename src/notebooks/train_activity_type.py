@@ -18,10 +18,7 @@ except ImportError:  # workspace files: the package sits next to this folder
     here = os.path.dirname(os.path.abspath(globals().get("__file__", os.path.join(os.getcwd(), "x"))))
     sys.path.insert(0, os.path.dirname(here))
 
-try:
-    dbutils  # noqa: B018 - defined by the Databricks runtime
-except NameError:
-    dbutils = None
+dbutils = globals().get("dbutils")  # defined by the Databricks runtime; None locally
 
 from fitlake.ml.notebook import notebook_params, notebook_settings
 
