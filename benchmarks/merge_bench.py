@@ -11,6 +11,7 @@ the last day shifted one day later (inserts) plus 2 % of that last day's rows re
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ def _prepare_history(spark, source_df, ref, spec, files: int) -> None:
     from fitlake.silver import merge as M
     from fitlake.silver.job import SILVER_PROPERTIES
 
+    shutil.rmtree(ref.path, ignore_errors=True)  # a kept --workdir holds the last bench's table: start empty
     M.ensure_like(spark, ref, source_df.schema, spec.cluster_by, SILVER_PROPERTIES)
     source_df.repartitionByRange(files, "date").sortWithinPartitions("date", "user_id").write.format("delta").mode(
         "append").save(ref.path)

@@ -208,6 +208,7 @@ def b4_streaming(ctx: dict) -> dict:
     except ImportError as e:
         return {"status": "unavailable", "reason": f"fitlake.streaming.bench.measure_throughput is missing ({e})"}
     log("B4: streaming throughput")
+    shutil.rmtree(ctx["work"] / "b4", ignore_errors=True)  # a kept --workdir holds the last run's checkpoints
     return measure_throughput(ctx["work"] / "b4", quick=ctx["quick"])
 
 
@@ -219,6 +220,7 @@ def b5_duckdb(ctx: dict) -> dict:
                   "(DuckDB's delta extension needs a download that is not reachable here)"}
     for scale, (root, _, b1) in sorted(ctx.get("lakes", {}).items()):
         log(f"B5 {scale:g}x: DuckDB reference")
+        shutil.rmtree(ctx["work"] / f"b5_{scale:g}x", ignore_errors=True)
         ref = run_reference(root, ctx["work"] / f"b5_{scale:g}x", DEFAULT_STEP_GOAL)
         check = check_against_spark(ref.pop("connection"), root)
         spark_gold = b1["stages"].get("gold", {}).get("seconds")
