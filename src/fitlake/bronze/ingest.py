@@ -234,8 +234,9 @@ def ingest_source(
     checkpoint = settings.checkpoint("bronze", source.name)
     new_columns: list[str] = []
     landed = landing_files(settings, source) if settings.is_local else None
-    seen_before = _read_state(checkpoint, SEEN_FILES) is not None  # a completed run recorded what it listed
-    if landed is not None and seen_before and _pending_batch(checkpoint) is None and landed <= _seen_files(checkpoint):
+    seen = _read_state(checkpoint, SEEN_FILES)  # what the last completed stream listed; None before the first
+    nothing_new = landed is not None and seen is not None and landed <= set(seen.splitlines())
+    if nothing_new and _pending_batch(checkpoint) is None:
         # Every landing file was ingested by an earlier completed run: the stream would only list and find
         # nothing, at the cost of a query start per source.
         return {"source": source.name, "table": ref.full_name, "files": 0, "rows": 0, "corrupt_rows": 0,
@@ -274,7 +275,7 @@ def ingest_source(
     )
     query.awaitTermination()
     if landed is not None:  # only after the stream completed: every file listed before its start is in bronze
-        _write_state(checkpoint, SEEN_FILES, "\n".join(sorted(landed | _seen_files(checkpoint))))
+        _write_state(checkpoint, SEEN_FILES, "\n".join(sorted(landed | set((seen or "").splitlines()))))
     return {
         "source": source.name,
         "table": ref.full_name,
@@ -353,11 +354,6 @@ SEEN_FILES = "seen_files"
 def landing_files(settings: Settings, source: BronzeSource) -> set[str]:
     """Landing-relative paths of the source's files now (what the file stream would list)."""
     return {p.relative_to(settings.landing_dir).as_posix() for p in schemas.landing_files(settings.landing_dir, source)}
-
-
-def _seen_files(checkpoint: str) -> set[str]:
-    text = _read_state(checkpoint, SEEN_FILES)
-    return set(text.splitlines()) if text else set()
 
 
 def _pending_batch(checkpoint: str) -> int | None:

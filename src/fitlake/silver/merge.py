@@ -102,11 +102,15 @@ def txn_guard(spark, app_id: str | None, version: int | None) -> Iterator[None]:
         spark.conf.unset("spark.databricks.delta.write.txnVersion")
 
 
+def txn_options(app_id: str | None, version: int | None) -> dict[str, str]:
+    """The same guard as ``txn_guard`` for a DataFrame write: Delta skips an (app id, version) it committed."""
+    return {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
+
+
 def append_new(spark, ref: TableRef, source: DataFrame, app_id: str | None, version: int | None) -> dict[str, int]:
     rows = source.where(~F.col("_delete")).drop("_delete") if "_delete" in source.columns else source
-    options = {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
     before = table_version(spark, ref)
-    delta_io.write(rows, ref, mode="append", **options)
+    delta_io.write(rows, ref, mode="append", **txn_options(app_id, version))
     counts = {a: 0 for a in ACTIONS}
     if table_version(spark, ref) != before:
         metrics = delta_io.delta_table(spark, ref).history(1).select("operationMetrics").first()[0] or {}
@@ -182,8 +186,7 @@ def upsert(
         changes = classified.where(F.col("_action") != "unchanged")
         data_cols = [c for c in source.columns if c != "_delete"]
         if counts["update"] + counts["delete"] == 0:  # only new keys (a new day): an append does it, no MERGE
-            options = {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
-            delta_io.write(changes.select(*data_cols), ref, mode="append", **options)
+            delta_io.write(changes.select(*data_cols), ref, mode="append", **txn_options(app_id, version))
             return counts
         condition = " AND ".join([f"t.`{k}` = s.`{k}`" for k in keys])
         if key_bounds is not None:
