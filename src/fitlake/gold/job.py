@@ -148,7 +148,7 @@ class Builder:
     prune_on_date: bool = True  # bound the MERGE by the scope's date range on the target's `date` column
     window_days: int = 0  # trailing-window KPI: a change on day d also changes days d .. d + window_days - 1
     mark_deletes: bool = True  # keys in scope that produce no row are deleted from the target
-    only_when_created: bool = False  # constant rows (they change only with the code, and then with a new table)
+    constant: bool = False  # rows that change only with the code: written into a new or still empty table only
 
 
 def in_date_range(df: DataFrame, column: str, low: dt.date, high: dt.date) -> DataFrame:
@@ -231,7 +231,7 @@ BUILDERS: tuple[Builder, ...] = (
             lambda run, s: dims.build_dim_date(s.keys), prune_on_date=False, mark_deletes=False),
     Builder("dim_activity_type", ("activity_type_key",), DAILY,
             lambda run, s: dims.activity_type_rows(run.spark), prune_on_date=False, mark_deletes=False,
-            only_when_created=True),
+            constant=True),
     Builder("fact_daily_activity", ("user_id", "date"), DAILY,
             lambda run, s: facts.build_fact_daily_activity(run.silver_or_empty("daily_activity", s),
                                                            run.silver_or_empty("activity", s))),
@@ -287,6 +287,10 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
     return rows.select(*cols, F.current_timestamp().alias("_updated_at"), *extra)
 
 
+def _has_rows(run: GoldRun, table: str) -> bool:
+    return not delta_io.read(run.spark, run.settings.table("gold", table)).isEmpty()
+
+
 def update_table(run: GoldRun, builder: Builder, scope: Scope, target_is_new: bool = False) -> GoldCounts:
     started = time.monotonic()
     ref = run.settings.table("gold", builder.table)
@@ -321,8 +325,8 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
         run, results = GoldRun(spark, settings), []
         for builder in BUILDERS:
             deps = [d for d in builder.deps if d in stats]
-            if not deps or (builder.only_when_created and builder.table not in created):
-                continue
+            if not deps or (builder.constant and builder.table not in created and _has_rows(run, builder.table)):
+                continue  # (a run killed between the DDL and the fill leaves the table empty: fill it then)
             keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
             scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
             counts = update_table(run, builder, scope, target_is_new=builder.table in created)
