@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -63,10 +64,21 @@ class ProcResult:
     stderr: str
     samples: int = field(default=0)
 
-    def check(self) -> "ProcResult":
+    def check(self, log_dir: Path | None = None) -> "ProcResult":
+        """Raise on a non-zero exit, naming the first exception line (a JVM stack's tail says nothing) and, with
+        ``log_dir``, the file that keeps the whole output."""
         if self.returncode != 0:
+            text = f"{self.stdout or ''}\n{self.stderr or ''}"
+            first = next((ln.strip() for ln in text.splitlines()
+                          if re.search(r"(Error|Exception)\b.*:", ln) and not ln.lstrip().startswith("at ")), "")
+            where = ""
+            if log_dir is not None:
+                Path(log_dir).mkdir(parents=True, exist_ok=True)
+                log = Path(log_dir) / f"failed-{time.strftime('%Y%m%dT%H%M%S')}.log"
+                log.write_text(f"$ {' '.join(self.argv)}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}\n")
+                where = f" (whole output: {log})"
             tail = "\n".join((self.stderr or self.stdout).splitlines()[-30:])
-            raise RuntimeError(f"{' '.join(self.argv)} exited {self.returncode}:\n{tail}")
+            raise RuntimeError(f"{' '.join(self.argv)} exited {self.returncode}: {first[:500]}{where}\n{tail}")
         return self
 
 

@@ -75,9 +75,19 @@ def streaming_table(bench: dict) -> str:
     )
 
 
+EXPECTED = ("B1", "B2", "B3", "B4", "B5", "B6", "dashboard")
+
+
 def unavailable(bench: dict) -> list[str]:
-    out = []
-    for fig, body in sorted(bench.get("figures", {}).items()):
+    """Every figure this JSON lacks, with why: failed, skipped, unavailable, or absent (not run, or not yet)."""
+    figures = bench.get("figures", {})
+    out = [f"- {fig}: not in this JSON (not selected, or the run had not reached it)"
+           for fig in EXPECTED if fig not in figures and fig in bench.get("expected", EXPECTED)]
+    for scale in bench.get("scales", []):
+        key = f"{scale:g}x"
+        if "B1" in figures and key not in figures["B1"]:
+            out.append(f"- B1 {key}: not in this JSON (the run had not finished it)")
+    for fig, body in sorted(figures.items()):
         for key, val in (body.items() if isinstance(body, dict) else []):
             if isinstance(val, dict) and val.get("status") in ("unavailable", "failed", "skipped"):
                 out.append(f"- {fig} {key}: {val['status']} — {val.get('reason', '')}")

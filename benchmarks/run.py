@@ -92,7 +92,7 @@ def remove_files(landing: Path, files: list[Path]) -> None:
 
 def fitlake_run(root: Path, landing: Path, *extra: str):
     res = run_measured([*fitlake_command(), "run", "--root", str(root), "--landing", str(landing), "--no-generate",
-                        *extra], env={"PYTHONUNBUFFERED": "1"}).check()
+                        *extra], env={"PYTHONUNBUFFERED": "1"}).check(log_dir=root.parent / "logs")
     spark_ready = re.search(r"Spark ready in ([0-9.]+) s", res.stdout)
     return res, float(spark_ready.group(1)) if spark_ready else None
 
@@ -260,7 +260,7 @@ def b6_full_rebuild(ctx: dict) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     log("B6: reference full-overwrite rebuild")
     res = run_measured([sys.executable, "-m", "benchmarks.reference_etl", "--root", str(root), "--landing",
-                        str(landing)], cwd=REPO, env={"PYTHONPATH": str(REPO)}).check()
+                        str(landing)], cwd=REPO, env={"PYTHONPATH": str(REPO)}).check(log_dir=root.parent / "logs")
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     inc = ctx["b2"]["plus_one_day_wall_s"]
     return {
@@ -365,8 +365,10 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
     scales = [scale] if quick or scale != 1.0 else [1.0, 10.0]
     ctx = {"work": work, "quick": quick}
     started = time.perf_counter()
+    expected = [f for f in ("B1", "B2", "B3", "B4", "B5", "B6") if want(f)] + (
+        ["dashboard"] if only is None or "DASHBOARD" in only else [])
     bench = {"command": "fitlake bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "fitlake bench",
-             "machine": machine(), "scales": scales, "targets": TARGETS, "figures": {}}
+             "machine": machine(), "scales": scales, "targets": TARGETS, "expected": expected, "figures": {}}
     figures = bench["figures"]
 
     def save() -> None:

@@ -55,6 +55,11 @@ def test_render_lists_what_was_not_measured_and_update_replaces_only_between_mar
     assert "| B1 | full load 1x: peak memory (process tree RSS) | 7,000 MB |  | — |" in md
     assert "- B1 10x: skipped — --quick skips the 10x runs" in md and "- B6: failed — RuntimeError: boom" in md
     assert "| 20,000 | 12,000 | 9.00 | 30.0 | — | no |" in md
+    partial = render({"scales": [1.0, 10.0], "figures": {"B1": {"1x": FIGURES["B1"]["1x"]}, "B4": FIGURES["B4"]}})
+    assert "- B1 10x: not in this JSON" in partial and "- B3: not in this JSON" in partial
+    assert "- B4: not in this JSON" not in partial and "- B1 1x:" not in partial
+    only_b4 = render({"expected": ["B4"], "figures": {"B4": FIGURES["B4"]}})
+    assert "not in this JSON" not in only_b4
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n{BEGIN}\nold numbers\n{END}\ntail\n")
     update_readme(readme, md)

@@ -67,6 +67,9 @@ def test_load_settings_env_and_overrides(monkeypatch, tmp_path):
     assert s.landing_dir == s.root / "landing"
     assert load_settings(root=tmp_path / "x").root == (tmp_path / "x").resolve()
     assert s.mlflow_tracking_uri.startswith("sqlite:///")
+    assert s.silver_batch_bytes == "64m"
+    monkeypatch.setenv("FITLAKE_SILVER_BATCH_BYTES", "1g")
+    assert load_settings().silver_batch_bytes == "1g"
 
 
 def test_register_tables_finds_delta_folders(spark, tmp_path):

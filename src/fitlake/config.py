@@ -113,6 +113,9 @@ class Settings:
     schema: str = "fitlake"
     step_goal: int = DEFAULT_STEP_GOAL
     experiment_prefix: str = "/Shared/fitlake"
+    # Bronze Parquet read per silver micro-batch. Unbounded, a 10x first load (86 M hourly rows in one bronze
+    # commit) became one batch whose cached partitions broke the 4 GB driver; at 1x every table fits in one batch.
+    silver_batch_bytes: str = "64m"
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -196,5 +199,6 @@ def load_settings(
         schema=env.get("FITLAKE_SCHEMA", "fitlake"),
         step_goal=int(env.get("FITLAKE_STEP_GOAL", DEFAULT_STEP_GOAL)),
         experiment_prefix=env.get("FITLAKE_EXPERIMENT_PREFIX", "/Shared/fitlake"),
+        silver_batch_bytes=env.get("FITLAKE_SILVER_BATCH_BYTES", Settings.silver_batch_bytes),
     )
     return settings.with_overrides(**overrides)

@@ -135,7 +135,7 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
 
     for attempt in range(SCHEMA_CHANGE_RESTARTS + 1):
         query = (
-            delta_io.read_stream(spark, bronze_ref)
+            delta_io.read_stream(spark, bronze_ref, maxBytesPerTrigger=settings.silver_batch_bytes)
             .writeStream.queryName(f"silver_{name}")
             .foreachBatch(on_batch)
             .option("checkpointLocation", checkpoint)
