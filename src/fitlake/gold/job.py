@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType
@@ -318,7 +319,7 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
     if changes is None:
         return []
     created = apply_ddl(spark, settings)
-    changes = changes.persist()
+    changes = changes.persist(StorageLevel.DISK_ONLY)  # read once per builder; on disk, not read back into the heap
     try:
         stats = {r["source"]: r for r in changes.groupBy("source").agg(
             F.count(F.lit(1)).alias("n"), F.min("date").alias("low"), F.max("date").alias("high")).collect()}

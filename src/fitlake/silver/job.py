@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -77,7 +78,9 @@ def _query_id(checkpoint: str) -> str:
 def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame, batch_id: int, app_id: str) -> TableCounts:
     counts = TableCounts(spec.name, batches=1)
     rules = RULES[spec.name]
-    checked = checked_rows(bronze, spec, rules).persist()
+    # Read three times (counts, quarantine, winners). On disk, not in memory: a batch evicted to disk is read back
+    # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
+    checked = checked_rows(bronze, spec, rules).persist(StorageLevel.DISK_ONLY)
     try:
         stats = (
             checked.groupBy("_rule")

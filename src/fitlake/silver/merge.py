@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
@@ -177,7 +178,8 @@ def upsert(
     target = delta_io.read(spark, ref)
     if key_bounds is not None:
         target = target.where(F.expr(key_bounds.predicate()))
-    classified = classify_changes(source, target, keys, value_columns, newer).persist()
+    # On disk, like silver's checked rows: a memory cache evicted to disk is read back into the heap whole.
+    classified = classify_changes(source, target, keys, value_columns, newer).persist(StorageLevel.DISK_ONLY)
     try:
         counts = {a: 0 for a in ACTIONS}
         counts.update({r["_action"]: r["count"] for r in classified.groupBy("_action").count().collect()})
