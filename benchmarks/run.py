@@ -384,27 +384,22 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
         if want("B2") or want("B6"):
             figures["B2"] = {f"{first:g}x": _guard("B2", b2_incremental, ctx, first)}
         save()
-    if want("B4"):
-        figures["B4"] = _guard("B4", b4_streaming, ctx)
-        save()
-    if want("B6"):
-        figures["B6"] = _guard("B6", b6_full_rebuild, ctx)
-        save()
-    if only is None or "DASHBOARD" in only:
-        figures["dashboard"] = _guard("dashboard", dashboard_first_render, ctx)
-        save()
+    def measure(name: str, fn) -> None:
+        if name in expected:
+            figures[name] = _guard(name, fn, ctx)
+            save()
+
+    measure("B4", b4_streaming)
+    measure("B6", b6_full_rebuild)
+    measure("dashboard", dashboard_first_render)
     if "B1" in figures:
         for s in scales[1:]:
             figures["B1"][f"{s:g}x"] = _guard(f"B1 {s:g}x", b1_full_load, ctx, s)
             save()
         if quick:
             figures["B1"]["10x"] = {"status": "skipped", "reason": "--quick skips the 10x runs (and B5 at 10x)"}
-    if want("B3"):
-        figures["B3"] = _guard("B3", b3_merge_scaling, ctx)
-        save()
-    if want("B5"):
-        figures["B5"] = _guard("B5", b5_duckdb, ctx)
-        save()
+    measure("B3", b3_merge_scaling)
+    measure("B5", b5_duckdb)
     save()
     md = render(bench)
     print(md)
