@@ -136,6 +136,8 @@ def run_reference(root: Path, out_dir: Path | None, step_goal: int, threads: int
     import duckdb
     from deltalake import DeltaTable, write_deltalake
 
+    from benchmarks.harness import delta_rows
+
     timings: dict[str, float] = {}
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -149,7 +151,7 @@ def run_reference(root: Path, out_dir: Path | None, step_goal: int, threads: int
         if not (path / "_delta_log").is_dir():
             raise FileNotFoundError(f"silver.{name} is missing under {root}")
         table = DeltaTable(str(path))
-        rows_in += _snapshot_rows(table)
+        rows_in += delta_rows(table)
         con.register(name, table.to_pyarrow_dataset())
     timings["open_silver_s"] = time.perf_counter() - t0
     sql = gold_sql(step_goal)
@@ -167,11 +169,6 @@ def run_reference(root: Path, out_dir: Path | None, step_goal: int, threads: int
         timings["write_delta_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
     return {"timings": timings, "rows_in": rows_in, "rows_out": counts, "connection": con}
-
-
-def _snapshot_rows(table) -> int:
-    actions = table.get_add_actions(flatten=True)
-    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
 
 
 CHECK_COLUMNS = {

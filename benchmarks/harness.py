@@ -111,6 +111,17 @@ def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | Non
     return ProcResult(argv, proc.returncode, wall, peak / 2**20, out, err, samples)
 
 
+def delta_rows(table) -> int:
+    """Rows in a Delta table's current snapshot (a path or a ``deltalake.DeltaTable``), from the log's file
+    statistics: no data read."""
+    from deltalake import DeltaTable
+
+    if not isinstance(table, DeltaTable):
+        table = DeltaTable(str(table))
+    actions = table.get_add_actions(flatten=True)
+    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+
+
 def machine() -> dict:
     """Where the numbers came from: they mean little without it."""
     import importlib.metadata as md

@@ -19,7 +19,7 @@ import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchmarks.harness import REPO, Timer, fitlake_command, machine, run_measured
+from benchmarks.harness import REPO, Timer, delta_rows, fitlake_command, machine, run_measured
 
 REFERENCE_USERS, REFERENCE_DAYS, START = 1959, 183, date(2023, 4, 1)
 SEED = 42
@@ -95,14 +95,6 @@ def fitlake_run(root: Path, landing: Path, *extra: str):
                         *extra], env={"PYTHONUNBUFFERED": "1"}).check(log_dir=root.parent / "logs")
     spark_ready = re.search(r"Spark ready in ([0-9.]+) s", res.stdout)
     return res, float(spark_ready.group(1)) if spark_ready else None
-
-
-def delta_rows(path: Path) -> int:
-    """Rows in a Delta table's current snapshot, from the log's file statistics (no data read)."""
-    from deltalake import DeltaTable
-
-    actions = DeltaTable(str(path)).get_add_actions(flatten=True)
-    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
 
 
 def layer_rows(root: Path, layer: str) -> dict[str, int]:
