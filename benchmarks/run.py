@@ -348,7 +348,7 @@ def _guard(name: str, fn, *args) -> dict:
 
 def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = None, quick: bool = False,
          workdir: str | None = None, keep: bool = False, readme: str | None = None) -> int:
-    from benchmarks.report import render, update_readme
+    from benchmarks.report import EXPECTED, render, update_readme
 
     os.environ.setdefault("FITLAKE_JARS_DIR", str(REPO / ".cache" / "jars"))
     work = Path(workdir or tempfile.mkdtemp(prefix="fitlake-bench-")).resolve()
@@ -357,8 +357,7 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
     scales = [scale] if quick or scale != 1.0 else [1.0, 10.0]
     ctx = {"work": work, "quick": quick}
     started = time.perf_counter()
-    expected = [f for f in ("B1", "B2", "B3", "B4", "B5", "B6") if want(f)] + (
-        ["dashboard"] if only is None or "DASHBOARD" in only else [])
+    expected = [f for f in EXPECTED if ((only is None or "DASHBOARD" in only) if f == "dashboard" else want(f))]
     bench = {"command": "fitlake bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "fitlake bench",
              "machine": machine(), "scales": scales, "targets": TARGETS, "expected": expected, "figures": {}}
     figures = bench["figures"]
