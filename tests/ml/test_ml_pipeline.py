@@ -70,11 +70,32 @@ def test_four_experiments_with_baselines_artifacts_and_champions(trained, client
         client.get_experiment_by_name("fitlake-calories").experiment_id
 
 
-def test_rerun_without_new_data_does_not_move_champion(spark, trained, client, ml_lakehouse):
+def test_rerun_without_new_data_registers_nothing_and_force_keeps_champion(spark, trained, client, ml_lakehouse):
+    name = ml_lakehouse.model_name("calories_fitbit")
+    assert client.get_model_version(name, "1").tags["input_fingerprint"]
     [again] = train(spark, ml_lakehouse, "calories", calories_source="fitbit")
-    assert again["version"] == "2" and not again["promoted"] and "same test set" in again["reason"]
-    assert again["metrics"]["r2"] == pytest.approx(trained[0]["calories_fitbit"]["metrics"]["r2"], abs=1e-9)
-    assert str(client.get_model_version_by_alias(ml_lakehouse.model_name("calories_fitbit"), "champion").version) == "1"
+    assert (again["status"], again["version"], again["champion_version"]) == ("unchanged", "1", "1")
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+    # --force refits: a new version, same metric on the same test set, the alias stays
+    [forced] = train(spark, ml_lakehouse, "calories", calories_source="fitbit", force=True)
+    assert forced["version"] == "2" and not forced["promoted"] and "same test set" in forced["reason"]
+    assert forced["metrics"]["r2"] == pytest.approx(trained[0]["calories_fitbit"]["metrics"]["r2"], abs=1e-9)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    # the same inputs again, after the forced copy: unchanged, naming the newest version fitted on them
+    [third] = train(spark, ml_lakehouse, "calories", calories_source="fitbit")
+    assert (third["status"], third["version"]) == ("unchanged", "2")
+
+
+def test_changed_input_rows_retrain(spark, trained, ml_lakehouse):
+    from fitlake.ml.train import already_trained
+
+    frame = delta_io.read(spark, ml_lakehouse.table("silver", "activity"))
+    fp, done = already_trained(ml_lakehouse, "recommend", frame, {"top_k": 3})
+    assert done is not None and done["version"] == "1"  # what train_recommender fingerprinted at its first fit
+    one_less = frame.orderBy("user_id").limit(frame.count() - 1)
+    fp2, done2 = already_trained(ml_lakehouse, "recommend", one_less, {"top_k": 3})
+    assert fp2 != fp and done2 is None
+    assert already_trained(ml_lakehouse, "recommend", frame, {"top_k": 3}, force=True) == (fp, None)
 
 
 def test_alias_rules_first_worse_better_and_new_test_data(client, trained):

@@ -12,6 +12,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", choices=MODEL_CHOICES, default="all", help="which model to train (default: all)")
     parser.add_argument("--source", choices=("all", "activity", "fitbit"), default="all",
                         help="calories model: synthetic activity records, the Fitbit daily export, or both")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain and register even when a registered version was fitted on the same inputs")
 
 
 def main(args) -> int:
@@ -19,8 +21,9 @@ def main(args) -> int:
     from fitlake.spark import get_spark
 
     settings = settings_from_args(args)
-    results = train(get_spark(settings, app_name="fitlake-train"), settings, args.model, args.source)
-    trained = sum(r["status"] == "trained" for r in results)
-    print(f"fitlake train: {trained} trained, {len(results) - trained} skipped; "
+    results = train(get_spark(settings, app_name="fitlake-train"), settings, args.model, args.source,
+                    force=args.force)
+    counts = {s: sum(r["status"] == s for r in results) for s in ("trained", "unchanged", "skipped")}
+    print(f"fitlake train: {counts['trained']} trained, {counts['unchanged']} unchanged, {counts['skipped']} skipped; "
           f"MLflow UI: mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}")
     return 0

@@ -57,7 +57,8 @@ def non_null_columns(df: DataFrame, cols: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def fingerprint(df: DataFrame, cols: list[str], definition: dict) -> str:
-    """Identity of a test set: its definition (split, cutoff, model inputs) plus row count and content hash."""
+    """Identity of a data set (a test set, a trainer's whole input): its definition (split, cutoff, model inputs)
+    plus row count and an order-independent content hash."""
     row = df.agg(F.count(F.lit(1)).alias("n"),
                  F.sum(F.xxhash64(*[F.col(c) for c in cols]).cast("decimal(38,0)")).alias("h")).first()
     payload = json.dumps({**definition, "n": int(row["n"]), "h": str(row["h"])}, sort_keys=True, default=str)

@@ -4,6 +4,9 @@ The alias moves only when the new version is strictly better than the champion *
 version carries the fingerprint of the test set it was scored on; when the champion's fingerprint differs (new data
 arrived), the champion is re-scored on the new test set before comparing. So a rerun on unchanged data, whose
 fingerprint and metric are unchanged, never moves the alias.
+
+Every version also carries the fingerprint of its whole input (data + training code): a rerun whose inputs match
+a registered version's does not train or register anything (``trained_on``), so retraining is idempotent.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Callable
 from fitlake.config import Settings
 
 ALIAS = "champion"
+INPUT_TAG = "input_fingerprint"
 MIN_DELTA = 1e-9  # "strictly better" beyond float noise of a refit on the same data
 
 log = logging.getLogger(__name__)
@@ -107,6 +111,7 @@ class RunRecord:
     figures: dict = field(default_factory=dict)  # artifact file name -> matplotlib Figure
     texts: dict = field(default_factory=dict)  # artifact file name -> text (json, csv)
     experiment: str | None = None  # experiment key when several registered models share one (calories sources)
+    input_fingerprint: str | None = None  # the whole input (data + code) this version was fitted on
 
 
 def log_and_register(settings: Settings, record: RunRecord, model, input_example, output_example,
@@ -141,13 +146,36 @@ def log_and_register(settings: Settings, record: RunRecord, model, input_example
     client = MlflowClient()
     primary = record.metrics[record.primary_metric]
     for key, value in {"test_fingerprint": record.fingerprint, "primary_metric": repr(float(primary)),
-                       "primary_metric_name": record.primary_metric, "run_id": run.info.run_id}.items():
+                       "primary_metric_name": record.primary_metric, "run_id": run.info.run_id,
+                       **({INPUT_TAG: record.input_fingerprint} if record.input_fingerprint else {})}.items():
         client.set_model_version_tag(name, mv.version, key, value)
     decision = decide_and_set_alias(client, name, mv.version, primary, record.fingerprint, record.higher_is_better,
                                     rescore_champion)
     return {"model": record.model_key, "status": "trained", "registered_model": name, "version": str(mv.version),
             "run_id": run.info.run_id, "metrics": record.metrics, "promoted": decision.promoted,
             "reason": decision.reason}
+
+
+def trained_on(settings: Settings, model_key: str, input_fingerprint: str) -> dict | None:
+    """The summary of an "unchanged" rerun when a registered version was already fitted on exactly these inputs
+    (the newest such version), else None."""
+    from mlflow import MlflowClient
+
+    configure(settings)
+    client, name = MlflowClient(), settings.model_name(model_key)
+    version = None
+    for v in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: -int(v.version)):
+        tags = v.tags or client.get_model_version(name, v.version).tags  # Unity Catalog's search omits tags
+        if tags.get(INPUT_TAG) == input_fingerprint:
+            version = str(v.version)
+            break
+    if version is None:
+        return None
+    champion = champion_version(settings, model_key)
+    return {"model": model_key, "status": "unchanged", "registered_model": name, "version": version,
+            "champion_version": champion,
+            "reason": f"v{version} was trained on these same inputs (champion: v{champion}); "
+                      "nothing new to learn, nothing registered (--force retrains)"}
 
 
 def champion_version(settings: Settings, model_key: str) -> str | None:

@@ -1,13 +1,17 @@
 """Train the four models from the lakehouse tables; each trainer reads, splits, fits, evaluates beside its baseline
-and hands the run to ``tracking``. A model whose inputs are missing is skipped with a message, not an error."""
+and hands the run to ``tracking``. A model whose inputs are missing is skipped with a message, not an error; a
+model whose inputs (data and training code) match a registered version's is left as it is."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import MapType
 
 from fitlake.config import Settings
 from fitlake.ml import features as fx
@@ -42,11 +46,34 @@ def _example(df: DataFrame, cols: list[str], n: int = 5):
     return df.select(*cols).limit(n).toPandas()
 
 
+def _code_identity() -> str:
+    """The training code itself: a change to the features, models or splits retrains even on unchanged data."""
+    digest = hashlib.sha256()
+    for name in ("train.py", "models.py", "features.py", "splits.py", "data.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def already_trained(settings: Settings, model_key: str, inputs: DataFrame, definition: dict,
+                    force: bool = False) -> tuple[str, dict | None]:
+    """The fingerprint of a trainer's whole input, and the "unchanged" summary when a registered version was
+    fitted on exactly that input (None with ``force``): refitting it would only register a copy."""
+    cols = [f.name for f in inputs.schema.fields if not isinstance(f.dataType, MapType)]
+    fp = fingerprint(inputs, cols, {**definition, "model": model_key, "code": _code_identity()})
+    done = None if force else tracking.trained_on(settings, model_key, fp)
+    if done:
+        print(f"fitlake train: {model_key}: unchanged — {done['reason']}")
+    return fp, done
+
+
 # --- personas ----------------------------------------------------------------------------------------------------
 
-def train_personas(spark, settings: Settings, k_max: int = 8) -> dict:
+def train_personas(spark, settings: Settings, k_max: int = 8, force: bool = False) -> dict:
     users = persona_inputs(spark, settings).cache()
     try:
+        input_fp, done = already_trained(settings, "personas", users, {"k_max": k_max}, force)
+        if done:
+            return done
         feats = non_null_columns(users, PERSONA_FEATURES)
         train, test = split_by_user(users)  # filters over the cached users
         n_train, n_test = train.count(), test.count()
@@ -69,6 +96,7 @@ def train_personas(spark, settings: Settings, k_max: int = 8) -> dict:
                     "scaler": "StandardScaler(withMean, withStd)", "baseline": "random assignment, same k"},
             metrics=metrics, primary_metric="silhouette", higher_is_better=True,
             fingerprint=fingerprint(eval_on, cols, {"model": "personas", "features": feats}),
+            input_fingerprint=input_fp,
             figures={"silhouette_curve.png": plots.silhouette_curve(fit.silhouette_by_k, fit.k)},
             texts={"personas.json": json.dumps(dict(enumerate(names)), indent=2)},
         )
@@ -104,9 +132,12 @@ def fit_activity_type(records: DataFrame) -> tuple:
     return model, cutoff, numeric, labels, train, test, confusion, metrics, evaluate
 
 
-def train_activity_type(spark, settings: Settings) -> dict:
+def train_activity_type(spark, settings: Settings, force: bool = False) -> dict:
     records = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity")).cache()
     try:
+        input_fp, done = already_trained(settings, "activity", records, {}, force)
+        if done:
+            return done
         model, cutoff, numeric, labels, train, test, confusion, metrics, evaluate = fit_activity_type(records)
         cols = ["user_id", "activity_type", *numeric, "day_of_week"]
         classes = sorted({*labels, *(t for t, _ in confusion), *(p for _, p in confusion)})
@@ -117,6 +148,7 @@ def train_activity_type(spark, settings: Settings) -> dict:
                     "train_rows": train.count(), "test_rows": sum(confusion.values())},
             metrics=metrics, primary_metric="macro_f1", higher_is_better=True,
             fingerprint=fingerprint(test, cols, {"model": "activity", "cutoff": cutoff}),
+            input_fingerprint=input_fp,
             figures={"confusion_matrix.png": plots.confusion_matrix(confusion, classes)},
             texts={"confusion_matrix.json": json.dumps([[t, p, n] for (t, p), n in sorted(confusion.items())])},
         )
@@ -156,10 +188,13 @@ def fit_calories(frame: DataFrame, spec: mdl.CaloriesSpec) -> tuple:
     return spec, model, cutoff, train, test, predictions, mean, metrics
 
 
-def train_calories_source(spark, settings: Settings, source: str) -> dict:
+def train_calories_source(spark, settings: Settings, source: str, force: bool = False) -> dict:
     spec = CALORIES_SPECS[source]
     frame = calories_frame(spark, settings, source).cache()
     try:
+        input_fp, done = already_trained(settings, spec.model_key, frame, {"source": source}, force)
+        if done:
+            return done
         spec, model, cutoff, train, test, predictions, mean, metrics = fit_calories(frame, spec)
         cols = ["user_id", *spec.numeric, *[c for c in spec.categorical if c != "user_id"]]
         sample = predictions.select("prediction", spec.label).limit(5000).toPandas()
@@ -173,6 +208,7 @@ def train_calories_source(spark, settings: Settings, source: str) -> dict:
             metrics=metrics, primary_metric="r2", higher_is_better=True, experiment="calories",
             fingerprint=fingerprint(test, ["user_id", "date", spec.label, *spec.numeric],
                                     {"model": spec.model_key, "cutoff": cutoff}),
+            input_fingerprint=input_fp,
             figures={"residuals.png": plots.residuals(sample["prediction"].tolist(), sample[spec.label].tolist(),
                                                       f"calories ({source}): test residuals")},
         )
@@ -186,9 +222,9 @@ def train_calories_source(spark, settings: Settings, source: str) -> dict:
         frame.unpersist()
 
 
-def train_calories(spark, settings: Settings, source: str = "all") -> list[dict]:
+def train_calories(spark, settings: Settings, source: str = "all", force: bool = False) -> list[dict]:
     sources = CALORIES_SOURCES if source == "all" else (source,)
-    return [_guarded(CALORIES_SPECS[s].model_key, lambda s=s: train_calories_source(spark, settings, s))
+    return [_guarded(CALORIES_SPECS[s].model_key, lambda s=s: train_calories_source(spark, settings, s, force))
             for s in sources]
 
 
@@ -214,8 +250,11 @@ def fit_recommender(activity: DataFrame) -> tuple:
     return model, cutoff, ratings, relevant, popular, metrics, evaluate
 
 
-def train_recommender(spark, settings: Settings) -> dict:
+def train_recommender(spark, settings: Settings, force: bool = False) -> dict:
     activity = read_required(spark, settings, "silver", "activity", "recommend")
+    input_fp, done = already_trained(settings, "recommend", activity, {"top_k": TOP_K}, force)
+    if done:
+        return done
     model, cutoff, ratings, relevant, popular, metrics, evaluate = fit_recommender(activity)
     try:
         als = model.stages[-1]
@@ -228,6 +267,7 @@ def train_recommender(spark, settings: Settings) -> dict:
             metrics=metrics, primary_metric="precision_at_k", higher_is_better=True,
             fingerprint=fingerprint(relevant, ["user_id", "activity_type"], {"model": "recommend", "cutoff": cutoff,
                                                                               "k": TOP_K}),
+            input_fingerprint=input_fp,
             figures={"ranking.png": plots.bars(
                 {"ALS": metrics["precision_at_k"], "most popular": metrics["baseline_precision_at_k"]},
                 f"precision@{TOP_K} on held-out days", f"precision@{TOP_K}")},
@@ -252,19 +292,21 @@ def _guarded(model: str, fn) -> dict:
         return _skipped(model, str(e))
 
 
-def train(spark, settings: Settings, model: str = "all", calories_source: str = "all", k_max: int = 8) -> list[dict]:
-    """Train ``model`` (or all four); returns one summary per registered model."""
+def train(spark, settings: Settings, model: str = "all", calories_source: str = "all", k_max: int = 8,
+          force: bool = False) -> list[dict]:
+    """Train ``model`` (or all four); returns one summary per registered model. ``force`` refits even when a
+    registered version was trained on the same inputs."""
     chosen = MODELS if model == "all" else (model,)
     results: list[dict] = []
     for name in chosen:
         if name == "personas":
-            results.append(_guarded(name, lambda: train_personas(spark, settings, k_max)))
+            results.append(_guarded(name, lambda: train_personas(spark, settings, k_max, force)))
         elif name == "activity":
-            results.append(_guarded(name, lambda: train_activity_type(spark, settings)))
+            results.append(_guarded(name, lambda: train_activity_type(spark, settings, force)))
         elif name == "calories":
-            results.extend(train_calories(spark, settings, calories_source))
+            results.extend(train_calories(spark, settings, calories_source, force))
         elif name == "recommend":
-            results.append(_guarded(name, lambda: train_recommender(spark, settings)))
+            results.append(_guarded(name, lambda: train_recommender(spark, settings, force)))
         else:
             raise ValueError(f"unknown model {name!r}: choose one of all, {', '.join(MODELS)}")
     for r in results:
