@@ -77,6 +77,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "goal_alerts",
         "user_personas",
         "predicted_calories",
+        "predicted_activity_type",
         "activity_recommendations",
     ),
     "ops": ("run_log", "gold_state"),

@@ -2,7 +2,8 @@
 # MAGIC %md
 # MAGIC # Score: @champion models into gold
 # MAGIC
-# MAGIC Writes gold.user_personas, gold.predicted_calories and gold.activity_recommendations incrementally.
+# MAGIC Writes gold.user_personas, gold.predicted_calories, gold.predicted_activity_type and
+# MAGIC gold.activity_recommendations incrementally.
 # MAGIC
 # MAGIC Parameters are widgets on Databricks; locally pass them as `--name value`
 # MAGIC (`spark-submit src/notebooks/score.py --root ./lakehouse`) or run `fitlake score`.

@@ -130,14 +130,14 @@ def test_alias_rules_first_worse_better_and_new_test_data(client, trained):
 def test_score_writes_gold_tables_incrementally(spark, trained, ml_lakehouse):
     settings = ml_lakehouse
     first = {r["model"]: r for r in scoring.score(spark, settings)}
-    # the activity-type model is evaluated and registered but has no gold table to fill
-    assert {k: r["status"] for k, r in first.items()} == {k: "scored" for k in REGISTERED if k != "activity"}
+    assert {k: r["status"] for k, r in first.items()} == {k: "scored" for k in REGISTERED}
 
     personas = delta_io.read(spark, settings.table("gold", "user_personas"))
     calories = delta_io.read(spark, settings.table("gold", "predicted_calories"))
     recs = delta_io.read(spark, settings.table("gold", "activity_recommendations"))
+    types = delta_io.read(spark, settings.table("gold", "predicted_activity_type"))
     for df, schema in ((personas, scoring.PERSONAS_SCHEMA), (calories, scoring.CALORIES_SCHEMA),
-                       (recs, scoring.RECOMMENDATIONS_SCHEMA)):
+                       (recs, scoring.RECOMMENDATIONS_SCHEMA), (types, scoring.ACTIVITY_TYPE_SCHEMA)):
         assert_schema_equality(df.schema, schema, ignore_nullable=True)
 
     n_users = 36
@@ -153,6 +153,12 @@ def test_score_writes_gold_tables_incrementally(spark, trained, ml_lakehouse):
         one.selectExpr("round(actual_calories - predicted_calories, 6) AS r", "model_version"),
         one.selectExpr("round(residual, 6) AS r", "'1' AS model_version"), ignore_nullable=True)
 
+    records = delta_io.read(spark, settings.table("silver", "activity")).count()
+    assert types.count() == records == first["activity"]["inserted"]
+    agree = types.where("predicted_activity_type = actual_activity_type").count() / records
+    assert agree > trained[0]["activity"]["metrics"]["baseline_accuracy"] + 0.3  # scored by a model that learned
+    assert types.where("NOT probability BETWEEN 0 AND 1 OR probability IS NULL").isEmpty()
+
     ranks = recs.groupBy("user_id").agg({"rank": "max", "activity_type": "count"}).collect()
     assert len(ranks) == n_users and all(r["max(rank)"] == 3 and r["count(activity_type)"] == 3 for r in ranks)
 
@@ -167,4 +173,4 @@ def test_score_writes_gold_tables_incrementally(spark, trained, ml_lakehouse):
         {"total_steps": "total_steps + 3000", "_updated_at": "current_timestamp()"})
     third = {r["model"]: r for r in scoring.score(spark, settings)}
     assert (third["calories_fitbit"]["inserted"], third["calories_fitbit"]["updated"]) == (0, 1)
-    assert third["calories"]["updated"] == 0
+    assert third["calories"]["updated"] == 0 and third["activity"]["updated"] == 0

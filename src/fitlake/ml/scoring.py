@@ -1,7 +1,7 @@
 """Batch scoring: the ``@champion`` of each model writes its gold table incrementally.
 
-- ``gold.predicted_calories``: only rows that are new or changed in silver since they were last scored, or that were
-  scored by an older champion, are scored; MERGE on (source, user_id, date).
+- ``gold.predicted_calories`` and ``gold.predicted_activity_type``: only rows that are new or changed in silver since
+  they were last scored, or that were scored by an older champion, are scored; MERGE on their keys.
 - ``gold.user_personas`` and ``gold.activity_recommendations``: a user's features span their whole history, so
   every user is re-scored (cheap: one row per user) and a keyed MERGE rewrites only the rows whose result changed.
 Reruns without new data or a new champion write nothing; a killed run is completed by the next one.
@@ -9,6 +9,7 @@ Reruns without new data or a new champion write nothing; a killed run is complet
 
 from __future__ import annotations
 
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -19,6 +20,7 @@ from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.ml import models as mdl
 from fitlake.ml import tracking
+from fitlake.ml import features as fx
 from fitlake.ml.data import Skip, lineage_time, persona_inputs, read_optional, read_required
 from fitlake.ml.features import top_k_per_user
 from fitlake.ml.train import CALORIES_SOURCES, CALORIES_SPECS, TOP_K, calories_frame
@@ -37,6 +39,9 @@ PERSONAS_SCHEMA = _schema(
     "_scored_at TIMESTAMP")
 CALORIES_SCHEMA = _schema(
     "source STRING, user_id BIGINT, date DATE, actual_calories DOUBLE, predicted_calories DOUBLE, residual DOUBLE, "
+    "model_name STRING, model_version STRING, _input_updated_at TIMESTAMP, _scored_at TIMESTAMP")
+ACTIVITY_TYPE_SCHEMA = _schema(
+    "user_id BIGINT, date DATE, actual_activity_type STRING, predicted_activity_type STRING, probability DOUBLE, "
     "model_name STRING, model_version STRING, _input_updated_at TIMESTAMP, _scored_at TIMESTAMP")
 RECOMMENDATIONS_SCHEMA = _schema(
     "user_id BIGINT, rank INT, activity_type STRING, score DOUBLE, model_name STRING, model_version STRING, "
@@ -88,13 +93,18 @@ def score_personas(spark, settings: Settings) -> dict:
                             ["persona_id", "persona_name", "model_version"])}
 
 
-def calories_to_score(frame: DataFrame, scored: DataFrame | None, source: str, version: str) -> DataFrame:
-    """Rows of ``frame`` not yet scored by this champion version at their current silver timestamp."""
-    rows = lineage_time(frame).withColumn("source", F.lit(source))
+def not_yet_scored(frame: DataFrame, scored: DataFrame | None, version: str, source: str | None = None) -> DataFrame:
+    """Rows of ``frame`` (keyed by user_id, date) not yet scored by this champion version at their current silver
+    timestamp; ``source`` narrows a table shared by several models (predicted_calories)."""
+    rows = lineage_time(frame)
+    if source is not None:
+        rows = rows.withColumn("source", F.lit(source))
     if scored is None:
         return rows
-    done = scored.where((F.col("source") == source) & (F.col("model_version") == version)).select(
-        "user_id", "date", F.col("_input_updated_at").alias("_done_at"))
+    mine = scored.where(F.col("model_version") == version)
+    if source is not None:
+        mine = mine.where(F.col("source") == source)
+    done = mine.select("user_id", "date", F.col("_input_updated_at").alias("_done_at"))
     return rows.join(done, ["user_id", "date"], "left").where(
         ~F.col("_done_at").eqNullSafe(F.col("_input_updated_at"))).drop("_done_at")
 
@@ -103,7 +113,7 @@ def score_calories(spark, settings: Settings, source: str) -> dict:
     spec = CALORIES_SPECS[source]
     version, model = _champion(settings, spec.model_key)
     frame = calories_frame(spark, settings, source)
-    todo = calories_to_score(frame, read_optional(spark, settings, "gold", "predicted_calories"), source, version)
+    todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_calories"), version, source)
     out = model.transform(todo).select(
         "source", "user_id", "date", F.col(spec.label).cast("double").alias("actual_calories"),
         F.col("prediction").alias("predicted_calories"),
@@ -113,6 +123,20 @@ def score_calories(spark, settings: Settings, source: str) -> dict:
             **merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out,
                             ["source", "user_id", "date"],
                             ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])}
+
+
+def score_activity_type(spark, settings: Settings) -> dict:
+    version, model = _champion(settings, "activity")
+    frame = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity"))
+    todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_activity_type"), version)
+    out = model.transform(todo).select(
+        "user_id", "date", F.col("activity_type").alias("actual_activity_type"), "predicted_activity_type",
+        F.array_max(vector_to_array("probability")).alias("probability"), "_input_updated_at")
+    out = _with_model(out, settings, "activity", version)
+    return {"table": "gold.predicted_activity_type", "version": version,
+            **merge_changed(spark, settings, "predicted_activity_type", ACTIVITY_TYPE_SCHEMA, out,
+                            ["user_id", "date"],
+                            ["predicted_activity_type", "actual_activity_type", "model_version", "_input_updated_at"])}
 
 
 def score_recommendations(spark, settings: Settings) -> dict:
@@ -127,7 +151,8 @@ def score_recommendations(spark, settings: Settings) -> dict:
 
 def score(spark, settings: Settings) -> list[dict]:
     """Score every model that has a champion; models without one are skipped with the reason."""
-    jobs = [("personas", lambda: score_personas(spark, settings))]
+    jobs = [("personas", lambda: score_personas(spark, settings)),
+            ("activity", lambda: score_activity_type(spark, settings))]
     jobs += [(CALORIES_SPECS[s].model_key, lambda s=s: score_calories(spark, settings, s)) for s in CALORIES_SOURCES]
     jobs += [("recommend", lambda: score_recommendations(spark, settings))]
     results = []
