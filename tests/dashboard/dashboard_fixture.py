@@ -207,6 +207,12 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
     predicted = fact[["user_id", "date"]].assign(
         calories_burned=fact["calories"], predicted_calories=fact["calories"] + rng.normal(0, 30, n)
     )
+    recorded = [ACTIVITY_TYPES[i % 7] for i in range(n)]
+    predicted_types = fact[["user_id", "date"]].assign(
+        actual_activity_type=recorded,
+        predicted_activity_type=[t if i % 4 else ACTIVITY_TYPES[(i + 1) % 7] for i, t in enumerate(recorded)],
+        probability=np.linspace(0.4, 1.0, n),
+    )
     per_user = fact.groupby("user_id")
     return {
         "dim_user": pd.DataFrame(
@@ -243,6 +249,7 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         "goal_alerts": alerts,
         "activity_recommendations": recommendations,
         "predicted_calories": predicted,
+        "predicted_activity_type": predicted_types,
     }
 
 

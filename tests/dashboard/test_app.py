@@ -103,7 +103,11 @@ def test_live_predictions_predict_with_the_champions(spark, monkeypatch, lakehou
     assert_clean(at)
     predicted = metrics(at)["Predicted activity type"]
     assert predicted in set(_pandas(lakehouse, "silver", "activity")["activity_type"])
-    recs = at.dataframe[0].value
+    agreement = at.dataframe[0].value
+    scored = _pandas(lakehouse, "gold", "predicted_activity_type")
+    assert agreement["records"].sum() == len(scored)
+    assert agreement["predicted_same"].sum() == (scored["actual_activity_type"] == scored["predicted_activity_type"]).sum()
+    recs = at.dataframe[1].value
     assert len(recs) == 3 and recs["rank"].tolist() == [1, 2, 3]
 
 

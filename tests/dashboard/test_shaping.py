@@ -75,3 +75,15 @@ def test_window_totals_and_latest():
     assert shaping.window_totals(w, "steps")["steps"].tolist() == [3, 0]
     assert shaping.latest(w, "window_end", 1)["steps"].tolist() == [0]
     assert shaping.window_totals(w.iloc[:0], "steps").empty
+
+
+def test_type_agreement_counts_per_recorded_type_and_skips_unknowns():
+    df = pd.DataFrame({"actual_activity_type": ["run", "run", "run", "yoga", None, "yoga"],
+                       "predicted_activity_type": ["run", "walk", "run", "yoga", "run", None]})
+    out = shaping.type_agreement(df)
+    assert out.to_dict("list") == {"activity_type": ["run", "yoga"], "records": [3, 1], "predicted_same": [2, 1],
+                                   "agreement": [2 / 3, 1.0]}
+    zero = shaping.type_agreement(df.assign(predicted_activity_type="walk"))
+    assert zero["agreement"].tolist() == [0.0, 0.0]
+    assert shaping.type_agreement(df.iloc[:0]).empty
+    assert shaping.type_agreement(df.iloc[4:5]).empty  # nulls only

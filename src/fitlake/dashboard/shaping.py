@@ -117,3 +117,18 @@ def window_totals(windows: pd.DataFrame, value_col: str, time_col: str = "window
     if windows.empty:
         return pd.DataFrame(columns=[value_col])
     return windows.groupby(time_col)[[value_col]].sum().sort_index()
+
+
+def type_agreement(scored: pd.DataFrame, actual: str = "actual_activity_type",
+                   predicted: str = "predicted_activity_type") -> pd.DataFrame:
+    """Per recorded activity type: records, how many the champion predicted as that type, and that share (recall).
+    Rows without a recorded or predicted type are left out: neither can agree."""
+    known = scored.dropna(subset=[actual, predicted])
+    if known.empty:
+        return pd.DataFrame(columns=["activity_type", "records", "predicted_same", "agreement"])
+    out = (known.assign(same=known[actual] == known[predicted])
+           .groupby(actual).agg(records=("same", "size"), predicted_same=("same", "sum"))
+           .reset_index().rename(columns={actual: "activity_type"}))
+    out["predicted_same"] = out["predicted_same"].astype(int)
+    out["agreement"] = out["predicted_same"] / out["records"]
+    return out.sort_values(["records", "activity_type"], ascending=[False, True], ignore_index=True)

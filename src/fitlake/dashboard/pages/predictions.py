@@ -68,6 +68,16 @@ def prediction_panel(role: str, title: str, unit: str = "") -> None:
 
 
 prediction_panel("activity_type", "Activity type")
+scored_types = ui.table(settings, "gold", "predicted_activity_type",
+                        columns=["actual_activity_type", "predicted_activity_type"])
+if scored_types is None:
+    ui.missing("gold", "predicted_activity_type", "run `make run` (it scores the activity-type model)")
+elif not scored_types.empty:
+    st.caption(f"Batch scores: how often the champion agrees with the recorded type over "
+               f"{len(scored_types):,} records in `gold.predicted_activity_type`")
+    st.dataframe(shaping.type_agreement(scored_types), hide_index=True,
+                 column_config={"agreement": st.column_config.ProgressColumn(
+                     "agreement", format="percent", min_value=0.0, max_value=1.0)})
 calories_roles = [r for r in ("calories", "calories_fitbit") if ui.champion(root, r) is not None] or ["calories"]
 role = calories_roles[0]
 if len(calories_roles) > 1:
