@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from fitlake.config import TableRef
@@ -14,6 +15,17 @@ def has_commit(path: str | Path) -> bool:
     log = Path(path, "_delta_log")
     return log.is_dir() and any(p.name.split(".")[0].isdigit() for p in log.iterdir()
                                 if p.name.endswith(".json") or ".checkpoint" in p.name)
+
+
+def clear_failed_create(path: str | Path) -> bool:
+    """Remove what a process killed while creating a table left in ``_delta_log`` (temp files, an empty
+    ``_staged_commits``, no commit). Delta takes such a folder for an existing table it then cannot open, so
+    CREATE ... IF NOT EXISTS does nothing and every later read fails; with no commit, nothing refers to it."""
+    log = Path(path, "_delta_log")
+    if not log.is_dir() or has_commit(path):
+        return False
+    shutil.rmtree(log)
+    return True
 
 
 def exists(spark, ref: TableRef) -> bool:
@@ -57,6 +69,8 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     """Create an empty Delta table with ``schema`` if it does not exist yet (idempotent)."""
     from delta.tables import DeltaTable
 
+    if ref.path is not None:
+        clear_failed_create(ref.path)
     builder = DeltaTable.createIfNotExists(spark).addColumns(schema)
     builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
     if partition_by:

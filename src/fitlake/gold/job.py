@@ -66,6 +66,7 @@ def apply_ddl(spark, settings: Settings) -> set[str]:
             register_table(spark, ref)
             continue
         if ref.path is not None:  # by path: a catalog name may still point at another root in this session
+            delta_io.clear_failed_create(ref.path)
             sql = stmt.replace(f"gold.{name}", f"delta.`{ref.path}`", 1)
         else:
             sql = resolve_names(stmt, settings)

@@ -143,6 +143,8 @@ def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[s
 
     if delta_io.exists(spark, ref):
         return False
+    if ref.path is not None:
+        delta_io.clear_failed_create(ref.path)
     nullable = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
     builder = DeltaTable.createIfNotExists(spark).addColumns(nullable)
     builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
