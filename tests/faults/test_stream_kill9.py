@@ -1,9 +1,10 @@
-"""kill -9 `fitlake stream` inside a micro-batch (after its bronze append, before quarantine / silver / alerts), restart
-it, and compare bronze, quarantine, silver events, 30 s windows and goal alerts with an uninterrupted run.
+"""kill -9 `fitlake stream` inside a micro-batch (after its bronze append, before quarantine / silver, before the
+windows or alerts MERGE), restart it, and compare bronze, quarantine, silver events, 30 s windows and goal alerts
+with an uninterrupted run.
 
 The kill points are the streaming job's own ``fault_point`` names (``FITLAKE_FAULT_KILL_AT=<name>@<n>``: the n-th
 time it passes there), picked at random from the list below; the seed is printed (``FITLAKE_FAULTS_SEED``
-replays it). Batches are two files each so a kill lands with earlier batches committed and later ones pending.
+replays it, ``FITLAKE_FAULTS_POINTS=a@1,b@2`` runs exactly those points). Batches are two files each so a kill lands with earlier batches committed and later ones pending.
 """
 
 from __future__ import annotations
@@ -25,14 +26,20 @@ LONG = os.environ.get("FITLAKE_FAULTS_LONG") == "1"
 # Each restart resumes at the batch the previous run died in, so a point "@n" moves the stream n - 1 batches on:
 # two kills need 3 batches, all six kills need 4 (6 one-file batches in the long run).
 FILES_PER_BATCH = 1 if LONG else 2
-POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
-          "stream:ingest:silver@2", "stream:ingest:done@1", "stream:alerts:merge@1")
-KILLS = len(POINTS) if LONG else 2
-# KNOWN BUG (open, seed 521395: ingest:done@1 then alerts:merge@1): a kill while the windows query runs beside the
-# alerts query (after ingest drained) lost every gold.event_windows row on restart; its checkpoint held one committed
-# batch with nextBatchWatermarkMs 0. Until it is fixed, CI samples only ingest points (windows and alerts then run
-# only in the final, uninterrupted run); FITLAKE_FAULTS_LONG=1 keeps the alerts point and shows the bug.
-SAMPLED = POINTS if LONG else tuple(p for p in POINTS if not p.startswith("stream:alerts"))
+INGEST_POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
+                 "stream:ingest:silver@2", "stream:ingest:done@1")
+# The windows and alerts queries run side by side once ingest drained: after a kill in one of them the other may
+# already have committed its batch, so a second kill there might never land. One of them per sample, last.
+AFTER_INGEST_POINTS = ("stream:windows:merge@1", "stream:alerts:merge@1")
+KILLS = len(INGEST_POINTS) + 1 if LONG else 2
+
+
+def pick_points(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    candidates = [*INGEST_POINTS, rng.choice(AFTER_INGEST_POINTS)]
+    return sorted(rng.sample(candidates, KILLS), key=lambda p: p in AFTER_INGEST_POINTS)
+
+
 STEP_GOAL = 50  # low enough that fixture users cross it: goal alerts are compared too
 STREAM_TABLES = ("bronze.events", "quarantine.events", "silver.events", "gold.event_windows", "gold.goal_alerts")
 
@@ -73,8 +80,8 @@ def test_stream_kill9_then_restart_matches_an_uninterrupted_run(spark, events_la
     assert expected.get("gold.goal_alerts"), "the baseline stream raised no goal alert"
 
     seed = int(os.environ.get("FITLAKE_FAULTS_SEED") or random.SystemRandom().randrange(1_000_000))
-    # Alerts run once the ingest query has drained, so a kill there is the last one that can land.
-    points = sorted(random.Random(seed).sample(SAMPLED, KILLS), key=lambda p: p.startswith("stream:alerts"))
+    chosen = os.environ.get("FITLAKE_FAULTS_POINTS")
+    points = chosen.split(",") if chosen else pick_points(seed)
     print(f"\nstream kill -9 seed {seed}: {points}")
     root = tmp_path / "killed"
     landed = 0

@@ -69,7 +69,8 @@ def test_kafka_end_to_end_with_replay_and_malformed_message(spark, kafka, tmp_pa
     t = lambda hms: dt.datetime.fromisoformat(f"2023-04-01 {hms}")  # noqa: E731
     expected = spark.createDataFrame(
         [(U1, "walking", t("08:00:00"), t("08:00:30"), 150, 2.0, 100.0, 110, 2),
-         (U2, "running", t("08:00:00"), t("08:00:30"), 200, 1.0, 150.0, 150, 1)],
+         (U2, "running", t("08:00:00"), t("08:00:30"), 200, 1.0, 150.0, 150, 1),
+         (U1, "walking", t("08:02:00"), t("08:02:30"), 10, 1.0, 95.0, 95, 1)],  # k4's window, still open
         "user_id bigint, activity_type string, window_start timestamp, window_end timestamp, steps bigint, "
         "calories double, avg_heart_rate double, max_heart_rate int, event_count bigint",
     )

@@ -5,8 +5,12 @@ Three queries, each with its own checkpoint so each can stop and resume on its o
 - ``ingest``: source -> foreachBatch: append bronze (raw), quarantine what fails an expectation, insert-only MERGE
   of the rest into ``silver.events`` on ``event_id``. Appends carry ``txnAppId``/``txnVersion`` and the MERGE only
   inserts, so a replayed batch (crash after a write, before the checkpoint commit) changes nothing.
-- ``windows``: ``silver.events`` stream -> 1-minute watermark -> 30 s tumbling windows -> append to
-  ``gold.event_windows``; a window is written once, when the watermark passes it.
+- ``windows``: ``silver.events`` stream -> 1-minute watermark -> 30 s tumbling windows, update output mode ->
+  foreachBatch: MERGE the windows the batch changed into ``gold.event_windows`` on (user, activity, start). Not
+  append mode: there a window reaches Delta only in the (no-data) batch after the watermark passes it, and Spark
+  does not run that batch after a restart until new data arrives — a job killed between the two held its closed
+  windows in state only, and a finite input never produced them. Here gold has every window as of the last
+  committed batch; a window changes until the watermark passes its end, later events are dropped and counted.
 - ``alerts``: ``silver.events`` stream -> foreachBatch: recompute the touched users' days from silver and
   insert-only MERGE the first goal crossing per (user_id, date) into ``gold.goal_alerts`` — one alert per user per
   day, however often a batch is replayed.
@@ -284,6 +288,48 @@ def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, d
     )
 
 
+# --------------------------------------------------------------------------------------------------- windows --
+
+WINDOW_KEY = ("user_id", "activity_type", "window_start")
+
+
+class WindowBatch:
+    """foreachBatch of the windows query: upsert the windows this batch changed.
+
+    A replayed batch (crash after the MERGE, before the checkpoint commit) recomputes the same rows from the same
+    state version, so the MERGE finds them equal and rewrites nothing."""
+
+    def __init__(self, spark: SparkSession, windows: TableRef):
+        self.spark, self.windows = spark, windows
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        batch = batch.persist()  # two actions below; the stateful plan must not run twice
+        try:
+            bounds = batch.agg(F.date_format(F.min("window_start"), TS_FORMAT).alias("lo"),
+                               F.date_format(F.max("window_start"), TS_FORMAT).alias("hi")).first()
+            if bounds["lo"] is None:  # a no-data batch that only evicted state
+                return
+            fault_point("stream:windows:merge")
+            merge_windows(self.spark, self.windows, batch, bounds["lo"], bounds["hi"])
+        finally:
+            batch.unpersist()
+
+
+def merge_windows(spark: SparkSession, target: TableRef, windows: DataFrame, lo: str, hi: str) -> None:
+    """Insert new windows, update changed ones. The key is null-safe (an event may have no activity type) and
+    bounded to the batch's window starts, so Delta skips files of older windows instead of scanning the table."""
+    on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in windows.columns if c not in WINDOW_KEY)
+    (
+        delta_io.delta_table(spark, target).alias("t")
+        .merge(windows.alias("s"),
+               f"t.window_start >= TIMESTAMP'{lo}' AND t.window_start <= TIMESTAMP'{hi}' AND {on}")
+        .whenMatchedUpdateAll(condition=changed)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
 # ---------------------------------------------------------------------------------------------------- alerts --
 
 
@@ -351,13 +397,11 @@ def start_windows(spark: SparkSession, settings: Settings, tables: StreamTables,
     windows = _silver_stream(spark, tables).transform(with_event_window).transform(aggregate_windows)
     writer = (
         windows.writeStream.queryName("fitlake_event_windows")
-        .format("delta")
-        .outputMode("append")
+        .outputMode("update")
         .option("checkpointLocation", checkpoint(settings, "windows", opts.source))
+        .foreachBatch(WindowBatch(spark, tables.windows))
     )
-    writer = _with_trigger(writer, opts)
-    ref = tables.windows
-    return writer.start(ref.path) if ref.path is not None else writer.toTable(ref.full_name)
+    return _with_trigger(writer, opts).start()
 
 
 def start_alerts(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):

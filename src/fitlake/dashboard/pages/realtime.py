@@ -23,12 +23,14 @@ def live() -> None:
     if windows is None:
         ui.missing("gold", "event_windows", "start the streaming job: `fitlake stream`")
     elif windows.empty:
-        st.info("No window has closed yet.")
+        st.info("No event has reached a window yet.")
     else:
         last_end = windows["window_end"].max()
         newest = windows[windows["window_end"] == last_end]
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Latest window end (UTC)", f"{last_end:%H:%M:%S}", help=f"{last_end:%Y-%m-%d %H:%M:%S} UTC")
+        c1.metric("Latest window end (UTC)", f"{last_end:%H:%M:%S}",
+                  help=f"{last_end:%Y-%m-%d %H:%M:%S} UTC. A window keeps filling until the 1-minute watermark "
+                       "passes its end; events later than that are dropped.")
         c2.metric("Users in it", f"{newest['user_id'].nunique():,}")
         c3.metric("Steps in it", f"{int(newest['steps'].sum()):,}")
         count_col = shaping.first_present(newest, ("event_count", "events"))
