@@ -65,8 +65,10 @@ def write(df, ref: TableRef, mode: str = "append", partition_by: list[str] | Non
         writer.saveAsTable(ref.full_name)
 
 
-def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = None, properties: dict | None = None):
-    """Create an empty Delta table with ``schema`` if it does not exist yet (idempotent)."""
+def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = None, properties: dict | None = None,
+                 cluster_by: list[str] | tuple[str, ...] = ()):
+    """Create an empty Delta table with ``schema`` if it does not exist yet (idempotent). Bronze, silver, streaming
+    and scoring create their tables here (gold runs its DDL file), so a create killed midway is cleared once."""
     from delta.tables import DeltaTable
 
     if ref.path is not None:
@@ -75,6 +77,8 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    if cluster_by:
+        builder = builder.clusterBy(*cluster_by)
     for k, v in (properties or {}).items():
         builder = builder.property(k, v)
     table = builder.execute()

@@ -137,23 +137,10 @@ def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[s
                 properties: dict | None = None) -> bool:
     """Create ``ref`` (if missing) with ``schema``, every column nullable so no NOT NULL invariant sneaks in;
     True when it was created now."""
-    from delta.tables import DeltaTable
-
-    from fitlake.spark import register_table
-
     if delta_io.exists(spark, ref):
         return False
-    if ref.path is not None:
-        delta_io.clear_failed_create(ref.path)
     nullable = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
-    builder = DeltaTable.createIfNotExists(spark).addColumns(nullable)
-    builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
-    if cluster_by:
-        builder = builder.clusterBy(*cluster_by)
-    for k, v in (properties or {}).items():
-        builder = builder.property(k, v)
-    builder.execute()
-    register_table(spark, ref)
+    delta_io.ensure_table(spark, ref, nullable, properties=properties, cluster_by=cluster_by)
     return True
 
 
