@@ -147,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=None, help="seconds of events per rate")
     parser.add_argument("--trigger", type=float, default=2.0, help="processing-time trigger, seconds")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=None, help="also write the JSON to this file")
     args = parser.parse_args(argv)
     rates = tuple(int(r) for r in args.rates.split(",")) if args.rates else None
     result = measure_throughput(args.work, quick=args.quick, rates=rates, seconds=args.seconds,
                                 trigger_seconds=args.trigger)
-    print(json.dumps(result, indent=1, default=str))
+    text = json.dumps(result, indent=1, default=str)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
     return 0
 
 
