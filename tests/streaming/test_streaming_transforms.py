@@ -215,3 +215,18 @@ def test_parse_until_events_or_time():
     assert parse_until(["5000", "events"]) == ("events", 5000)
     assert parse_until(["30s"]) == ("seconds", 30)
     assert parse_until(["2", "minutes"]) == ("seconds", 120)
+
+
+def test_format_summary_leaves_out_latency_and_watermark_a_run_did_not_have():
+    from fitlake.streaming.cli import format_summary
+
+    query = {"batches": 1, "batches_with_data": 0, "batch_ms_p50": None, "batch_ms_p95": None, "watermark": None}
+    busy = {"batches": 3, "batches_with_data": 2, "batch_ms_p50": 812.0, "batch_ms_p95": 1204.5,
+            "watermark": "2026-11-23T12:00:00.000Z"}
+    summary = {"source": "files", "mode": "available-now", "events_in": 0, "elapsed_s": 8.7, "events_per_s": 0.0,
+               "stopped_by": "done", "rows_added": {"bronze.events": 0}, "quarantined_by_rule": {},
+               "rows_dropped_by_watermark": 0, "queries": {"ingest": query, "windows": busy}}
+    text = format_summary(summary)
+    assert "  ingest: 1 batches (0 with data)\n" in text + "\n"
+    assert "None" not in text
+    assert "windows: 3 batches (2 with data), latency p50 812 ms, p95 1204 ms, watermark 2026-11-23T12:00:00.000Z" in text

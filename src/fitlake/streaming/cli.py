@@ -64,8 +64,12 @@ def format_summary(s: dict) -> str:
     ]
     for name, q in s["queries"].items():
         if q["batches"]:
-            lines.append(f"  {name}: {q['batches']} batches ({q['batches_with_data']} with data), "
-                         f"p50 {q['batch_ms_p50']} ms, p95 {q['batch_ms_p95']} ms, watermark {q['watermark']}")
+            line = f"  {name}: {q['batches']} batches ({q['batches_with_data']} with data)"
+            if q["batch_ms_p50"] is not None:
+                line += f", latency p50 {q['batch_ms_p50']:.0f} ms, p95 {q['batch_ms_p95']:.0f} ms"
+            if q["watermark"] is not None:
+                line += f", watermark {q['watermark']}"
+            lines.append(line)
     return "\n".join(lines)
 
 
