@@ -4,7 +4,8 @@ with an uninterrupted run.
 
 The kill points are the streaming job's own ``fault_point`` names (``FITLAKE_FAULT_KILL_AT=<name>@<n>``: the n-th
 time it passes there), picked at random from the list below; the seed is printed (``FITLAKE_FAULTS_SEED``
-replays it, ``FITLAKE_FAULTS_POINTS=a@1,b@2`` runs exactly those points). Batches are two files each so a kill lands with earlier batches committed and later ones pending.
+replays it, ``FITLAKE_FAULTS_POINTS=a@1,b@2`` runs exactly those points). Batches are two files each so a kill
+lands with earlier batches committed and later ones pending.
 """
 
 from __future__ import annotations

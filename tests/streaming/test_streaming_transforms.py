@@ -229,4 +229,5 @@ def test_format_summary_leaves_out_latency_and_watermark_a_run_did_not_have():
     text = format_summary(summary)
     assert "  ingest: 1 batches (0 with data)\n" in text + "\n"
     assert "None" not in text
-    assert "windows: 3 batches (2 with data), latency p50 812 ms, p95 1204 ms, watermark 2026-11-23T12:00:00.000Z" in text
+    assert ("windows: 3 batches (2 with data), latency p50 812 ms, p95 1204 ms, "
+            "watermark 2026-11-23T12:00:00.000Z") in text
