@@ -117,6 +117,8 @@ class Settings:
     # Bronze Parquet read per silver micro-batch. Unbounded, a 10x first load (86 M hourly rows in one bronze
     # commit) became one batch whose cached partitions broke the 4 GB driver; at 1x every table fits in one batch.
     silver_batch_bytes: str = "64m"
+    # Independent tables of one stage run side by side (fitlake.concurrency): their fixed costs overlap.
+    parallel_tables: int = 3
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -201,5 +203,6 @@ def load_settings(
         step_goal=int(env.get("FITLAKE_STEP_GOAL", DEFAULT_STEP_GOAL)),
         experiment_prefix=env.get("FITLAKE_EXPERIMENT_PREFIX", "/Shared/fitlake"),
         silver_batch_bytes=env.get("FITLAKE_SILVER_BATCH_BYTES", Settings.silver_batch_bytes),
+        parallel_tables=max(1, int(env.get("FITLAKE_PARALLEL_TABLES", Settings.parallel_tables))),
     )
     return settings.with_overrides(**overrides)

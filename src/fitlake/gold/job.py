@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType
 
 from fitlake import delta_io
+from fitlake.concurrency import run_concurrently
 from fitlake.config import TABLES, Settings
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
@@ -258,6 +259,33 @@ BUILDERS: tuple[Builder, ...] = (
 )
 
 
+# The gold tables each builder reads (besides silver), so a builder runs only after the ones it reads.
+GOLD_INPUTS: dict[str, tuple[str, ...]] = {
+    "dim_user": ("fact_daily_activity", "fact_sleep"),
+    "kpi_wellness_daily": ("fact_daily_activity", "fact_sleep"),
+    "kpi_engagement_daily": ("fact_daily_activity",),
+    "kpi_sleep_efficiency": ("fact_sleep",),
+}
+
+
+def build_waves(builders: Sequence[Builder]) -> list[list[Builder]]:
+    """``builders`` in waves: each builder comes after every builder of the gold tables it reads (GOLD_INPUTS);
+    within a wave the order of ``builders`` is kept."""
+    placed: dict[str, int] = {}
+    waves: list[list[Builder]] = []
+    remaining = list(builders)
+    while remaining:
+        wave = [b for b in remaining if all(dep in placed for dep in GOLD_INPUTS.get(b.table, ())
+                                            if dep in {x.table for x in builders})]
+        if not wave:
+            raise ValueError(f"gold builders read each other in a cycle: {[b.table for b in remaining]}")
+        for b in wave:
+            placed[b.table] = len(waves)
+        waves.append(wave)
+        remaining = [b for b in remaining if b.table not in placed]
+    return waves
+
+
 @dataclass
 class GoldCounts:
     table: str
@@ -324,19 +352,29 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
     try:
         stats = {r["source"]: r for r in changes.groupBy("source").agg(
             F.count(F.lit(1)).alias("n"), F.min("date").alias("low"), F.max("date").alias("high")).collect()}
-        run, results = GoldRun(spark, settings), []
-        for builder in BUILDERS:
+        run = GoldRun(spark, settings)
+
+        def one(builder: Builder) -> GoldCounts | None:
             deps = [d for d in builder.deps if d in stats]
             if not deps or (builder.constant and builder.table not in created and _has_rows(run, builder.table)):
-                continue  # (a run killed between the DDL and the fill leaves the table empty: fill it then)
+                return None  # (a run killed between the DDL and the fill leaves the table empty: fill it then)
             keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
             scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
             counts = update_table(run, builder, scope, target_is_new=builder.table in created)
             counts.affected_keys = sum(stats[d]["n"] for d in deps)
-            results.append(counts)
-            if progress:
+            return counts
+
+        def done(_builder: Builder, counts: GoldCounts | None) -> None:
+            if counts is not None and progress:
                 progress(counts)
+
+        # Builders of one wave read no gold table another of the wave writes: they run side by side. Gold sets no
+        # session conf (its MERGEs carry no txn guard), so they share the session and the persisted changes.
+        results: dict[str, GoldCounts | None] = {}
+        for wave in build_waves(BUILDERS):
+            for builder, counts in zip(wave, run_concurrently(wave, one, settings.parallel_tables, done)):
+                results[builder.table] = counts
         write_state(spark, settings, new_state)
-        return results
+        return [results[b.table] for b in BUILDERS if results.get(b.table) is not None]
     finally:
         changes.unpersist()

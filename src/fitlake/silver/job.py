@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
+from fitlake.concurrency import run_concurrently, thread_session
 from fitlake.config import Settings
 from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
@@ -157,13 +158,17 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
 
 
 def run_silver(spark, settings: Settings, tables=None, progress: Callable[[TableCounts], None] | None = None) -> list[TableCounts]:
-    """Every silver table whose bronze table exists, in ``SPECS`` order."""
-    results = []
-    for name in tables or SPECS:
-        counts = process_table(spark, settings, name)
-        if counts is None:
-            continue
-        results.append(counts)
-        if progress:
+    """Every silver table whose bronze table exists, results in ``SPECS`` order.
+
+    Tables are independent (each reads only its own bronze table), so up to ``settings.parallel_tables`` run side
+    by side, each in a session of its own (``fitlake.concurrency``); ``progress`` gets each as it finishes.
+    """
+    def one(name: str) -> TableCounts | None:
+        return process_table(thread_session(spark), settings, name)
+
+    def done(_name: str, counts: TableCounts | None) -> None:
+        if counts is not None and progress:
             progress(counts)
-    return results
+
+    results = run_concurrently(list(tables or SPECS), one, settings.parallel_tables, done)
+    return [c for c in results if c is not None]
