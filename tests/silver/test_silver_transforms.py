@@ -123,12 +123,11 @@ def test_rules_quarantine_each_defect_with_its_first_failing_rule(spark):
     assert quarantined.columns[: len(cols)] == cols and {"_rule", "_quarantined_at", "_line"} <= set(quarantined.columns)
 
 
-def test_split_valid_and_quarantined_keeps_every_row(spark):
+def test_with_failed_rule_names_the_first_failing_rule_and_null_fails(spark):
     df = spark.createDataFrame([(1,), (0,), (None,), (-1,)], "x INT")
-    valid, bad = T.split_valid_and_quarantined(df, [("x_not_null", "x IS NOT NULL"), ("x_positive", "x > 0")])
-    assert [r["x"] for r in valid.collect()] == [1]
-    assert sorted((r["x"] is None, r["_rule"]) for r in bad.collect()) == [
-        (False, "x_positive"), (False, "x_positive"), (True, "x_not_null")]
+    out = df.transform(T.with_failed_rule, [("x_not_null", "x IS NOT NULL"), ("x_positive", "x > 0")])
+    assert [(r["x"], r["_rule"]) for r in out.collect()] == [
+        (1, None), (0, "x_positive"), (None, "x_not_null"), (-1, "x_positive")]
 
 
 def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spark):

@@ -41,12 +41,6 @@ def with_failed_rule(df: DataFrame, rules: Sequence[tuple[str, str]]) -> DataFra
     return df.withColumn("_rule", failed_rule(rules))
 
 
-def split_valid_and_quarantined(df: DataFrame, rules: Sequence[tuple[str, str]]) -> tuple[DataFrame, DataFrame]:
-    """(rows passing every rule, rows with the first failing rule in ``_rule``)."""
-    checked = with_failed_rule(df, rules)
-    return checked.where(F.col("_rule").isNull()).drop("_rule"), checked.where(F.col("_rule").isNotNull())
-
-
 def with_latest_rank(df: DataFrame, keys: Sequence[str]) -> DataFrame:
     """``_dup_rank`` 1 for the version of each key that wins: latest ingest, then later file, then later line."""
     window = Window.partitionBy(*keys).orderBy(
