@@ -130,7 +130,7 @@ def test_with_failed_rule_names_the_first_failing_rule_and_null_fails(spark):
         (1, None), (0, "x_positive"), (None, "x_not_null"), (-1, "x_positive")]
 
 
-def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spark):
+def test_with_latest_rank_prefers_later_ingest_then_later_file_then_later_line(spark):
     t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
     df = spark.createDataFrame(
         [(1, "a", 10, "f/part-00000.json", 1, t1),
@@ -142,8 +142,9 @@ def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spar
          (4, None, 40, "f/x.csv", 3, t1)],
         "user_id INT, k STRING, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP",
     )
-    out = df.transform(T.dedupe_latest, ["user_id", "k"]).select("user_id", "v").orderBy("user_id")
-    assert [tuple(r) for r in out.collect()] == [(1, 11), (2, 20), (3, 31), (4, 40)]
+    ranked = df.transform(T.with_latest_rank, ["user_id", "k"])
+    assert sorted((r["v"], r["_dup_rank"]) for r in ranked.collect()) == [
+        (10, 2), (11, 1), (20, 1), (21, 2), (30, 2), (31, 1), (40, 1)]
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

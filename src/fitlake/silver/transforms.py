@@ -49,11 +49,6 @@ def with_latest_rank(df: DataFrame, keys: Sequence[str]) -> DataFrame:
     return df.withColumn("_dup_rank", F.row_number().over(window))
 
 
-def dedupe_latest(df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """One row per natural key: the latest delivery wins (see ``with_latest_rank``)."""
-    return with_latest_rank(df, keys).where(F.col("_dup_rank") == 1).drop("_dup_rank")
-
-
 def with_calories_to_steps_ratio(df: DataFrame, calories: str = "calories", steps: str = "steps") -> DataFrame:
     """Calories per step; null (not infinity, not an ANSI error) when steps is 0 or missing."""
     ratio = F.when(F.col(steps) != 0, F.col(calories).cast("double") / F.col(steps))
