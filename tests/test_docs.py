@@ -178,3 +178,15 @@ def test_every_command_help_shows_examples_that_parse(name):
     assert examples and all(e.startswith(f"fitlake {name}") for e in examples)
     problems = [p for p in map(check_command, examples) if p]
     assert not problems, "\n".join(problems)
+
+
+def test_computed_in_references_name_real_functions_and_cover_every_gold_builder():
+    from fitlake.gold.job import BUILDERS
+
+    text = (REPO / "docs" / "pipeline.md").read_text()
+    refs = re.findall(r"^\| `(\w+)` \|.*`([\w/]+\.py):(\w+)` \|$", text, re.M)
+    for table, path, function in refs:
+        source = (REPO / "src" / "fitlake" / path).read_text()
+        assert f"def {function}(" in source, f"{table}: no {function} in {path}"
+        assert function in (table, f"build_{table}"), f"{table} is computed by {function}, not named for it"
+    assert {b.table for b in BUILDERS} == {t for t, _, _ in refs}
