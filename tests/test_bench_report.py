@@ -1,4 +1,4 @@
-"""The README's performance table is written from bench.json by code: targets judged right, gaps listed, markers kept."""
+"""docs/performance.md's tables are written from bench.json by code: targets judged right, gaps listed, markers kept."""
 
 from __future__ import annotations
 
