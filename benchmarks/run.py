@@ -333,7 +333,8 @@ def headline(figures: dict) -> list[dict]:
     if "ratio_reference_over_incremental" in b6:
         add("B6", "full-overwrite rebuild / fitlake +1 day run", b6["ratio_reference_over_incremental"])
     if "ratio_reference_over_fitlake_full" in b6:  # the other side: a first load costs more than one rebuild
-        add("B6", "full-overwrite rebuild / fitlake full load (empty lakehouse)", b6["ratio_reference_over_fitlake_full"])
+        add("B6", "full-overwrite rebuild / fitlake full load (empty lakehouse)",
+            b6["ratio_reference_over_fitlake_full"])
     if "reference_wall_s" in b6:
         add("B6", "full-overwrite rebuild: wall incl. JVM start", b6["reference_wall_s"], unit="s")
     d = figures.get("dashboard", {})
