@@ -1,1 +1,1 @@
-"""fitlake benchmarks: `fitlake bench` (run.py), the README table (report.py)."""
+"""fitlake benchmarks: `fitlake bench` (run.py), the tables of docs/performance.md (report.py)."""

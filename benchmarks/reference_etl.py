@@ -39,7 +39,7 @@ def rebuild(spark, root: Path, landing: Path) -> dict:
 
     from fitlake.bronze.sources import BATCH_SOURCES, SOURCES
     from fitlake.config import Settings
-    from fitlake.gold import dims, facts
+    from fitlake.gold import dims, facts, kpis
     from fitlake.silver import transforms as T
     from fitlake.silver.expectations import RULES
     from fitlake.silver.job import checked_rows
@@ -83,9 +83,9 @@ def rebuild(spark, root: Path, landing: Path) -> dict:
     daily, sleep = gold("fact_daily_activity"), gold("fact_sleep")
     overwrite(dims.build_dim_date(daily.select("date").unionByName(sleep.select("date"))), "gold", "dim_date")
     overwrite(dims.build_dim_user(daily.select("user_id"), daily, sleep, silver("weight_log")), "gold", "dim_user")
-    overwrite(facts.build_kpi_wellness(daily, sleep, settings.step_goal), "gold", "kpi_wellness_daily")
-    overwrite(facts.build_kpi_engagement(daily), "gold", "kpi_engagement_daily")
-    overwrite(facts.build_kpi_sleep_efficiency(sleep), "gold", "kpi_sleep_efficiency")
+    overwrite(kpis.build_kpi_wellness_daily(daily, sleep, settings.step_goal), "gold", "kpi_wellness_daily")
+    overwrite(kpis.build_kpi_engagement_daily(daily), "gold", "kpi_engagement_daily")
+    overwrite(kpis.build_kpi_sleep_efficiency(sleep), "gold", "kpi_sleep_efficiency")
     seconds["gold"] = time.perf_counter() - t1
     return {"seconds": {k: round(v, 2) for k, v in seconds.items()}}
 

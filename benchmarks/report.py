@@ -1,17 +1,22 @@
-"""Markdown from a bench.json: ``python -m benchmarks.report bench.json [--readme README.md]``.
+"""Markdown from a bench.json: ``python -m benchmarks.report bench.json [--doc docs/performance.md]``.
 
-The README's Performance numbers are written by this, never typed: ``--readme`` replaces the text between the
-``<!-- bench:begin -->`` / ``<!-- bench:end -->`` markers inside the README's performance section.
+The performance page's numbers are written by this, never typed: ``--doc`` (alias ``--readme``) replaces the text
+between ``<!-- bench:begin -->`` / ``<!-- bench:end -->`` markers. A marker may name the JSON it is rendered from
+(``<!-- bench:begin benchmarks/results/x.json -->``): that block is the one a run of that JSON replaces, and
+``--check DOC`` re-renders every named block from its JSON and fails when the page drifted from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+BLOCK = re.compile(r"<!-- bench:begin(?: (?P<source>[^\s>]+))? -->\n?(?P<body>.*?)<!-- bench:end -->", re.S)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _fmt(v) -> str:
@@ -116,23 +121,58 @@ def render(bench: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def update_readme(readme: Path, markdown: str) -> None:
+def update_readme(readme: Path, markdown: str, source: str | None = None) -> None:
+    """Replace the block whose marker names ``source`` (by file name), else the unnamed block."""
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
+    blocks = list(BLOCK.finditer(text))
+    name = Path(source).name if source else None
+    chosen = next((m for m in blocks if name and m["source"] and Path(m["source"]).name == name), None)
+    chosen = chosen or next((m for m in blocks if m["source"] is None), None)
+    begin = None
+    if chosen is None and blocks and source:  # a new run: it takes the first block, and the marker names it
+        chosen, begin = blocks[0], f"<!-- bench:begin {_relative(source)} -->"
+    if chosen is None:
         raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{markdown}{END}{tail}")
+    begin = begin or text[chosen.start():chosen.start("body")].rstrip("\n")
+    readme.write_text(f"{text[:chosen.start()]}{begin}\n{markdown}{END}{text[chosen.end():]}")
+
+
+def _relative(source: str) -> str:
+    path = Path(source).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else source
+
+
+def check(doc: Path, repo: Path = REPO) -> list[str]:
+    """Every named block of ``doc`` that differs from its JSON rendered today (empty list: the page is current)."""
+    problems = []
+    for m in BLOCK.finditer(doc.read_text()):
+        if m["source"] is None:
+            problems.append(f"{doc}: a bench block names no JSON, so it cannot be checked")
+            continue
+        path = repo / m["source"]
+        if not path.is_file():
+            problems.append(f"{doc}: {m['source']} does not exist")
+        elif m["body"] != render(json.loads(path.read_text())):
+            problems.append(f"{doc}: the block from {m['source']} differs from its JSON rendered today; rerun "
+                            f"python -m benchmarks.report {m['source']} --doc {doc}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
-    p.add_argument("bench_json")
-    p.add_argument("--readme", default=None, help="README.md whose bench markers to update")
+    p.add_argument("bench_json", nargs="?")
+    p.add_argument("--doc", "--readme", dest="readme", default=None, help="markdown page whose bench markers to update")
+    p.add_argument("--check", default=None, metavar="DOC", help="fail when a named block of DOC drifted from its JSON")
     args = p.parse_args(argv)
+    if args.check:
+        problems = check(Path(args.check))
+        print("\n".join(problems) or f"{args.check}: every bench block matches its JSON")
+        return 1 if problems else 0
+    if not args.bench_json:
+        p.error("bench_json is required unless --check is given")
     md = render(json.loads(Path(args.bench_json).read_text()))
     if args.readme:
-        update_readme(Path(args.readme), md)
+        update_readme(Path(args.readme), md, args.bench_json)
     else:
         sys.stdout.write(md)
     return 0

@@ -332,6 +332,11 @@ def headline(figures: dict) -> list[dict]:
     b6 = figures.get("B6", {})
     if "ratio_reference_over_incremental" in b6:
         add("B6", "full-overwrite rebuild / fitlake +1 day run", b6["ratio_reference_over_incremental"])
+    if "ratio_reference_over_fitlake_full" in b6:  # the other side: a first load costs more than one rebuild
+        add("B6", "full-overwrite rebuild / fitlake full load (empty lakehouse)",
+            b6["ratio_reference_over_fitlake_full"])
+    if "reference_wall_s" in b6:
+        add("B6", "full-overwrite rebuild: wall incl. JVM start", b6["reference_wall_s"], unit="s")
     d = figures.get("dashboard", {})
     if isinstance(d, dict) and d.get("seconds") is not None:
         add("dashboard", "home page first render", d["seconds"], unit="s")
@@ -399,7 +404,7 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
     md = render(bench)
     print(md)
     if readme:
-        update_readme(Path(readme), md)
+        update_readme(Path(readme), md, str(out))
     if not keep and workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     log(f"wrote {out}")

@@ -40,7 +40,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10x runs and the long fault mode")
     parser.add_argument("--workdir", default=None, help="scratch folder for landing/lakehouses (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    parser.add_argument("--readme", default=None, help="also write the results table into this README's markers")
+    parser.add_argument("--readme", default=None,
+                        help="also write the results table into this page's bench markers (docs/performance.md)")
 
 
 def main(args) -> int:

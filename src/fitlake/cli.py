@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jars": ("fitlake.jars_cli", "resolve the JVM jars from Maven Central into the project-local cache"),
     "generate": ("fitlake.generate.cli", "write a deterministic synthetic landing folder (activity + Fitbit export)"),
     "generate-events": ("fitlake.generate.events_cli", "write live device events as small JSON files"),
-    "run": ("fitlake.pipeline", "run the batch job graph: ingest -> silver -> gold (-> train -> score)"),
+    "run": ("fitlake.pipeline", "run the batch job graph: ingest -> silver -> gold"),
     "stream": ("fitlake.streaming.cli", "run the streaming job: events -> 30 s windows -> goal alerts"),
     "produce": ("fitlake.streaming.produce", "replay Fitbit rows or live events to a Kafka topic"),
     "train": ("fitlake.ml.cli_train", "train the MLlib models, track and register them in MLflow"),
@@ -24,6 +24,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("fitlake.dashboard.cli", "start the Streamlit dashboard on 127.0.0.1"),
     "bench": ("fitlake.bench_cli", "run the benchmarks and write bench.json"),
 }
+
+# name -> example command lines, shown under "examples:" in ``fitlake <name> --help`` (tests/test_docs.py parses each
+# with the real parser, so an example that drifts from the options fails the suite).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "doctor": ("fitlake doctor",),
+    "jars": ("fitlake jars", "fitlake jars kafka"),
+    "generate": ("fitlake generate --users 200 --days 30 --out lakehouse/landing",
+                 "fitlake generate --scale 10 --out /tmp/l10x"),
+    "generate-events": ("fitlake generate-events --out lakehouse/landing --rate 50/s --duration 60 --no-realtime",),
+    "run": ("fitlake run", "fitlake run --root /tmp/mylake --no-generate",
+            "fitlake run --stage gold --lock-timeout 60"),
+    "stream": ("fitlake stream --available-now", "fitlake stream --trigger 5s --until 60s",
+               "fitlake stream --source kafka --bootstrap 127.0.0.1:9092 --available-now"),
+    "produce": ("fitlake produce --bootstrap 127.0.0.1:9092 --events lakehouse/landing/events",),
+    "train": ("fitlake train", "fitlake train --model calories --force"),
+    "score": ("fitlake score",),
+    "bundle": ("fitlake bundle validate", "fitlake bundle run fitlake_batch --target local --dry-run"),
+    "dashboard": ("fitlake dashboard", "fitlake dashboard --root /tmp/mylake --port 8600 --headless"),
+    "bench": ("fitlake bench --quick", "fitlake bench --only B1,B2 --workdir /tmp/fitbench --keep"),
+}
+
+
+def examples_epilog(name: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES.get(name, ()))
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -38,17 +62,24 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_parser(name: str, module=None) -> argparse.ArgumentParser:
+    """The parser of ``fitlake <name>``, with its examples as the help epilog."""
+    module_name, help_text = COMMANDS[name]
+    module = module or importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"fitlake {name}", description=help_text, epilog=examples_epilog(name),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         _top_parser().parse_args(argv or ["--help"])
         return 2
     name, rest = argv[0], argv[1:]
-    module_name, help_text = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"fitlake {name}", description=help_text)
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    module = importlib.import_module(COMMANDS[name][0])
+    args = build_parser(name, module).parse_args(rest)
     from fitlake.errors import UserFacingError
 
     try:

@@ -123,15 +123,14 @@ def test_rules_quarantine_each_defect_with_its_first_failing_rule(spark):
     assert quarantined.columns[: len(cols)] == cols and {"_rule", "_quarantined_at", "_line"} <= set(quarantined.columns)
 
 
-def test_split_valid_and_quarantined_keeps_every_row(spark):
+def test_with_failed_rule_names_the_first_failing_rule_and_null_fails(spark):
     df = spark.createDataFrame([(1,), (0,), (None,), (-1,)], "x INT")
-    valid, bad = T.split_valid_and_quarantined(df, [("x_not_null", "x IS NOT NULL"), ("x_positive", "x > 0")])
-    assert [r["x"] for r in valid.collect()] == [1]
-    assert sorted((r["x"] is None, r["_rule"]) for r in bad.collect()) == [
-        (False, "x_positive"), (False, "x_positive"), (True, "x_not_null")]
+    out = df.transform(T.with_failed_rule, [("x_not_null", "x IS NOT NULL"), ("x_positive", "x > 0")])
+    assert [(r["x"], r["_rule"]) for r in out.collect()] == [
+        (1, None), (0, "x_positive"), (None, "x_not_null"), (-1, "x_positive")]
 
 
-def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spark):
+def test_with_latest_rank_prefers_later_ingest_then_later_file_then_later_line(spark):
     t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
     df = spark.createDataFrame(
         [(1, "a", 10, "f/part-00000.json", 1, t1),
@@ -143,8 +142,9 @@ def test_dedupe_latest_prefers_later_ingest_then_later_file_then_later_line(spar
          (4, None, 40, "f/x.csv", 3, t1)],
         "user_id INT, k STRING, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP",
     )
-    out = df.transform(T.dedupe_latest, ["user_id", "k"]).select("user_id", "v").orderBy("user_id")
-    assert [tuple(r) for r in out.collect()] == [(1, 11), (2, 20), (3, 31), (4, 40)]
+    ranked = df.transform(T.with_latest_rank, ["user_id", "k"])
+    assert sorted((r["v"], r["_dup_rank"]) for r in ranked.collect()) == [
+        (10, 2), (11, 1), (20, 1), (21, 2), (30, 2), (31, 1), (40, 1)]
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

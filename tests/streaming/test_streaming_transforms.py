@@ -11,7 +11,6 @@ from fitlake.streaming.cli import parse_duration, parse_until
 from fitlake.streaming.job import percentile
 from fitlake.streaming.transforms import (
     aggregate_windows,
-    daily_step_totals,
     first_delivery_per_event,
     first_goal_crossings,
     parse_event_json,
@@ -150,20 +149,6 @@ def test_aggregate_windows_30s_tumbling_with_null_and_zero_values(spark):
         "calories double, avg_heart_rate double, max_heart_rate int, event_count bigint",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
-
-
-def test_daily_step_totals_count_null_steps_as_zero(spark):
-    df = events_df(spark, [
-        ("a", 1, ts("08:00:00"), D, 10, None, None, "walking"),
-        ("b", 1, ts("09:00:00"), D, None, None, None, "walking"),
-        ("c", 2, ts("09:00:00"), D, 0, None, None, "walking"),
-        ("d", 2, ts("09:00:00"), dt.date(2023, 4, 2), 3, None, None, "walking"),
-    ])
-    expected = spark.createDataFrame(
-        [(1, D, 10, 2), (2, D, 0, 1), (2, dt.date(2023, 4, 2), 3, 1)],
-        "user_id bigint, date date, steps bigint, event_count bigint",
-    )
-    assert_df_equality(df.transform(daily_step_totals), expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_first_goal_crossings_in_event_time_order_once_per_user_day(spark):

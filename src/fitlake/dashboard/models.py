@@ -119,12 +119,6 @@ def run_metrics(settings: Settings, run_id: str | None) -> dict[str, float]:
     return dict(client(settings).get_run(run_id).data.metrics)
 
 
-def run_params(settings: Settings, run_id: str | None) -> dict[str, str]:
-    if not run_id:
-        return {}
-    return dict(client(settings).get_run(run_id).data.params)
-
-
 def champions_frame(settings: Settings) -> pd.DataFrame:
     """One row per role: registered name, champion version, registration time and the run's metrics."""
     rows = []

@@ -1,7 +1,7 @@
 """Deterministic synthetic data for fitlake: a landing folder of activity JSON records and Fitbit-format exports
 (:func:`generate_landing`) and live device events for the streaming job (:func:`generate_events`).
 
-Design, in short (details in the README section "Synthetic data"):
+Design, in short (details in docs/data.md, "Synthetic data"):
 
 * Users are drawn around five latent archetypes (``personas.PERSONAS``); the archetype of each user is written to
   the manifest only. Each day is simulated for all users at once from per-hour minutes in Fitbit's intensity

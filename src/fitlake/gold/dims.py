@@ -13,7 +13,7 @@ NO_ACTIVITY_RECORD = "none"  # key 0: a day known only from the Fitbit daily sum
 ACTIVITY_TYPE_KEYS: dict[str, int] = {NO_ACTIVITY_RECORD: 0, **{t: i for i, t in enumerate(ACTIVITY_TYPES, 1)}}
 
 
-def activity_type_rows(spark) -> DataFrame:
+def build_dim_activity_type(spark) -> DataFrame:
     """Fixed, stable keys: a type's key never changes between runs or environments."""
     return spark.createDataFrame(sorted((k, t) for t, k in ACTIVITY_TYPE_KEYS.items()),
                                  "activity_type_key INT, activity_type STRING")

@@ -1,4 +1,5 @@
-"""Fact and KPI rows, as pure functions of silver/gold DataFrames already limited to the affected keys.
+"""Fact rows (``gold.fact_*``), as pure functions of silver DataFrames already limited to the affected keys; each
+builder is named for its table (``build_<table>``). The KPI tables are built in kpis.py.
 
 ``fact_daily_activity`` (grain: user x date) combines the two daily sources with one rule: the Fitbit daily
 summary (silver.daily_activity) is the measurement, so its steps, distance, calories and intensity minutes win
@@ -88,35 +89,4 @@ def build_fact_heart_rate(heartrate: DataFrame) -> DataFrame:
             F.count(F.lit(1)).alias("samples"),
         )
         .select("user_id", "hour", F.to_date("hour").alias("date"), "avg_bpm", "min_bpm", "max_bpm", "samples")
-    )
-
-
-def worn_days(daily: DataFrame) -> DataFrame:
-    return daily.where(~F.col("is_non_wear"))
-
-
-def build_kpi_wellness(daily: DataFrame, sleep: DataFrame, step_goal: int) -> DataFrame:
-    """Sleep hours come from the sleep log (minutes asleep / 60) when there is one, else the activity record."""
-    s = sleep.select("user_id", "date", (F.col("minutes_asleep") / 60.0).alias("_logged_sleep_hours"))
-    return (
-        worn_days(daily).join(s, ["user_id", "date"], "left")
-        .withColumn("sleep_hours", F.coalesce("_logged_sleep_hours", "sleep_hours"))
-        .transform(kpis.with_wellness_score, step_goal)
-        .select("user_id", "date", "date_key", "steps", "active_minutes", "sleep_hours", "steps_component",
-                "active_component", "sleep_component", "sleep_component_missing", "wellness_score")
-    )
-
-
-def build_kpi_engagement(daily: DataFrame) -> DataFrame:
-    """``daily`` must hold every worn day of the window before each wanted day (see kpis.with_engagement_segment)."""
-    return (
-        worn_days(daily).select("user_id", "date", "date_key", F.coalesce("active_minutes", F.lit(0)).alias("active_minutes"))
-        .transform(kpis.with_engagement_segment)
-    )
-
-
-def build_kpi_sleep_efficiency(sleep: DataFrame) -> DataFrame:
-    return (
-        sleep.select("user_id", "date", "date_key", "minutes_asleep", "time_in_bed", "sleep_efficiency")
-        .transform(kpis.with_trailing_mean, "sleep_efficiency", "trailing_sleep_efficiency", "trailing_nights")
     )

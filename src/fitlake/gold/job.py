@@ -233,7 +233,7 @@ BUILDERS: tuple[Builder, ...] = (
     Builder("dim_date", ("date_key",), GOLD_SOURCES,
             lambda run, s: dims.build_dim_date(s.keys), prune_on_date=False, mark_deletes=False),
     Builder("dim_activity_type", ("activity_type_key",), DAILY,
-            lambda run, s: dims.activity_type_rows(run.spark), prune_on_date=False, mark_deletes=False,
+            lambda run, s: dims.build_dim_activity_type(run.spark), prune_on_date=False, mark_deletes=False,
             constant=True),
     Builder("fact_daily_activity", ("user_id", "date"), DAILY,
             lambda run, s: facts.build_fact_daily_activity(run.silver_or_empty("daily_activity", s),
@@ -248,13 +248,14 @@ BUILDERS: tuple[Builder, ...] = (
             mark_deletes=False),
     Builder("dim_user", ("user_id",), GOLD_SOURCES, _build_dim_user, prune_on_date=False, mark_deletes=False),
     Builder("kpi_wellness_daily", ("user_id", "date"), (*DAILY, "sleep_day"),
-            lambda run, s: facts.build_kpi_wellness(run.gold_for("fact_daily_activity", s), run.gold_for("fact_sleep", s),
-                                                    run.settings.step_goal)),
+            lambda run, s: kpis.build_kpi_wellness_daily(run.gold_for("fact_daily_activity", s),
+                                                         run.gold_for("fact_sleep", s), run.settings.step_goal)),
     Builder("kpi_engagement_daily", ("user_id", "date"), DAILY,
-            lambda run, s: facts.build_kpi_engagement(_window_base(run, "fact_daily_activity", s, kpis.TRAILING_DAYS)),
+            lambda run, s: kpis.build_kpi_engagement_daily(
+                _window_base(run, "fact_daily_activity", s, kpis.TRAILING_DAYS)),
             window_days=kpis.TRAILING_DAYS),
     Builder("kpi_sleep_efficiency", ("user_id", "date"), ("sleep_day",),
-            lambda run, s: facts.build_kpi_sleep_efficiency(_window_base(run, "fact_sleep", s, kpis.TRAILING_DAYS)),
+            lambda run, s: kpis.build_kpi_sleep_efficiency(_window_base(run, "fact_sleep", s, kpis.TRAILING_DAYS)),
             window_days=kpis.TRAILING_DAYS),
 )
 

@@ -1,5 +1,6 @@
-"""Every gold formula, as pure column expressions and ``DataFrame -> DataFrame`` transforms (the README's KPI table
-restates them; change both together).
+"""Every gold formula, as pure column expressions and ``DataFrame -> DataFrame`` transforms, and the row builders of
+the KPI tables (``build_kpi_wellness_daily``, ``build_kpi_engagement_daily``, ``build_kpi_sleep_efficiency``, at the
+end). docs/pipeline.md's KPI table restates the formulas; change both together.
 
 * Wellness score (0-100) = 100 x weighted mean of three components in [0, 1]:
   steps (steps / step goal, capped at 1) weight 0.4; active minutes (very + fairly active minutes / 60, capped)
@@ -114,3 +115,37 @@ def with_engagement_segment(df: DataFrame, days: int = TRAILING_DAYS) -> DataFra
 def date_key(date: Column) -> Column:
     """yyyymmdd as INT, the dim_date key."""
     return (F.year(date) * 10000 + F.month(date) * 100 + F.dayofmonth(date)).cast("int")
+
+
+# Row builders of the three KPI tables (gold.kpi_*), each named for its table.
+
+
+def worn_days(daily: DataFrame) -> DataFrame:
+    return daily.where(~F.col("is_non_wear"))
+
+
+def build_kpi_wellness_daily(daily: DataFrame, sleep: DataFrame, step_goal: int) -> DataFrame:
+    """Sleep hours come from the sleep log (minutes asleep / 60) when there is one, else the activity record."""
+    s = sleep.select("user_id", "date", (F.col("minutes_asleep") / 60.0).alias("_logged_sleep_hours"))
+    return (
+        worn_days(daily).join(s, ["user_id", "date"], "left")
+        .withColumn("sleep_hours", F.coalesce("_logged_sleep_hours", "sleep_hours"))
+        .transform(with_wellness_score, step_goal)
+        .select("user_id", "date", "date_key", "steps", "active_minutes", "sleep_hours", "steps_component",
+                "active_component", "sleep_component", "sleep_component_missing", "wellness_score")
+    )
+
+
+def build_kpi_engagement_daily(daily: DataFrame) -> DataFrame:
+    """``daily`` must hold every worn day of the window before each wanted day (see with_engagement_segment)."""
+    return (
+        worn_days(daily).select("user_id", "date", "date_key", F.coalesce("active_minutes", F.lit(0)).alias("active_minutes"))
+        .transform(with_engagement_segment)
+    )
+
+
+def build_kpi_sleep_efficiency(sleep: DataFrame) -> DataFrame:
+    return (
+        sleep.select("user_id", "date", "date_key", "minutes_asleep", "time_in_bed", "sleep_efficiency")
+        .transform(with_trailing_mean, "sleep_efficiency", "trailing_sleep_efficiency", "trailing_nights")
+    )

@@ -41,23 +41,12 @@ def with_failed_rule(df: DataFrame, rules: Sequence[tuple[str, str]]) -> DataFra
     return df.withColumn("_rule", failed_rule(rules))
 
 
-def split_valid_and_quarantined(df: DataFrame, rules: Sequence[tuple[str, str]]) -> tuple[DataFrame, DataFrame]:
-    """(rows passing every rule, rows with the first failing rule in ``_rule``)."""
-    checked = with_failed_rule(df, rules)
-    return checked.where(F.col("_rule").isNull()).drop("_rule"), checked.where(F.col("_rule").isNotNull())
-
-
 def with_latest_rank(df: DataFrame, keys: Sequence[str]) -> DataFrame:
     """``_dup_rank`` 1 for the version of each key that wins: latest ingest, then later file, then later line."""
     window = Window.partitionBy(*keys).orderBy(
         F.col("_ingested_at").desc_nulls_last(), F.col("_source_file").desc_nulls_last(), F.col("_line").desc_nulls_last()
     )
     return df.withColumn("_dup_rank", F.row_number().over(window))
-
-
-def dedupe_latest(df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """One row per natural key: the latest delivery wins (see ``with_latest_rank``)."""
-    return with_latest_rank(df, keys).where(F.col("_dup_rank") == 1).drop("_dup_rank")
 
 
 def with_calories_to_steps_ratio(df: DataFrame, calories: str = "calories", steps: str = "steps") -> DataFrame:

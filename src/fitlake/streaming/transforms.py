@@ -144,14 +144,6 @@ def aggregate_windows(df: DataFrame) -> DataFrame:
     )
 
 
-def daily_step_totals(df: DataFrame) -> DataFrame:
-    """Per user x UTC day: total steps (null steps count as 0) and events."""
-    return df.groupBy("user_id", F.col("event_date").alias("date")).agg(
-        F.sum(F.coalesce(F.col("steps"), F.lit(0))).cast("bigint").alias("steps"),
-        F.count(F.lit(1)).alias("event_count"),
-    )
-
-
 def with_running_daily_steps(df: DataFrame) -> DataFrame:
     """Add ``running_steps``: the user's step total for the day up to and including each event, in event-time order
     (ties broken by event_id so the result does not depend on arrival). Batch-only."""

@@ -1,6 +1,6 @@
 -- Gold star schema: the DDL fitlake itself runs (fitlake.gold.job.apply_ddl) before every gold update.
 -- Locally each table gets `LOCATION '<root>/gold/<table>'`; on Databricks `gold.x` becomes `<catalog>.<schema>.gold_x`.
--- Large, date-grained tables use liquid clustering on `date` (see README: "Layout for pruning").
+-- Large, date-grained tables use liquid clustering on `date` (see docs/pipeline.md: "Layout for pruning").
 
 CREATE TABLE IF NOT EXISTS gold.dim_date (
   date_key INT COMMENT 'yyyymmdd',
