@@ -80,7 +80,7 @@ def streaming_table(bench: dict) -> str:
     )
 
 
-EXPECTED = ("B1", "B2", "B3", "B4", "B5", "B6", "dashboard")
+EXPECTED = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "dashboard")
 
 
 def unavailable(bench: dict) -> list[str]:

@@ -97,3 +97,13 @@ def test_named_blocks_are_updated_from_their_own_json_and_checked(tmp_path):
     doc.write_text(text.replace("9.50 s", "9.40 s"))  # a hand edit inside a block is drift
     assert check(doc, tmp_path) == [f"{doc}: the block from b.json differs from its JSON rendered today; rerun "
                                     f"python -m benchmarks.report b.json --doc {doc}"]
+
+
+def test_b7_real_export_rows_are_judged_against_their_targets():
+    figures = {"B7": {"commands": {"run": {"wall_s": 30.0}, "train": {"wall_s": 61.0}, "score": {"wall_s": 12.0},
+                                   "noop_run": {"wall_s": 2.5}}}}
+    rows = {r["metric"]: r for r in headline(figures) if r["figure"] == "B7"}
+    met = {m.split(": ")[1].split(",")[0]: r["met"] for m, r in rows.items()}
+    assert met == {"fitlake run": True, "fitlake train": False, "fitlake score": True,
+                   "fitlake run again (nothing new)": True}
+    assert headline({"B7": {"status": "unavailable", "reason": "no export"}}) == []

@@ -229,6 +229,23 @@ def run_pipeline(spark, settings: Settings, stages: list[str] | None = None, say
     return report
 
 
+def is_up_to_date(settings: Settings, stages: list[str] | None = None) -> bool:
+    """Local lakehouses: would ``stages`` (default all) find nothing to do? Answered from the landing listing,
+    the jobs' state files and the Delta logs alone, so a no-op ``fitlake run`` starts no JVM."""
+    from fitlake.bronze.ingest import has_new_files
+    from fitlake.bronze.sources import BATCH_SOURCES
+    from fitlake.gold.job import is_current as gold_is_current
+    from fitlake.silver.job import is_current as silver_is_current
+    from fitlake.silver.specs import SPECS
+
+    wanted = set(stages or [s.name for s in STAGES])
+    if "ingest" in wanted and any(has_new_files(settings, n) for n in BATCH_SOURCES):
+        return False
+    if "silver" in wanted and not all(silver_is_current(settings, n) for n in SPECS):
+        return False
+    return "gold" not in wanted or gold_is_current(settings)
+
+
 def main(args) -> int:
     from fitlake.spark import get_spark
 
@@ -241,6 +258,11 @@ def main(args) -> int:
             if stages is None or "ingest" in stages:
                 ensure_landing(settings, not args.no_generate, say)
             say(f"fitlake run: lakehouse {settings.root}, landing {settings.landing_dir}, target {settings.target}")
+            if settings.is_local and is_up_to_date(settings, stages):
+                say("nothing new: every landing file is ingested and silver and gold are up to date "
+                    "(checked from the landing folder and the Delta logs, without starting Spark)")
+                say(f"total {time.monotonic() - started:.1f} s")
+                return 0
             t0 = time.monotonic()
             spark = get_spark(settings, app_name="fitlake-run")
             say(f"Spark ready in {time.monotonic() - t0:.1f} s")

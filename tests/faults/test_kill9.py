@@ -152,6 +152,38 @@ def test_rerun_on_the_same_input_changes_nothing(baseline):
     assert _delta_versions(root) == baseline["versions"]
 
 
+def test_noop_run_answers_without_starting_spark(baseline, tmp_path):
+    """`fitlake run` on an up-to-date lakehouse decides "nothing new" from the landing listing, the state files and
+    the Delta logs (no JVM: no "Spark ready" line), commits nothing, and exits 0; one new landing file, or a
+    silver table behind its bronze table, makes it run again."""
+    import shutil
+
+    from fitlake.config import Settings
+    from fitlake.pipeline import is_up_to_date
+
+    root = baseline["root"]
+    out = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=job_env(), cwd=REPO, timeout=300)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert "nothing new" in out.stdout and "Spark ready" not in out.stdout, out.stdout[-3000:]
+    assert _delta_versions(root) == baseline["versions"]
+
+    settings = Settings(root=root, landing=LANDING)
+    assert is_up_to_date(settings)
+    landing = tmp_path / "landing"
+    shutil.copytree(LANDING, landing)
+    extra = next(landing.glob("fitbit/*/dailySteps_merged*.csv"))
+    shutil.copy2(extra, extra.with_name("dailySteps_merged (9).csv"))
+    assert not is_up_to_date(Settings(root=root, landing=landing))
+    assert is_up_to_date(Settings(root=root, landing=landing), ["silver", "gold"])
+    seen = root / "_checkpoints" / "silver" / "daily_steps" / "_fitlake_bronze_version"
+    kept = seen.read_text()
+    try:
+        seen.write_text("-1\n")
+        assert not is_up_to_date(settings, ["silver"])
+    finally:
+        seen.write_text(kept)
+
+
 def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(baseline, tmp_path):
     """`fitlake bundle run fitlake_batch --target local`: the job's ingest, silver and gold tasks, each a
     spark-submit of the wheel's entry point, leave the same rows as the uninterrupted `fitlake run` (issue 7)."""

@@ -235,8 +235,7 @@ def ingest_source(
     new_columns: list[str] = []
     landed = landing_files(settings, source) if settings.is_local else None
     seen = _read_state(checkpoint, SEEN_FILES)  # what the last completed stream listed; None before the first
-    nothing_new = landed is not None and seen is not None and landed <= set(seen.splitlines())
-    if nothing_new and _pending_batch(checkpoint) is None:
+    if landed is not None and not _has_new_files(checkpoint, landed, seen):
         # Every landing file was ingested by an earlier completed run: the stream would only list and find
         # nothing, at the cost of a query start per source.
         return {"source": source.name, "table": ref.full_name, "files": 0, "rows": 0, "corrupt_rows": 0,
@@ -349,6 +348,19 @@ def _txn_app_id(checkpoint: str) -> str:
 
 
 SEEN_FILES = "seen_files"
+
+
+def _has_new_files(checkpoint: str, landed: set[str], seen: str | None) -> bool:
+    return seen is None or not landed <= set(seen.splitlines()) or _pending_batch(checkpoint) is not None
+
+
+def has_new_files(settings: Settings, name: str) -> bool:
+    """Whether ``ingest_source`` would read anything: a landing file no completed run ingested, or a batch a
+    killed run left planned. Local only, and answered from the landing listing and the state files alone (no
+    Spark), so ``fitlake run`` can tell a no-op before it starts a JVM."""
+    source = resolve_source(name)
+    checkpoint = settings.checkpoint("bronze", source.name)
+    return _has_new_files(checkpoint, landing_files(settings, source), _read_state(checkpoint, SEEN_FILES))
 
 
 def landing_files(settings: Settings, source: BronzeSource) -> set[str]:

@@ -105,6 +105,17 @@ def write_state(spark, settings: Settings, state: dict[str, int]) -> None:
                    mode="overwrite")
 
 
+def is_current(settings: Settings) -> bool:
+    """Local lakehouses: gold has read every silver version its sources have, decided from the Delta logs and
+    ``ops.gold_state`` (read by the independent Delta reader), without Spark."""
+    state = read_state(None, settings)
+    for name in GOLD_SOURCES:
+        current = M.table_version(None, settings.table("silver", name))
+        if current is not None and current > state.get(name, -1):
+            return False
+    return True
+
+
 def read_changes(spark, ref, start: int, end: int) -> DataFrame:
     reader = (spark.read.format("delta").option("readChangeFeed", "true")
               .option("startingVersion", start).option("endingVersion", end))

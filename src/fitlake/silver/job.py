@@ -118,6 +118,21 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         checked.unpersist()
 
 
+def _seen_version_file(settings: Settings, name: str) -> Path:
+    """The bronze version the last completed silver stream of ``name`` read up to."""
+    return Path(settings.checkpoint("silver", name), "_fitlake_bronze_version")
+
+
+def is_current(settings: Settings, name: str) -> bool:
+    """Local tables: silver.<name> has read every bronze version there is (or there is no bronze table), decided
+    from the Delta log's file names and the state file alone, without Spark."""
+    bronze = settings.table("bronze", name)
+    if not delta_io.has_commit(bronze.path):
+        return True
+    seen = _seen_version_file(settings, name)
+    return seen.is_file() and seen.read_text().strip() == str(M.table_version(None, bronze))
+
+
 def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
     """Bring ``silver.<name>`` up to date with ``bronze.<name>``; None when there is no bronze table yet."""
     spec = SPECS[name]
@@ -127,7 +142,7 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
     started = time.monotonic()
     total = TableCounts(name)
     checkpoint = settings.checkpoint("silver", name)
-    seen = Path(checkpoint, "_fitlake_bronze_version")
+    seen = _seen_version_file(settings, name)
     version = M.table_version(spark, bronze_ref)
     if seen.is_file() and seen.read_text().strip() == str(version):
         total.seconds = time.monotonic() - started
