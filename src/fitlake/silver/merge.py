@@ -9,6 +9,7 @@ anything. The same range predicate goes into the MERGE condition, so Delta skips
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,10 +114,23 @@ def append_new(spark, ref: TableRef, source: DataFrame, app_id: str | None, vers
     before = table_version(spark, ref)
     delta_io.write(rows, ref, mode="append", **txn_options(app_id, version))
     counts = {a: 0 for a in ACTIONS}
-    if table_version(spark, ref) != before:
-        metrics = delta_io.delta_table(spark, ref).history(1).select("operationMetrics").first()[0] or {}
-        counts["insert"] = int(metrics.get("numOutputRows", 0))
+    after = table_version(spark, ref)
+    if after != before:
+        counts["insert"] = int(commit_metrics(spark, ref, after).get("numOutputRows", 0))
     return counts
+
+
+def commit_metrics(spark, ref: TableRef, version: int) -> dict:
+    """``operationMetrics`` of one commit: for a local table straight from its log file (no Spark job)."""
+    if ref.path is not None:
+        log = Path(ref.path, "_delta_log", f"{version:020d}.json")
+        for line in log.read_text(encoding="utf-8").splitlines():
+            info = json.loads(line).get("commitInfo") if line.strip() else None
+            if info is not None:
+                return info.get("operationMetrics") or {}
+        return {}
+    history = delta_io.delta_table(spark, ref).history().where(F.col("version") == version)
+    return history.select("operationMetrics").first()[0] or {}
 
 
 def table_version(spark, ref: TableRef) -> int | None:
