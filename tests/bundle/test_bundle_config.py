@@ -310,3 +310,26 @@ def test_clusters_name_no_cloud_specific_node_type_and_streams_retry():
         assert _task(bundle, BATCH, key)["max_retries"] >= 1
     assert bundle.jobs[STREAM].spec["continuous"]["task_retry_mode"] == "ON_FAILURE"
     assert yaml.safe_load(text)["artifacts"]["fitlake_wheel"]["dynamic_version"] is True  # no stale wheel
+
+
+# Databricks' release notes: Runtime 17.3 LTS = Apache Spark 4.0.0; 17.3 LTS ML ships MLflow 3.0.1
+# ("MLflow-Databricks Runtime compatibility matrix").
+RUNTIME_SPARK = {"17.3": "4.0"}
+RUNTIME_ML_MLFLOW = {"17.3": "3.0.1"}
+
+
+def test_runtime_pyspark_and_mlflow_versions_agree():
+    """Issue #18: the wheel required mlflow>=3.5, so every ML task upgraded the runtime's MLflow 3.0.1."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    variables = yaml.safe_load((REPO / "databricks.yml").read_text())["variables"]
+    runtime = variables["spark_version"]["default"].split(".x")[0]
+    ml_runtime = variables["ml_spark_version"]["default"].split(".x")[0]
+    assert runtime == ml_runtime and "-ml-" in variables["ml_spark_version"]["default"]
+    assert ".".join(version("pyspark").split(".")[:2]) == RUNTIME_SPARK[runtime]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = {Requirement(d).name: Requirement(d) for d in project["dependencies"]}
+    assert "pyspark" not in deps and "delta-spark" not in deps  # the runtime's own, never shadowed
+    assert deps["mlflow"].specifier.contains(RUNTIME_ML_MLFLOW[ml_runtime])
