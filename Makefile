@@ -50,7 +50,7 @@ test-fast: install jars
 # then two minutes of live device events (written once; existing files are kept) through the streaming job, so
 # the dashboard's real-time page has windows to show. Every step is idempotent: a second `make run` adds nothing.
 run: install jars
-	$(BIN)/fitlake run
+	$(BIN)/fitlake run --generate
 	$(BIN)/fitlake train
 	$(BIN)/fitlake score
 	$(BIN)/fitlake generate-events --no-realtime --duration 120

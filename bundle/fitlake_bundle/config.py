@@ -4,7 +4,10 @@ target's overrides merged in, and ``${...}`` references resolved.
 Only what running jobs locally needs is modelled: variables (``--var`` > ``BUNDLE_VAR_<name>`` >
 ``.databricks/bundle/<target>/variable-overrides.json`` > target value > default, complex values included),
 ``${bundle.*}``, ``${workspace.*}`` (the local user stands in for the workspace user) and job resources.
-``${resources.*}`` references are only known after a deploy, so they stay unresolved and are reported.
+Unity Catalog resources (``schemas``, ``volumes``) and ``experiments`` are resolved as a deploy names them
+(development mode: schema ``dev_<short_name>_<name>``, experiment ``[dev <short_name>] <name>``; a volume's
+``volume_path``), so ``${resources.schemas.<key>.name}`` and ``${resources.volumes.<key>.volume_path}`` resolve;
+other ``${resources.*}`` references are only known after a deploy, so they stay unresolved and are reported.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import yaml
 
 BUNDLE_FILE = "databricks.yml"
 # The CLI's reference syntax (libs/dyn/dynvar/ref.go): dot-separated segments with optional [index] suffixes.
-_SEGMENT = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
+# Written without nested ambiguity ([a][a]* instead of [a]+([-_]*[a]+)*, the same language): Python's backtracking
+# re takes exponential time on the ambiguous form when a long reference is followed by text (RE2 in Go does not).
+_SEGMENT = r"[^\W\d_][^\W_]*(?:[-_]+[^\W_]+)*"
 REFERENCE = re.compile(rf"\$\{{({_SEGMENT}(?:\.{_SEGMENT}(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}}")
 _PATH_TOKEN = re.compile(rf"({_SEGMENT})|\[([0-9]+)\]")
 # Keys of lists the CLI merges element-wise when a target overrides a job (bundle/config/resources/job.go).
@@ -55,6 +60,9 @@ class Bundle:
     jobs: dict[str, Job]
     artifacts: dict[str, Any]
     unresolved: list[str] = field(default_factory=list)  # "${ref} in <where>": references left as text
+    mode: str | None = None  # the target's mode: development, production or none
+    # schemas / volumes / experiments as the deploy creates them (names after development mode's prefix)
+    resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def find_bundle_root(start: Path | None = None) -> Path:
@@ -273,7 +281,7 @@ def load_bundle(
     user = user or environ.get("USER") or getpass.getuser()
     short = _short_name(user)
     workspace = dict(config.get("workspace") or {})
-    workspace.setdefault("root_path", f"~/.bundle/{name}/{target}")
+    workspace.setdefault("root_path", f"/Workspace/Users/{user}/.bundle/{name}/{target}")  # the CLI's default
     workspace["current_user"] = {"userName": user, "user_name": user, "short_name": short}
     for sub, folder in (("file_path", "files"), ("artifact_path", "artifacts"), ("resource_path", "resources")):
         workspace.setdefault(sub, f"{workspace['root_path']}/{folder}")
@@ -286,6 +294,11 @@ def load_bundle(
         "variables": {k: {"value": v} for k, v in variables.items()},
     }
     resolver = _Resolver(context)
+    for key, value in list(workspace.items()):  # root_path may use ${workspace.current_user.*} / ${bundle.*}
+        if key != "current_user":
+            workspace[key] = resolver.resolve(value, f"workspace.{key}")
+    mode = target_spec.get("mode")
+    context["resources"] = deployed_resources(config.get("resources") or {}, resolver, mode, short)
     for var_name in list(variables):
         resolver.lookup(f"var.{var_name}", f"variable {var_name}")
     jobs_spec = (config.get("resources") or {}).get("jobs") or {}
@@ -302,7 +315,37 @@ def load_bundle(
         jobs=jobs,
         artifacts=resolver.resolve(config.get("artifacts") or {}, "artifacts"),
         unresolved=resolver.unresolved,
+        mode=mode,
+        resources=context["resources"],
     )
+
+
+DEPLOYED_TYPES = ("schemas", "volumes", "experiments")
+
+
+def deployed_resources(resources: dict[str, Any], resolver: "_Resolver", mode: str | None, short: str) -> dict:
+    """Schemas, then volumes (which refer to their schema), then experiments, named as a deploy names them.
+
+    Development mode prefixes Unity Catalog names with ``dev_<short_name>_`` and an experiment's last path part
+    with ``[dev <short_name>] `` (what `databricks bundle validate -t dev` shows); volumes keep their name and get
+    ``volume_path`` = ``/Volumes/<catalog>/<schema>/<name>``.
+    """
+    done: dict[str, dict[str, dict[str, Any]]] = {}
+    resolver.context["resources"] = done
+    development = mode == "development"
+    for kind in DEPLOYED_TYPES:
+        done[kind] = {}
+        for key, spec in ((resources.get(kind) or {}).items()):
+            item = resolver.resolve(copy.deepcopy(spec or {}), f"resources.{kind}.{key}")
+            if kind == "schemas" and development and isinstance(item.get("name"), str):
+                item["name"] = f"dev_{short}_{item['name']}"
+            if kind == "volumes":
+                item["volume_path"] = f"/Volumes/{item.get('catalog_name')}/{item.get('schema_name')}/{item.get('name')}"
+            if kind == "experiments" and development and isinstance(item.get("name"), str):
+                folder, _, base = item["name"].rpartition("/")
+                item["name"] = f"{folder}/[dev {short}] {base}" if folder else f"[dev {short}] {base}"
+            done[kind][key] = item
+    return done
 
 
 def parse_var_assignments(assignments: list[str] | None) -> dict[str, str]:

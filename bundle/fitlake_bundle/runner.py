@@ -61,6 +61,10 @@ def spark_conf(bundle: Bundle) -> dict[str, str]:
     from fitlake.config import load_settings
     from fitlake.spark import local_conf
 
+    if bundle.target != "local":  # only with the stand-in workspace on (check_runnable)
+        from fitlake_bundle import standin
+
+        return standin.spark_conf(standin_settings(bundle))
     settings = load_settings(target="local", root=local_root(bundle))
     try:
         return local_conf(settings, jar_groups=("delta", "kafka"))
@@ -69,6 +73,12 @@ def spark_conf(bundle: Bundle) -> dict[str, str]:
             return local_conf(settings, jar_groups=("delta",))
         except jars.JarCacheError as e:
             raise BundleError(str(e)) from e
+
+
+def standin_settings(bundle: Bundle):
+    from fitlake.config import Settings
+
+    return Settings(target=bundle.target, catalog=str(bundle.variables.get("catalog")))
 
 
 def spark_submit_command(plan: TaskPlan, conf: dict[str, str], app_name: str) -> list[str]:
@@ -84,6 +94,9 @@ def spark_submit_command(plan: TaskPlan, conf: dict[str, str], app_name: str) ->
 
 def task_environment() -> dict[str, str]:
     env = dict(os.environ)
+    # The stand-in workspace's test-only parts (fitlake_bundle.standin) are imported by the tasks: not in the wheel.
+    here = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([p for p in (env.get("PYTHONPATH"), here) if p])
     env.update(
         PYSPARK_PYTHON=sys.executable,
         PYSPARK_DRIVER_PYTHON=sys.executable,
@@ -95,10 +108,13 @@ def task_environment() -> dict[str, str]:
 
 def check_runnable(bundle: Bundle, plans: list[TaskPlan]) -> None:
     """Refuse before starting anything what would fail on the way: remote targets, missing files, deploy-time refs."""
-    if bundle.target != "local":
+    from fitlake.config import STANDIN_ENV, standin_root
+
+    if bundle.target != "local" and standin_root() is None:
         raise BundleError(
             f"target {bundle.target!r} runs on Databricks (databricks bundle run -t {bundle.target}); "
-            "locally use --target local, or --dry-run to see the resolved tasks"
+            f"locally use --target local, or --dry-run to see the resolved tasks (tests: {STANDIN_ENV}=DIR runs it "
+            "against the stand-in workspace)"
         )
     for plan in plans:
         if not plan.script.is_file():
@@ -132,6 +148,11 @@ def run_job(
     check_runnable(bundle, plans)
     conf = spark_conf(bundle)
     env = task_environment()
+    if bundle.target != "local":  # what `databricks bundle deploy` would have created, in the stand-in workspace
+        from fitlake_bundle import standin
+
+        for line in standin.deploy(bundle):
+            echo(f"stand-in deploy: {line}")
     echo(f"job {job_key} (target {bundle.target}, root {local_root(bundle)}): {len(plans)} task(s)")
     for i, plan in enumerate(plans, 1):
         echo(f"==> [{i}/{len(plans)}] {plan.describe()}")

@@ -94,6 +94,25 @@ def on_databricks() -> bool:
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
+STANDIN_ENV = "FITLAKE_STANDIN_WORKSPACE"
+
+
+def standin_root() -> Path | None:
+    """The stand-in workspace folder (tests only; bundle/fitlake_bundle/standin.py): when set, the dev/prod code
+    path runs on this machine: /Volumes/... under this folder, three-level names in a local catalog, and a
+    test-only source for Auto Loader's ``cloudFiles``. Unset everywhere else (and on Databricks)."""
+    value = os.environ.get(STANDIN_ENV)
+    return Path(value).resolve() if value else None
+
+
+def on_volume(path: str | os.PathLike) -> Path:
+    """A ``/Volumes/...`` path as this process sees it: itself, or inside the stand-in workspace when it is on."""
+    path, folder = Path(path), standin_root()
+    if folder is not None and path.parts[:2] == ("/", "Volumes"):
+        return folder / path.relative_to("/")
+    return path
+
+
 @dataclass(frozen=True)
 class TableRef:
     layer: str
@@ -130,7 +149,8 @@ class Settings:
 
     @property
     def landing_dir(self) -> Path:
-        return Path(self.landing) if self.landing else self.root / "landing"
+        landing = Path(self.landing) if self.landing else self.root / "landing"
+        return landing if self.is_local else on_volume(landing)
 
     def table(self, layer: str, name: str) -> TableRef:
         """Map a logical table to its physical location for this target."""
@@ -156,7 +176,7 @@ class Settings:
     def _state_dir(self) -> Path:
         if self.is_local:
             return self.root
-        return Path(f"/Volumes/{self.catalog}/{self.schema}/state")
+        return on_volume(f"/Volumes/{self.catalog}/{self.schema}/state")
 
     @property
     def mlflow_tracking_uri(self) -> str:

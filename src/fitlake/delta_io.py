@@ -65,6 +65,13 @@ def write(df, ref: TableRef, mode: str = "append", partition_by: list[str] | Non
         writer.saveAsTable(ref.full_name)
 
 
+def _builder_name(name: str) -> str:
+    """Open-source Delta's table builder parses at most ``schema.table``; ``spark_catalog.schema.table`` is that same
+    table of the session catalog (the stand-in workspace's catalog). Unity Catalog names pass unchanged."""
+    prefix = "spark_catalog."
+    return name[len(prefix):] if name.startswith(prefix) and name.count(".") == 2 else name
+
+
 def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = None, properties: dict | None = None,
                  cluster_by: list[str] | tuple[str, ...] = ()):
     """Create an empty Delta table with ``schema`` if it does not exist yet (idempotent). Bronze, silver, streaming
@@ -74,7 +81,7 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     if ref.path is not None:
         clear_failed_create(ref.path)
     builder = DeltaTable.createIfNotExists(spark).addColumns(schema)
-    builder = builder.location(ref.path) if ref.path is not None else builder.tableName(ref.full_name)
+    builder = builder.location(ref.path) if ref.path is not None else builder.tableName(_builder_name(ref.full_name))
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
     if cluster_by:

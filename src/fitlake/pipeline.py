@@ -1,8 +1,8 @@
 """``fitlake run``: the batch job graph, ingest -> silver -> gold (later issues append train -> score to STAGES).
 
 Thin on purpose: each stage calls its layer's entry point and reports counts; the work lives in the layers. One
-run per lakehouse at a time (``<root>/_run.lock``); quarantined rows are data, not failure, so they never change
-the exit code.
+run per lakehouse at a time (``<root>/_run.lock`` locally; on Databricks the job's ``max_concurrent_runs: 1``);
+quarantined rows are data, not failure, so they never change the exit code.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -161,20 +161,44 @@ def landing_is_empty(landing: Path) -> bool:
     return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
 
 
-def ensure_landing(settings: Settings, generate: bool, say) -> None:
+def ensure_landing(settings: Settings, generate: bool, say, explicit: bool = False) -> None:
+    """Check the landing folder before ingest; generate synthetic data only when asked, only locally.
+
+    ``generate``: the user asked for synthetic data (``fitlake run --generate``, what ``make run`` passes);
+    ``explicit``: the landing folder was given (``--landing`` / ``$FITLAKE_LANDING``), never filled behind the
+    user's back. On dev/prod an empty landing Volume is "no files yet" (Auto Loader reads with the full schema).
+    """
     landing = settings.landing_dir
-    if not landing_is_empty(landing):
+    empty = landing_is_empty(landing)
+    if not settings.is_local:
+        if generate:
+            raise PipelineError(f"--generate writes synthetic data only on target local, never into {landing} "
+                                f"(target {settings.target}); upload real files to the landing Volume instead")
+        if empty:
+            say(f"landing {landing} has no files yet: bronze ingests nothing")
         return
+    if not empty:
+        return
+    if explicit:
+        raise PipelineError(f"the landing folder {landing} you gave is empty or missing: put the export there, or "
+                            "run `fitlake generate --out DIR` first (synthetic data is never generated into a given "
+                            "--landing)")
     if not generate:
-        raise PipelineError(f"the landing folder {landing} is empty or missing: put files there, or run without "
-                            "--no-generate to generate a synthetic one")
+        raise PipelineError(f"the landing folder {landing} is empty or missing: put files there, pass --landing DIR, "
+                            "or ask for synthetic data with `fitlake run --generate` (or `fitlake generate`)")
     try:
         from fitlake.generate import generate_landing
     except ImportError as e:
         raise PipelineError(f"the landing folder {landing} is empty and the generator is not available ({e}); "
                             "run `fitlake generate --out DIR` and pass --landing DIR") from e
-    say(f"landing folder {landing} is empty: generating the default synthetic dataset")
+    say(f"landing folder {landing} is empty and --generate was given: generating the default synthetic dataset")
     generate_landing(landing)
+
+
+def job_lock(settings: Settings, timeout: float):
+    """The run lock of this target: a file lock under ``root`` locally; none on dev/prod, where the job's
+    ``max_concurrent_runs: 1`` is the lock and ``root`` is a Volume path nothing creates (no ``flock`` there)."""
+    return run_lock(settings.root, timeout) if settings.is_local else nullcontext()
 
 
 @contextmanager
@@ -208,8 +232,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     names = [s.name for s in STAGES]
     parser.add_argument("--stage", choices=[*names, "all"], default="all", help="run one stage (default: all)")
+    parser.add_argument("--generate", action="store_true",
+                        help="target local only: generate the default synthetic dataset when the default landing "
+                             "folder (<root>/landing) is empty; a given --landing is never filled")
     parser.add_argument("--no-generate", action="store_true",
-                        help="fail instead of generating a synthetic landing folder when it is empty")
+                        help="never generate synthetic data (the default; kept for scripts that pass it)")
     parser.add_argument("--lock-timeout", type=float, default=0.0,
                         help="seconds to wait for another run on the same lakehouse (default 0: fail at once)")
 
@@ -254,9 +281,10 @@ def main(args) -> int:
     say = lambda line: print(line, flush=True)  # noqa: E731
     started = time.monotonic()
     try:
-        with run_lock(settings.root, args.lock_timeout):
+        with job_lock(settings, args.lock_timeout):
             if stages is None or "ingest" in stages:
-                ensure_landing(settings, not args.no_generate, say)
+                explicit = bool(args.landing or os.environ.get("FITLAKE_LANDING"))
+                ensure_landing(settings, args.generate and not args.no_generate, say, explicit=explicit)
             say(f"fitlake run: lakehouse {settings.root}, landing {settings.landing_dir}, target {settings.target}")
             if settings.is_local and is_up_to_date(settings, stages):
                 say("nothing new: every landing file is ingested and silver and gold are up to date "

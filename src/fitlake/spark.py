@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from fitlake import jars
-from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks
+from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
 
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties").as_uri()
@@ -92,6 +92,10 @@ def get_spark(
         return active if active is not None else SparkSession.builder.getOrCreate()
 
     settings = settings or load_settings()
+    if not settings.is_local and standin_root() is not None:  # tests only: dev/prod against the stand-in workspace
+        import importlib
+
+        return importlib.import_module("fitlake_bundle.standin").get_spark(settings, app_name, jar_groups, conf)
     check_java()
     try:
         options = local_conf(settings, jar_groups, ui=ui)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fitlake.bronze import SOURCES, cloudfiles_options, file_source_options
+from fitlake.bronze import SOURCES, file_source_options
 from fitlake.bronze.schema import (
     PersistedSchema,
     ensure_schema,
@@ -102,25 +102,6 @@ def test_ensure_schema_infers_once_from_the_first_files(tmp_path):
     assert ensure_schema(location, settings.landing_dir, source) == inferred  # persisted: not inferred again
     samples, used = sample_landing(settings.landing_dir, SOURCES["daily_steps"])
     assert (samples, used) == ([], [])
-
-
-@pytest.mark.parametrize("name", ["daily_activity", "activity"])
-def test_databricks_options_are_auto_loader_with_hints_and_rescue(name):
-    settings = Settings(target="dev", catalog="main", schema="fitlake_dev")
-    source = SOURCES[name]
-    options = cloudfiles_options(settings, source)
-    assert options["cloudFiles.format"] == source.format
-    assert options["cloudFiles.schemaLocation"] == "/Volumes/main/fitlake_dev/state/_schemas/" + name
-    assert options["cloudFiles.schemaEvolutionMode"] == "addNewColumns"
-    assert options["cloudFiles.inferColumnTypes"] == "false"
-    assert options["rescuedDataColumn"] == "_rescued_data"
-    assert options["columnNameOfCorruptRecord"] == "_corrupt_record"
-    assert options["cloudFiles.partitionColumns"] == ""
-    assert options["pathGlobFilter"] == source.glob
-    hints = options["cloudFiles.schemaHints"].split(", ")
-    assert hints[0] == f"`{source.columns[0]}` STRING" and hints[-1] == "`_corrupt_record` STRING"
-    assert len(hints) == len(source.columns) + 1
-    assert (options.get("header"), options.get("sep")) == (("true", ",") if source.format == "csv" else (None, None))
 
 
 def test_local_file_source_options():

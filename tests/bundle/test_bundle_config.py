@@ -16,6 +16,14 @@ from fitlake_bundle.tasks import LAUNCHER
 from fitlake import cli
 
 BATCH, STREAM, RETRAIN = "fitlake_batch", "fitlake_stream", "fitlake_retrain"
+DEPLOY_VARS = {"catalog": "lake", "node_type_id": "some-node-type"}  # required on dev/prod: no default
+
+
+@pytest.fixture(autouse=True)
+def deploy_vars(monkeypatch):
+    """The two variables a deploy must be given, as BUNDLE_VAR_* (what CI sets)."""
+    for name, value in DEPLOY_VARS.items():
+        monkeypatch.setenv(f"BUNDLE_VAR_{name}", value)
 
 
 def _task(bundle, job: str, key: str) -> dict:
@@ -71,10 +79,13 @@ def test_variable_precedence_flag_over_env_over_target(monkeypatch):
 def test_dev_and_prod_targets(monkeypatch):
     monkeypatch.setenv("USER", "jane.doe@example.com")
     dev = load_bundle(REPO, target="dev")
-    assert dev.variables["schema"] == "fitlake_jane_doe"
-    assert dev.variables["landing_path"] == "/Volumes/main/fitlake_jane_doe/landing"
+    assert dev.resources["schemas"]["fitlake"]["name"] == "dev_jane_doe_fitlake"  # development mode's UC prefix
+    assert dev.variables["landing_path"] == "/Volumes/lake/dev_jane_doe_fitlake/landing"
+    params = _task(dev, BATCH, "ingest")["python_wheel_task"]["parameters"]
+    assert params[params.index("--schema") + 1] == "dev_jane_doe_fitlake"  # the schema the deploy creates
     prod = load_bundle(REPO, target="prod")
-    assert prod.variables["schema"] == "fitlake" and prod.variables["experiment_path"] == "/Shared/fitlake"
+    assert prod.resources["schemas"]["fitlake"]["name"] == "fitlake"
+    assert prod.variables["experiment_path"] == "/Workspace/Users/jane.doe@example.com/.bundle/fitlake/prod"
     assert load_bundle(REPO).target == "dev"  # the default target, as in default_python
     with pytest.raises(BundleError, match="unknown target"):
         load_bundle(REPO, target="staging")
@@ -131,7 +142,7 @@ def test_undefined_variable_is_an_error(bundle_copy):
 
 def test_dangling_dependency_and_cycle_are_errors(bundle_copy):
     path = bundle_copy / "resources" / "fitlake_batch.job.yml"
-    ingest = "- task_key: ingest\n          job_cluster_key"
+    ingest = "- task_key: ingest\n"
     edit(path, ingest, ingest.replace("\n", "\n          depends_on:\n            - task_key: gold\n", 1))
     errors = validate_bundle(load_bundle(bundle_copy, target="local")).errors
     assert any("cycle" in e for e in errors)
@@ -155,7 +166,7 @@ def test_every_job_loads_through_databricks_bundles_typed_classes():
             assert typed.name == job.key and len(typed.tasks) == len(job.tasks)
     # as written too, variables unresolved: the classes accept ${var.*} where a value goes
     for path in sorted((REPO / "resources").glob("*.yml")):
-        for key, spec in yaml.safe_load(path.read_text())["resources"]["jobs"].items():
+        for key, spec in (yaml.safe_load(path.read_text())["resources"].get("jobs") or {}).items():
             assert Job.from_dict(spec).name == key
 
 
@@ -221,3 +232,104 @@ resources:
     tasks = load_bundle(tmp_path, cli_vars={"b": "2"}).jobs["j"].tasks
     assert tasks[0]["spark_python_task"] == {"python_file": "two.py", "parameters": ["--x", "1"]}  # merged by key
     assert tasks[1]["spark_python_task"]["parameters"] == ["--y=2-x"]
+
+
+# ---- issue #18: the bundle declares what it uses --------------------------------------------------------------------
+def _option(params: list[str], name: str) -> str:
+    return params[params.index(name) + 1]
+
+
+def test_catalog_and_node_type_are_required_with_a_clear_error(monkeypatch):
+    monkeypatch.delenv("BUNDLE_VAR_catalog")
+    with pytest.raises(BundleError, match="variable 'catalog' has no value for target 'dev': set it with --var"):
+        load_bundle(REPO, target="dev")
+    monkeypatch.setenv("BUNDLE_VAR_catalog", "lake")
+    monkeypatch.delenv("BUNDLE_VAR_node_type_id")
+    with pytest.raises(BundleError, match="variable 'node_type_id' has no value for target 'prod'"):
+        load_bundle(REPO, target="prod")
+    load_bundle(REPO, target="local")  # the local target needs neither
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_every_volume_path_and_schema_a_task_gets_is_created_by_the_deploy(target):
+    """Issue #18 item 2: no schema or Volume by hand. Every /Volumes path a task or cluster gets (landing, root,
+    and the state folder fitlake.config derives from catalog + schema) is inside a Volume the bundle declares."""
+    from fitlake.config import Settings
+
+    bundle = load_bundle(REPO, target=target)
+    schemas = {(s["catalog_name"], s["name"]) for s in bundle.resources["schemas"].values()}
+    volumes = {v["volume_path"] for v in bundle.resources["volumes"].values()}
+    assert {(v["catalog_name"], v["schema_name"]) for v in bundle.resources["volumes"].values()} <= schemas
+    tasks = [t for job in bundle.jobs.values() for t in job.tasks]
+    wheel_args = [t["python_wheel_task"]["parameters"] for t in tasks if "python_wheel_task" in t]
+    assert wheel_args
+    paths = []
+    for params in wheel_args:
+        catalog, schema = _option(params, "--catalog"), _option(params, "--schema")
+        assert (catalog, schema) in schemas
+        settings = Settings(target=target, catalog=catalog, schema=schema)
+        paths += [_option(params, "--root"), _option(params, "--landing"), settings.schema_location("activity"),
+                  settings.checkpoint("bronze", "activity")]
+    for job in bundle.jobs.values():
+        for cluster in job.spec["job_clusters"]:
+            env = cluster["new_cluster"]["spark_env_vars"]
+            assert (env["FITLAKE_CATALOG"], env["FITLAKE_SCHEMA"]) in schemas
+            paths.append(env["FITLAKE_LANDING"])
+    paths += [t["notebook_task"]["base_parameters"]["root"] for t in tasks if "notebook_task" in t]
+    outside = [p for p in paths if not any(p == v or p.startswith(v + "/") for v in volumes)]
+    assert outside == [], f"paths in no declared Volume: {sorted(set(outside))}"
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_experiments_live_in_a_folder_the_deploy_creates(target):
+    """Issue #18 item 2: MLflow's `Parent directory ... does not exist`. The experiment folder is the bundle's root
+    folder (the deploy creates it before any resource); prod declares the experiments the training code opens."""
+    from fitlake.config import Settings
+    from fitlake.ml.train import MODELS
+
+    bundle = load_bundle(REPO, target=target, user="ci@example.com")
+    prefix = bundle.variables["experiment_path"]
+    assert prefix == f"/Workspace/Users/ci@example.com/.bundle/fitlake/{target}"
+    for job in bundle.jobs.values():
+        for cluster in job.spec["job_clusters"]:
+            assert cluster["new_cluster"]["spark_env_vars"]["FITLAKE_EXPERIMENT_PREFIX"] == prefix
+    declared = {e["name"] for e in bundle.resources["experiments"].values()}
+    if target == "prod":
+        settings = Settings(target="prod", experiment_prefix=prefix)
+        assert declared == {settings.experiment_name(m) for m in MODELS}
+    else:  # development mode would rename them away from the names the code opens: MLflow creates them
+        assert declared == set()
+
+
+def test_clusters_name_no_cloud_specific_node_type_and_streams_retry():
+    text = (REPO / "databricks.yml").read_text()
+    spec = yaml.safe_load(text)["variables"]["node_type_id"]
+    assert "default" not in spec  # m5d.xlarge (AWS only) was the default: no deploy on Azure or GCP
+    bundle = load_bundle(REPO, target="prod")
+    for key in ("ingest", "silver"):  # streams: a schema-change stop is answered by running the task again
+        assert _task(bundle, BATCH, key)["max_retries"] >= 1
+    assert bundle.jobs[STREAM].spec["continuous"]["task_retry_mode"] == "ON_FAILURE"
+    assert yaml.safe_load(text)["artifacts"]["fitlake_wheel"]["dynamic_version"] is True  # no stale wheel
+
+
+# Databricks' release notes: Runtime 17.3 LTS = Apache Spark 4.0.0; 17.3 LTS ML ships MLflow 3.0.1
+# ("MLflow-Databricks Runtime compatibility matrix").
+RUNTIME_SPARK = {"17.3": "4.0"}
+RUNTIME_ML_MLFLOW = {"17.3": "3.0.1"}
+
+
+def test_runtime_pyspark_and_mlflow_versions_agree():
+    """Issue #18: the wheel required mlflow>=3.5, so every ML task upgraded the runtime's MLflow 3.0.1."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    variables = yaml.safe_load((REPO / "databricks.yml").read_text())["variables"]
+    runtime = variables["spark_version"]["default"].split(".x")[0]
+    ml_runtime = variables["ml_spark_version"]["default"].split(".x")[0]
+    assert runtime == ml_runtime and "-ml-" in variables["ml_spark_version"]["default"]
+    assert ".".join(version("pyspark").split(".")[:2]) == RUNTIME_SPARK[runtime]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = {Requirement(d).name: Requirement(d) for d in project["dependencies"]}
+    assert "pyspark" not in deps and "delta-spark" not in deps  # the runtime's own, never shadowed
+    assert deps["mlflow"].specifier.contains(RUNTIME_ML_MLFLOW[ml_runtime])

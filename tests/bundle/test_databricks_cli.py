@@ -23,9 +23,15 @@ def check_jsonschema(schema: Path, files: list[Path]) -> subprocess.CompletedPro
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
-def bundle_validate(cli: Path, root: Path, target: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, WorkspaceStandIn]:
+DEPLOY_VARS = {"BUNDLE_VAR_catalog": "lake", "BUNDLE_VAR_node_type_id": "some-node-type"}  # required, no default
+
+
+def bundle_validate(
+    cli: Path, root: Path, target: str, tmp_path: Path, deploy_vars: dict[str, str] = DEPLOY_VARS
+) -> tuple[subprocess.CompletedProcess, WorkspaceStandIn]:
     with WorkspaceStandIn() as workspace:
-        env = cli_env(tmp_path / "home", DATABRICKS_HOST=workspace.host, DATABRICKS_TOKEN="dummy-test-token")
+        env = cli_env(tmp_path / "home", DATABRICKS_HOST=workspace.host, DATABRICKS_TOKEN="dummy-test-token",
+                      **deploy_vars)
         command = [str(cli), "bundle", "validate", "-t", target, "-o", "json"]
         out = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, timeout=120)
     return out, workspace
@@ -50,28 +56,45 @@ def test_validate_dev_resolves_a_private_development_copy(databricks_cli, tmp_pa
     assert workspace.unexpected_requests() == []
     config = json.loads(out.stdout)
     assert config["bundle"]["mode"] == "development" and config["workspace"]["current_user"]["userName"] == USER_NAME
-    assert config["variables"]["schema"]["value"] == f"fitlake_{SHORT_NAME}"
-    jobs = config["resources"]["jobs"]
+    schema = f"dev_{SHORT_NAME}_fitlake"  # development mode's prefix for Unity Catalog names
+    resources = config["resources"]
+    assert resources["schemas"]["fitlake"]["name"] == schema and resources["schemas"]["fitlake"]["catalog_name"] == "lake"
+    volumes = resources["volumes"]
+    assert {k: v["volume_path"] for k, v in volumes.items()} == {
+        "landing": f"/Volumes/lake/{schema}/landing", "state": f"/Volumes/lake/{schema}/state"}
+    assert all(v["schema_name"] == "${resources.schemas.fitlake.name}" for v in volumes.values())  # created after it
+    jobs = resources["jobs"]
     assert set(jobs) == {"fitlake_batch", "fitlake_stream", "fitlake_retrain"}
     batch = jobs["fitlake_batch"]
     assert batch["name"] == f"[dev {SHORT_NAME}] fitlake_batch"
     assert batch["schedule"]["pause_status"] == "PAUSED" and jobs["fitlake_stream"]["continuous"]["pause_status"] == "PAUSED"
     ingest = next(t for t in batch["tasks"] if t["task_key"] == "ingest")
+    root_path = f"/Workspace/Users/{USER_NAME}/.bundle/fitlake/dev"
+    assert config["workspace"]["root_path"] == root_path
     assert ingest["python_wheel_task"]["parameters"] == [
         "--target", "dev",
-        "--catalog", "main",
-        "--schema", f"fitlake_{SHORT_NAME}",
-        "--root", f"/Volumes/main/fitlake_{SHORT_NAME}/lakehouse",
-        "--landing", f"/Volumes/main/fitlake_{SHORT_NAME}/landing",
+        "--catalog", "lake",
+        "--schema", "${resources.schemas.fitlake.name}",  # the deployed name, filled in by the deploy
+        "--root", f"/Volumes/lake/{schema}/state/lakehouse",
+        "--landing", f"/Volumes/lake/{schema}/landing",
         "--step-goal", "10000",
-        "--experiment-prefix", f"/Workspace/Users/{USER_NAME}/fitlake",
+        "--experiment-prefix", root_path,
     ]  # fmt: skip
+    assert ingest["max_retries"] >= 1
     personas = next(t for t in batch["tasks"] if t["task_key"] == "train_personas")
-    assert personas["notebook_task"]["base_parameters"] == {"target": "dev", "root": f"/Volumes/main/fitlake_{SHORT_NAME}/lakehouse"}
-    env = batch["job_clusters"][0]["new_cluster"]["spark_env_vars"]  # what notebooks read beyond their widgets
-    assert env["FITLAKE_SCHEMA"] == f"fitlake_{SHORT_NAME}" and env["FITLAKE_TARGET"] == "dev"
+    assert personas["notebook_task"]["base_parameters"] == {"target": "dev", "root": f"/Volumes/lake/{schema}/state/lakehouse"}
+    cluster = batch["job_clusters"][0]["new_cluster"]
+    env = cluster["spark_env_vars"]  # what notebooks read beyond their widgets
+    assert env["FITLAKE_SCHEMA"] == "${resources.schemas.fitlake.name}" and env["FITLAKE_TARGET"] == "dev"
+    assert cluster["node_type_id"] == "some-node-type"
     assert personas["notebook_task"]["notebook_path"].endswith("/files/src/notebooks/train_personas")
     assert "artifacts" in config and config["artifacts"]["fitlake_wheel"]["type"] == "whl"
+    assert config["artifacts"]["fitlake_wheel"]["dynamic_version"] is True
+
+
+def test_validate_without_a_catalog_fails_with_a_clear_error(databricks_cli, tmp_path):
+    out, _ = bundle_validate(databricks_cli, REPO, "dev", tmp_path, deploy_vars={"BUNDLE_VAR_node_type_id": "n"})
+    assert out.returncode != 0 and "no value assigned to required variable catalog" in out.stderr
 
 
 def test_validate_prod_runs_unpaused_with_explicit_root_and_permissions(databricks_cli, tmp_path):
@@ -86,6 +109,13 @@ def test_validate_prod_runs_unpaused_with_explicit_root_and_permissions(databric
     assert jobs["fitlake_batch"]["name"] == "fitlake_batch" and jobs["fitlake_batch"]["schedule"]["pause_status"] == "UNPAUSED"
     assert jobs["fitlake_stream"]["continuous"]["pause_status"] == "UNPAUSED"
     assert config["variables"]["schema"]["value"] == "fitlake"
+    resources = config["resources"]
+    assert resources["schemas"]["fitlake"]["name"] == "fitlake"
+    assert {v["volume_path"] for v in resources["volumes"].values()} == {"/Volumes/lake/fitlake/landing",
+                                                                       "/Volumes/lake/fitlake/state"}
+    root_path = f"/Workspace/Users/{USER_NAME}/.bundle/fitlake/prod"
+    assert sorted(e["name"] for e in resources["experiments"].values()) == [
+        f"{root_path}/fitlake-{m}" for m in ("activity", "calories", "personas", "recommend")]
     wheel_tasks = [t for j in jobs.values() for t in j["tasks"] if "python_wheel_task" in t]
     assert all(t["python_wheel_task"]["parameters"][:2] == ["--target", "prod"] for t in wheel_tasks)
 

@@ -14,7 +14,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fitlake import delta_io
+from fitlake.bronze import autoloader
 from fitlake.bronze import schema as schemas
+from fitlake.bronze.autoloader import cloudfiles_options  # noqa: F401 - re-exported (fitlake.bronze)
 from fitlake.bronze.parse import (
     BATCH_ID,
     CORRUPT,
@@ -62,37 +64,13 @@ def file_source_options(source: BronzeSource, max_files_per_trigger: int | None 
     }
 
 
-def cloudfiles_options(
-    settings: Settings, source: BronzeSource, max_files_per_trigger: int | None = None
-) -> dict[str, str]:
-    """The same source on Databricks: Auto Loader does inference, evolution and rescue itself."""
-    hints = ", ".join(f"`{c}` STRING" for c in (*source.columns, CORRUPT))
-    options = {
-        "cloudFiles.format": source.format,
-        "cloudFiles.schemaLocation": settings.schema_location(source.name),
-        "cloudFiles.schemaEvolutionMode": "addNewColumns",
-        "cloudFiles.inferColumnTypes": "false",  # raw text in bronze, typing is silver's job
-        "cloudFiles.schemaHints": hints,
-        "cloudFiles.partitionColumns": "",
-        "cloudFiles.includeExistingFiles": "true",
-        "cloudFiles.maxFilesPerTrigger": str(max_files_per_trigger or source.max_files_per_trigger),
-        "rescuedDataColumn": RESCUED,
-        "columnNameOfCorruptRecord": CORRUPT,
-        "mode": "PERMISSIVE",
-        "pathGlobFilter": source.glob,
-    }
-    if source.format == "csv":
-        options.update({"header": "true", "sep": source.delimiter, "encoding": "UTF-8"})
-    return options
-
-
 def read_landing_stream(
     spark, settings: Settings, source: BronzeSource | str, max_files_per_trigger: int | None = None
 ) -> DataFrame:
     """A streaming DataFrame of bronze-shaped rows (all but ``_batch_id``) from the source's landing files."""
     source = resolve_source(source)
     if not settings.is_local:
-        return _read_cloudfiles(spark, settings, source, max_files_per_trigger)
+        return autoloader.read_landing_stream(spark, settings, source, max_files_per_trigger)
     schema = schemas.ensure_schema(settings.schema_location(source.name), settings.landing_dir, source)
     return _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
 
@@ -112,21 +90,6 @@ def _read_files(spark, settings: Settings, source: BronzeSource, columns, max_fi
     )
     return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
         INGESTED_AT, F.current_timestamp()
-    )
-
-
-def _read_cloudfiles(spark, settings: Settings, source: BronzeSource, max_files_per_trigger) -> DataFrame:
-    stream = (
-        spark.readStream.format("cloudFiles")
-        .options(**cloudfiles_options(settings, source, max_files_per_trigger))
-        .load(str(settings.landing_dir / source.root))
-    )
-    return stream.select(
-        "*",
-        F.col("_metadata.file_path").alias(SOURCE_FILE),
-        F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
-        F.lit(None).cast("int").alias(LINE),  # Auto Loader does not expose line numbers
-        F.current_timestamp().alias(INGESTED_AT),
     )
 
 
@@ -257,12 +220,10 @@ def ingest_source(
                 current[0] = evolved
                 new_columns.extend(evolved.added)
 
-    else:
-        current = [None]
-        stream = _read_cloudfiles(spark, settings, source, max_files_per_trigger)
-
-        def on_keys(keys: list[str]) -> None:  # Auto Loader evolves the schema itself
-            return None
+    else:  # Auto Loader lists the files; the same parsing and schema evolution as above (bronze/autoloader.py)
+        stream, on_keys, current = autoloader.bronze_stream(
+            spark, settings, source, ref, new_columns, max_files_per_trigger
+        )
 
     writer = _BatchWriter(ref, _txn_app_id(checkpoint), _pending_batch(checkpoint), on_keys)
     query = (

@@ -1,0 +1,69 @@
+"""`fitlake bundle run fitlake_batch -t dev` against the stand-in workspace (issue #18 Build 4): the dev target's task
+entry points, each a spark-submit, with Unity Catalog names, the bundle's schema and Volumes and Auto Loader's
+contract, leave the same silver and gold rows as the local code path on the same landing files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from pyspark.sql import functions as F
+
+from fitlake.config import TABLES, Settings
+from fitlake.pipeline import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+LANDING = REPO / "fixtures" / "landing"
+USER = "ci@example.com"  # short name "ci": development mode's schema is dev_ci_fitlake
+SCHEMA = "dev_ci_fitlake"
+
+
+def _comparable(df):
+    """Rows without what differs by run on purpose (ingest/update times, batch ids, absolute file paths)."""
+    kept = [c for c in df.columns if not c.startswith("_") or c == "_line"]
+    return sorted(tuple(r) for r in df.select(*kept).collect()), kept
+
+
+def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, tmp_path):
+    if not (LANDING / "_manifest.json").is_file():
+        pytest.skip("fixtures/landing is not there")
+    workspace = tmp_path / "ws"
+    landing = workspace / "Volumes" / "spark_catalog" / SCHEMA / "landing"  # files uploaded to the landing Volume
+    shutil.copytree(LANDING, landing, ignore=shutil.ignore_patterns("_manifest.json"))
+    env = dict(os.environ, FITLAKE_STANDIN_WORKSPACE=str(workspace), USER=USER)
+    env.pop("FITLAKE_LANDING", None)
+    env.pop("FITLAKE_ROOT", None)
+    command = [str(Path(sys.executable).parent / "fitlake"), "bundle", "run", "fitlake_batch", "-t", "dev",
+               "--only", "ingest,silver,gold", "--var", "catalog=spark_catalog", "--var", "node_type_id=standin"]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert f"stand-in deploy: schema spark_catalog.{SCHEMA}" in out.stdout
+    tables = workspace / "catalog" / f"{SCHEMA}.db"  # managed tables of the dev schema: <layer>_<table>
+    assert not (workspace / "Volumes" / "spark_catalog" / SCHEMA / "state" / "lakehouse" / "_run.lock").exists()
+
+    local = Settings(root=tmp_path / "local", landing=landing)
+    run_pipeline(spark, local, say=lambda line: None)
+    compared = 0
+    for layer in ("silver", "gold"):
+        for name in TABLES[layer]:
+            local_path = Path(local.table(layer, name).path)
+            dev_path = tables / f"{layer}_{name}"
+            assert local_path.is_dir() == dev_path.is_dir(), f"{layer}.{name}: exists on one target only"
+            if not local_path.is_dir():
+                continue
+            want, cols = _comparable(spark.read.format("delta").load(str(local_path)))
+            got, dev_cols = _comparable(spark.read.format("delta").load(str(dev_path)))
+            assert dev_cols == cols, f"{layer}.{name}"
+            assert got == want, f"{layer}.{name}: dev and local rows differ"
+            compared += bool(want)
+    assert compared >= 10  # silver and gold tables with rows, not a comparison of empty tables
+    # the dev run left its checkpoints and schema locations in the state Volume, nothing under a local root
+    state = workspace / "Volumes" / "spark_catalog" / SCHEMA / "state"
+    assert (state / "_schemas" / "daily_activity").is_dir() and (state / "_checkpoints" / "bronze").is_dir()
+    assert spark.read.format("delta").load(str(tables / "ops_run_log")).where(F.col("target") == "dev").count() > 0
