@@ -79,6 +79,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "predicted_calories",
         "predicted_activity_type",
         "activity_recommendations",
+        "event_daily_steps",  # the streaming job's running daily step totals (goal alerts)
     ),
     "ops": ("run_log", "gold_state"),
 }

@@ -151,7 +151,8 @@ def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
     """The Kafka ingest's foreachBatch handler on a Kafka-shaped batch (key/value BINARY + coordinates)."""
     import datetime as dt
 
-    from fitlake.streaming.job import IngestBatch, ensure_stream_tables
+    from fitlake.streaming.job import WATERMARK, StreamBatch, ensure_stream_tables
+    from fitlake.streaming.state import StreamState
 
     messages = [bytes.fromhex(json.loads(line)["value_hex"])
                 for line in (BAD / "kafka_not_json" / "messages.jsonl").read_text().splitlines()]
@@ -161,8 +162,9 @@ def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
         "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP, timestampType INT",
     )
     tables = ensure_stream_tables(spark, settings, "kafka", batch)  # source_df: only the files source reads it
-    IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)
-    IngestBatch(spark, tables, "kafka", "bad-input-test")(batch, 0)  # a replayed batch adds nothing
+    state = StreamState(settings.checkpoint("streaming", "bad-input-test"), WATERMARK)
+    StreamBatch(spark, tables, "kafka", "bad-input-test", state, settings.step_goal)(batch, 0)
+    StreamBatch(spark, tables, "kafka", "bad-input-test", state, settings.step_goal)(batch, 0)  # a replay adds nothing
     exp = EXPECTED["kafka_not_json"]["tables"]["events_kafka"]
     # read with Spark: the binary message is kept as a STRING holding invalid UTF-8, which delta-rs/Arrow refuse
     bronze, silver, quarantine = (spark.read.format("delta").load(t.path)

@@ -1,6 +1,6 @@
-"""kill -9 `fitlake stream` inside a micro-batch (after its bronze append, before quarantine / silver, before the
-windows or alerts MERGE), restart it, and compare bronze, quarantine, silver events, 30 s windows and goal alerts
-with an uninterrupted run.
+"""kill -9 `fitlake stream` inside a micro-batch (before/after its bronze append, before quarantine, the windows,
+daily-totals or alerts MERGE, or the silver append, after all of them), restart it, and compare bronze, quarantine,
+silver events, 30 s windows, daily totals and goal alerts with an uninterrupted run.
 
 The kill points are the streaming job's own ``fault_point`` names (``FITLAKE_FAULT_KILL_AT=<name>@<n>``: the n-th
 time it passes there), picked at random from the list below; the seed is printed (``FITLAKE_FAULTS_SEED``
@@ -27,22 +27,21 @@ LONG = os.environ.get("FITLAKE_FAULTS_LONG") == "1"
 # Each restart resumes at the batch the previous run died in, so a point "@n" moves the stream n - 1 batches on:
 # two kills need 3 batches, all six kills need 4 (6 one-file batches in the long run).
 FILES_PER_BATCH = 1 if LONG else 2
-INGEST_POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
-                 "stream:ingest:silver@2", "stream:ingest:done@1")
-# The windows and alerts queries run side by side once ingest drained: after a kill in one of them the other may
-# already have committed its batch, so a second kill there might never land. One of them per sample, last.
-AFTER_INGEST_POINTS = ("stream:windows:merge@1", "stream:alerts:merge@1")
-KILLS = len(INGEST_POINTS) + 1 if LONG else 2
+# One query does it all, in this order per batch: bronze, quarantine, windows, daily totals, alerts (when a total
+# reaches the goal: the first batch here), silver, done.
+POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
+          "stream:windows:merge@1", "stream:windows:merge@2", "stream:daily:merge@2", "stream:alerts:merge@1",
+          "stream:ingest:silver@2", "stream:ingest:done@1")
+KILLS = 6 if LONG else 2
 
 
 def pick_points(seed: int) -> list[str]:
-    rng = random.Random(seed)
-    candidates = [*INGEST_POINTS, rng.choice(AFTER_INGEST_POINTS)]
-    return sorted(rng.sample(candidates, KILLS), key=lambda p: p in AFTER_INGEST_POINTS)
+    return random.Random(seed).sample(POINTS, KILLS)
 
 
 STEP_GOAL = 50  # low enough that fixture users cross it: goal alerts are compared too
-STREAM_TABLES = ("bronze.events", "quarantine.events", "silver.events", "gold.event_windows", "gold.goal_alerts")
+STREAM_TABLES = ("bronze.events", "quarantine.events", "silver.events", "gold.event_windows", "gold.goal_alerts",
+                 "gold.event_daily_steps")
 
 
 def _stream_argv(root: Path, landing: Path) -> list[str]:

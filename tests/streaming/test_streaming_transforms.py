@@ -6,18 +6,20 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from fitlake.streaming.cli import parse_duration, parse_until
 from fitlake.streaming.job import percentile
 from fitlake.streaming.transforms import (
-    aggregate_windows,
+    daily_step_totals,
     first_delivery_per_event,
     first_goal_crossings,
     parse_event_json,
     split_valid_events,
     to_silver_events,
+    flag_late,
+    window_increments,
     with_event_rule,
-    with_event_window,
 )
 
 RAW = "event_id string, user_id string, event_time string, steps string, heart_rate string, calories string, " \
@@ -74,14 +76,27 @@ def test_with_event_rule_names_the_first_failed_expectation(spark):
         (("e", "1503960366", T0, "1", "251", "1.0", "walking", None), "heart_rate_out_of_range"),
         (("e", "1503960366", T0, "1", "x", "1.0", "walking", None), "heart_rate_out_of_range"),
         (("e", "1503960366", T0, "1", "90", "-0.5", "walking", None), "calories_not_non_negative"),
+        # issue #17: non-finite numbers are not readings; event times outside [2000-01-01, now + 10 min]
+        (("e", "1503960366", T0, "1", "90", "NaN", "walking", None), "calories_not_finite"),
+        (("e", "1503960366", T0, "1", "90", "Infinity", "walking", None), "calories_not_finite"),
+        (("e", "1503960366", T0, "1", "90", "-Infinity", "walking", None), "calories_not_finite"),
+        (("e", "1503960366", T0, "1", "90", "1e999", "walking", None), "calories_not_finite"),
+        (("e", "1503960366", "0001-01-01T00:00:00Z", "1", "90", "1", "walking", None), "event_time_before_2000"),
+        (("e", "1503960366", "1000-06-01T00:00:00Z", "1", "90", "1", "walking", None), "event_time_before_2000"),
+        (("e", "1503960366", "1999-12-31T23:59:59.999Z", "1", "90", "1", "walking", None), "event_time_before_2000"),
+        (("e", "1503960366", "2000-01-01T00:00:00Z", "1", "90", "1", "walking", None), None),  # the floor itself
+        (("e", "1503960366", "9999-12-31T23:59:59Z", "1", "90", "1", "walking", None), "event_time_in_future"),
+        (("e", "1503960366", "2023-04-01T08:20:05.250Z", "1", "90", "1", "walking", None), "event_time_in_future"),
+        (("e", "1503960366", "2023-04-01T08:10:05.250Z", "1", "90", "1", "walking", None), None),  # now + 10 min
         (("e", "1503960366", T0, "1", "90", "1", "skydiving", None), "activity_type_unknown"),
         (("e", "abc", "bad", "-1", "999", "-1", "x", None), "user_id_not_bigint"),  # first failure wins
     ]
     df = spark.createDataFrame([r for r, _ in rows], RAW)
     expected = spark.createDataFrame([(*r, rule) for r, rule in rows], RAW + ", _rule string")
-    assert_df_equality(df.transform(with_event_rule), expected, ignore_nullable=True)
-    valid, invalid = split_valid_events(df)
-    assert (valid.count(), invalid.count()) == (4, len(rows) - 4)
+    now = F.lit("2023-04-01 08:00:05.25").cast("timestamp")  # the batch's pinned processing time
+    assert_df_equality(with_event_rule(df, now), expected, ignore_nullable=True)
+    valid, invalid = split_valid_events(df, now)
+    assert (valid.count(), invalid.count()) == (6, len(rows) - 6)
     assert "_rule" not in valid.columns
 
 
@@ -129,26 +144,37 @@ def events_df(spark, rows):
 D = dt.date(2023, 4, 1)
 
 
-def test_aggregate_windows_30s_tumbling_with_null_and_zero_values(spark):
+def test_window_increments_30s_tumbling_with_null_and_zero_values(spark):
     df = events_df(spark, [
         ("a", 1, ts("08:00:00"), D, 10, 90, 1.0, "walking"),  # window start is inclusive
         ("b", 1, ts("08:00:29.999"), D, 0, None, None, "walking"),  # zero steps, no heart rate, no calories
         ("c", 1, ts("08:00:30"), D, 5, 100, 0.0, "walking"),  # window end is exclusive
         ("d", 1, ts("08:00:10"), D, 7, 120, 2.0, "running"),
+        ("f", 1, ts("08:00:12"), D, 1, 60, 1.0, "running"),
         ("e", 2, ts("08:00:10"), D, None, None, None, None),  # all optional values null
     ])
-    actual = df.transform(with_event_window).transform(aggregate_windows)
     expected = spark.createDataFrame(
         [
-            (1, "walking", ts("08:00:00"), ts("08:00:30"), 10, 1.0, 90.0, 90, 2),
-            (1, "walking", ts("08:00:30"), ts("08:01:00"), 5, 0.0, 100.0, 100, 1),
-            (1, "running", ts("08:00:00"), ts("08:00:30"), 7, 2.0, 120.0, 120, 1),
-            (2, None, ts("08:00:00"), ts("08:00:30"), None, None, None, None, 1),
+            (1, "walking", ts("08:00:00"), ts("08:00:30"), 10, 1.0, 90.0, 90, 2, 1, 90),
+            (1, "walking", ts("08:00:30"), ts("08:01:00"), 5, 0.0, 100.0, 100, 1, 1, 100),
+            (1, "running", ts("08:00:00"), ts("08:00:30"), 8, 3.0, 90.0, 120, 2, 2, 180),
+            (2, None, ts("08:00:00"), ts("08:00:30"), None, None, None, None, 1, 0, None),
         ],
         "user_id bigint, activity_type string, window_start timestamp, window_end timestamp, steps bigint, "
-        "calories double, avg_heart_rate double, max_heart_rate int, event_count bigint",
+        "calories double, avg_heart_rate double, max_heart_rate int, event_count bigint, heart_rate_readings bigint, "
+        "heart_rate_sum bigint",
     )
-    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(df.transform(window_increments), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_flag_late_marks_events_whose_window_ended_at_or_before_the_watermark(spark):
+    df = events_df(spark, [
+        ("a", 1, ts("08:00:29.999"), D, 1, None, None, "walking"),  # window ends 08:00:30 == watermark: late
+        ("b", 1, ts("08:00:30"), D, 1, None, None, "walking"),  # window ends 08:01:00 > watermark: on time
+    ])
+    flagged = {r["event_id"]: r["_late"] for r in df.transform(flag_late("2023-04-01 08:00:30.000000")).collect()}
+    assert flagged == {"a": True, "b": False}
+    assert {r["_late"] for r in df.transform(flag_late(None)).collect()} == {False}  # no watermark before events
 
 
 def test_first_goal_crossings_in_event_time_order_once_per_user_day(spark):
@@ -202,17 +228,41 @@ def test_parse_until_events_or_time():
     assert parse_until(["2", "minutes"]) == ("seconds", 120)
 
 
-def test_format_summary_leaves_out_latency_and_watermark_a_run_did_not_have():
+def test_format_summary_leaves_out_latency_and_watermark_a_run_did_not_have_and_says_where_alerts_went():
     from fitlake.streaming.cli import format_summary
 
-    query = {"batches": 1, "batches_with_data": 0, "batch_ms_p50": None, "batch_ms_p95": None, "watermark": None}
+    idle = {"batches": 1, "batches_with_data": 0, "batch_ms_p50": None, "batch_ms_p95": None, "watermark": None}
     busy = {"batches": 3, "batches_with_data": 2, "batch_ms_p50": 812.0, "batch_ms_p95": 1204.5,
             "watermark": "2026-11-23T12:00:00.000Z"}
     summary = {"source": "files", "mode": "available-now", "events_in": 0, "elapsed_s": 8.7, "events_per_s": 0.0,
                "stopped_by": "done", "rows_added": {"bronze.events": 0}, "quarantined_by_rule": {},
-               "rows_dropped_by_watermark": 0, "queries": {"ingest": query, "windows": busy}}
+               "rows_dropped_by_watermark": 0, "watermark": None, "step_ms_p95": {},
+               "alerts_published": {"to": "gold.goal_alerts only (no --alerts-topic)", "published": 0},
+               "queries": {"ingest": idle}}
     text = format_summary(summary)
     assert "  ingest: 1 batches (0 with data)\n" in text + "\n"
-    assert "None" not in text
-    assert ("windows: 3 batches (2 with data), latency p50 812 ms, p95 1204 ms, "
-            "watermark 2026-11-23T12:00:00.000Z") in text
+    assert "None" not in text and text.split("\n")[3].endswith("(1-minute watermark): 0")
+    assert "goal alerts: +0 in gold.goal_alerts; published 0 -> gold.goal_alerts only (no --alerts-topic)" in text
+    summary.update(queries={"ingest": busy}, watermark="2026-11-23T12:00:00.000Z", step_ms_p95={"silver": 420.0},
+                   rows_added={"gold.goal_alerts": 2},
+                   alerts_published={"to": "Kafka topic a at 127.0.0.1:9092", "published": 2})
+    text = format_summary(summary)
+    assert "ingest: 3 batches (2 with data), latency p50 812 ms, p95 1204 ms" in text
+    assert "(1-minute watermark): 0, watermark 2026-11-23T12:00:00.000Z" in text
+    assert "goal alerts: +2 in gold.goal_alerts; published 2 -> Kafka topic a at 127.0.0.1:9092" in text
+    assert "per batch p95 ms: silver 420" in text
+
+
+def test_daily_step_totals_count_null_steps_as_zero(spark):
+    df = events_df(spark, [
+        ("a", 1, ts("08:00:00"), D, 10, None, None, "walking"),
+        ("b", 1, ts("09:00:00"), D, None, None, None, "walking"),
+        ("c", 2, ts("09:00:00"), D, 0, None, None, "walking"),
+        ("d", 2, ts("09:00:00"), dt.date(2023, 4, 2), 3, None, None, "walking"),
+    ])
+    expected = spark.createDataFrame(
+        [(1, D, 10, 2), (2, D, 0, 1), (2, dt.date(2023, 4, 2), 3, 1)],
+        "user_id bigint, date date, steps bigint, event_count bigint",
+    )
+    assert_df_equality(df.transform(daily_step_totals), expected, ignore_row_order=True, ignore_nullable=True)
+

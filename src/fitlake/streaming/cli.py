@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic", default=DEFAULT_TOPIC, help=f"Kafka topic (default {DEFAULT_TOPIC})")
     parser.add_argument("--max-files-per-trigger", type=int, default=None, help="files: cap per micro-batch")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None, help="kafka: cap per micro-batch")
+    parser.add_argument("--alerts-topic", default=None, metavar="TOPIC",
+                        help="also publish goal alerts to this Kafka topic, exactly once per alert (keyed user:date)")
+    parser.add_argument("--alerts-bootstrap", default=None, metavar="HOST:PORT",
+                        help="Kafka brokers for --alerts-topic (default: --bootstrap)")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
@@ -59,17 +63,19 @@ def format_summary(s: dict) -> str:
         f"({s['events_per_s']} events/s), stopped: {s['stopped_by']}",
         f"  rows added: {added}",
         f"  quarantined: {rules}",
-        f"  late events dropped by the 1-minute watermark (numRowsDroppedByWatermark): "
-        f"{s['rows_dropped_by_watermark']}",
+        f"  late events left out of the 30 s windows (1-minute watermark): {s['rows_dropped_by_watermark']}"
+        + (f", watermark {s['watermark']}" if s.get("watermark") else ""),
+        f"  goal alerts: +{s['rows_added'].get('gold.goal_alerts', 0)} in gold.goal_alerts; published "
+        f"{s['alerts_published']['published']} -> {s['alerts_published']['to']}",
     ]
     for name, q in s["queries"].items():
         if q["batches"]:
             line = f"  {name}: {q['batches']} batches ({q['batches_with_data']} with data)"
             if q["batch_ms_p50"] is not None:
                 line += f", latency p50 {q['batch_ms_p50']:.0f} ms, p95 {q['batch_ms_p95']:.0f} ms"
-            if q["watermark"] is not None:
-                line += f", watermark {q['watermark']}"
             lines.append(line)
+    if s.get("step_ms_p95"):
+        lines.append("  per batch p95 ms: " + ", ".join(f"{k} {v:.0f}" for k, v in s["step_ms_p95"].items()))
     return "\n".join(lines)
 
 
@@ -93,6 +99,8 @@ def main(args) -> int:
             topic=args.topic,
             max_files_per_trigger=args.max_files_per_trigger,
             max_offsets_per_trigger=args.max_offsets_per_trigger,
+            alerts_topic=args.alerts_topic,
+            alerts_bootstrap=args.alerts_bootstrap,
         )
     except StreamError as e:
         print(f"fitlake stream: {e}", file=sys.stderr)
@@ -108,7 +116,7 @@ def main(args) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    jar_groups = ("delta", "kafka") if args.source == "kafka" else ("delta",)
+    jar_groups = ("delta", "kafka") if args.source == "kafka" else ("delta",)  # alerts out: confluent-kafka
     spark = get_spark(settings, app_name="fitlake-stream", jar_groups=jar_groups)
     try:
         summary = run_stream(spark, settings, opts, stop=stop)

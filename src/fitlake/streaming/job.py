@@ -1,20 +1,17 @@
-"""The streaming job: live events (files or Kafka) -> bronze -> silver -> 30 s windows + goal alerts.
+"""The streaming job: live events (files or Kafka) -> bronze -> silver -> 30 s windows + goal alerts, in ONE query.
 
-Three queries, each with its own checkpoint so each can stop and resume on its own:
-
-- ``ingest``: source -> foreachBatch: append bronze (raw), quarantine what fails an expectation, insert-only MERGE
-  of the rest into ``silver.events`` on ``event_id``. Appends carry ``txnAppId``/``txnVersion`` and the MERGE only
-  inserts, so a replayed batch (crash after a write, before the checkpoint commit) changes nothing.
-- ``windows``: ``silver.events`` stream -> 1-minute watermark -> 30 s tumbling windows, update output mode ->
-  foreachBatch: MERGE the windows the batch changed into ``gold.event_windows`` on (user, activity, start). Not
-  append mode: there a window reaches Delta only in the (no-data) batch after the watermark passes it, and Spark
-  does not run that batch after a restart until new data arrives — a job killed between the two held its closed
-  windows in state only, and a finite input never produced them. Here gold has every window as of the last
-  committed batch; a window changes until the watermark passes its end, later events are dropped and counted.
-- ``alerts``: ``silver.events`` stream -> foreachBatch: recompute the touched users' days from silver and
-  insert-only MERGE the first goal crossing per (user_id, date) into ``gold.goal_alerts`` — one alert per user per
-  day, however often a batch is replayed.
+One Structured Streaming query (checkpoint ``<root>/_checkpoints/streaming/ingest_<source>``) whose ``foreachBatch``
+(``StreamBatch``) does, per micro-batch, one commit per table: append bronze (raw), append quarantine (what fails an
+expectation, incl. the event-time floor/ceiling of ``time_rules``), MERGE the batch's window increments into
+``gold.event_windows`` (30 s tumbling windows, 1-minute watermark computed from the stream's own high mark in
+``state.py``: an event whose window is already final is dropped from the windows and counted), MERGE per (user, day)
+step increments into the running totals ``gold.event_daily_steps``, insert-only MERGE the goal crossings of the
+(user, day)s whose total reached the goal into ``gold.goal_alerts``, and last append the new events to
+``silver.events``. Every write carries Delta's idempotent-write marker (checkpoint-born app id, batch id) and the
+batch's processing time and watermark are pinned in a plan file, so a batch replayed after a crash commits nothing
+twice and decides every row as before. Optionally the alerts are published to Kafka (``alerts_out``).
 """
+
 
 from __future__ import annotations
 
@@ -41,30 +38,34 @@ from fitlake.bronze.ingest import ensure_bronze_table
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
+from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
+    DAILY_STEPS_SCHEMA,
     DEFAULT_TOPIC,
     EVENT_WINDOWS_SCHEMA,
     GOAL_ALERTS_SCHEMA,
     SILVER_EVENTS_SCHEMA,
     quarantine_schema,
 )
+from fitlake.streaming.state import BatchPlan, StreamState
 from fitlake.streaming.transforms import (
-    aggregate_windows,
+    daily_step_totals,
     first_delivery_per_event,
     first_goal_crossings,
+    flag_late,
     parse_event_json,
-    split_valid_events,
     to_silver_events,
+    window_increments,
     with_event_rule,
-    with_event_window,
 )
 
 log = logging.getLogger("fitlake.streaming")
 
 SOURCES = ("files", "kafka")
 TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # a timestamp literal in the session time zone (UTC), exact to the µs
-QUERY_NAMES = ("ingest", "windows", "alerts")
+QUERY_NAMES = ("ingest",)  # the one query; its batches do windows and alerts too
+WATERMARK = dt.timedelta(minutes=1)  # == schema.WATERMARK_DELAY
 
 
 class StreamError(RuntimeError):
@@ -82,12 +83,16 @@ class StreamOptions:
     topic: str = DEFAULT_TOPIC
     max_files_per_trigger: int | None = None
     max_offsets_per_trigger: int | None = None
+    alerts_topic: str | None = None  # publish goal alerts to this Kafka topic (exactly once per alert)
+    alerts_bootstrap: str | None = None  # its brokers (default: ``bootstrap``)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise StreamError(f"Unknown source {self.source!r}: choose one of {', '.join(SOURCES)}.")
         if self.source == "kafka" and not self.bootstrap:
             raise StreamError("--source kafka needs --bootstrap HOST:PORT (e.g. the broker of `make kafka`).")
+        if self.alerts_topic and not (self.alerts_bootstrap or self.bootstrap):
+            raise StreamError("--alerts-topic needs --alerts-bootstrap HOST:PORT (or --bootstrap).")
 
 
 # ---------------------------------------------------------------------------------------------------- tables --
@@ -100,6 +105,7 @@ class StreamTables:
     silver: TableRef
     windows: TableRef
     alerts: TableRef
+    daily: TableRef
 
     @classmethod
     def of(cls, settings: Settings, source: str) -> "StreamTables":
@@ -110,10 +116,12 @@ class StreamTables:
             silver=settings.table("silver", "events"),
             windows=settings.table("gold", "event_windows"),
             alerts=settings.table("gold", "goal_alerts"),
+            daily=settings.table("gold", "event_daily_steps"),
         )
 
     def all(self) -> dict[str, TableRef]:
-        return {r.full_name: r for r in (self.bronze, self.quarantine, self.silver, self.windows, self.alerts)}
+        refs = (self.bronze, self.quarantine, self.silver, self.windows, self.alerts, self.daily)
+        return {r.full_name: r for r in refs}
 
 
 def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, source_df: DataFrame) -> StreamTables:
@@ -128,13 +136,31 @@ def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, s
         delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(delta_io.read(spark, tables.bronze).schema))
     delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])
     delta_io.ensure_table(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
+    _add_missing_columns(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
     delta_io.ensure_table(spark, tables.alerts, GOAL_ALERTS_SCHEMA)
+    if not delta_io.exists(spark, tables.daily):
+        # Born from silver in one commit, so a lakehouse streamed before this table existed starts from the right
+        # totals (an empty silver makes an empty table); a kill before the commit leaves no table, and the next run
+        # does it again.
+        totals = delta_io.read(spark, tables.silver).transform(daily_step_totals)
+        delta_io.write(totals.select(*[F.col(f.name).cast(f.dataType) for f in DAILY_STEPS_SCHEMA.fields]),
+                       tables.daily)
     return tables
 
 
-def checkpoint(settings: Settings, query: str, source: str) -> str:
-    """One checkpoint per query; the ingest one per source (files and Kafka have different offsets)."""
-    return settings.checkpoint("streaming", f"ingest_{source}" if query == "ingest" else query)
+def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
+    """A table made by an older version of the job gets the columns added since (null in its old rows)."""
+    have = set(delta_io.read(spark, ref).columns)
+    missing = [f for f in schema.fields if f.name not in have]
+    if missing:
+        ident = f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ("
+                  + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
+
+
+def checkpoint(settings: Settings, source: str) -> str:
+    """The query's checkpoint, one per source (files and Kafka have different offsets)."""
+    return settings.checkpoint("streaming", f"ingest_{source}")
 
 
 def _txn_app_id(checkpoint_dir: str) -> str:
@@ -216,76 +242,157 @@ def kafka_events(bronze: DataFrame) -> DataFrame:
     ).withColumn("_line", F.lit(None).cast("int"))
 
 
-class IngestBatch:
-    """foreachBatch of the ingest query: bronze append, quarantine append, silver insert-only MERGE."""
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str):
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + (time.monotonic() - started) * 1000
 
-    def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str):
+
+class StreamBatch:
+    """foreachBatch of the one streaming query: bronze, quarantine, windows, daily totals, alerts, silver.
+
+    One commit per table per micro-batch, in this order, each guarded by Delta's idempotent-write marker
+    (``txnAppId`` = an id born with the checkpoint, ``txnVersion`` = the batch id), so a replayed batch skips every
+    write that committed. Silver goes LAST: what is new in a batch is decided against silver, and as long as this
+    batch's silver append has not committed, silver is exactly what it was before the batch; once it has, every
+    other write of the batch has committed too. The processing time and the watermark come from the batch's pinned
+    plan (``fitlake.streaming.state``), so a replay decides every row exactly as the first attempt did.
+    """
+
+    def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str, state: StreamState,
+                 goal: int, publisher: AlertPublisher | None = None):
         self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
+        self.state, self.goal, self.publisher = state, goal, publisher
         self.bronze_columns = delta_io.read(spark, tables.bronze).columns
         self.quarantine_columns = delta_io.read(spark, tables.quarantine).columns
-        # What this process ingested, per batch id (a replayed batch overwrites its own entry, never adds).
+        # What this process did, per batch id (a replayed batch overwrites its own entry, never adds).
         self.events: dict[int, int] = {}
         self.quarantined: dict[int, dict[str, int]] = {}
+        self.late: dict[int, int] = {}
+        self.timings: dict[int, dict[str, float]] = {}
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        timings: dict[str, float] = {}
+        self.timings[batch_id] = timings
+        with _timed(timings, "total"):
+            self._run(batch, batch_id, timings)
+
+    def _run(self, batch: DataFrame, batch_id: int, timings: dict[str, float]) -> None:
+        plan = self.state.plan(batch_id)
+        now = F.lit(plan.now).cast("timestamp")
         if self.source == "kafka":
             batch = kafka_bronze_rows(batch)
-        bronze = batch.withColumn("_ingested_at", F.current_timestamp()).withColumn(
-            "_batch_id", F.lit(batch_id).cast("bigint"))
+        bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
+        new = None
         try:
             events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
-            # One small job for every count we report and the day partitions the MERGE touches.
-            # (Spark's numInputRows over-counts when foreachBatch runs several actions; these counts are exact.)
+            checked = with_event_rule(events, now)
+            # One small job for every count we report and the bounds of the silver lookup.
             event_time = F.when(F.col("_rule").isNull(), F.col("event_time").try_cast("timestamp"))
-            stats = events.transform(with_event_rule).groupBy("_rule").agg(
-                F.count(F.lit(1)).alias("count"),
-                F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
-                F.date_format(F.max(event_time), TS_FORMAT).alias("max_time"),
-                F.collect_set(F.to_date(event_time)).alias("days"),
-            ).collect()
+            with _timed(timings, "stats"):
+                stats = checked.groupBy("_rule").agg(
+                    F.count(F.lit(1)).alias("count"),
+                    F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
+                    F.date_format(F.max(event_time), TS_FORMAT).alias("max_time"),
+                    F.collect_set(F.to_date(event_time)).alias("days"),
+                ).collect()
             self.events[batch_id] = sum(r["count"] for r in stats)
             if not stats:
                 return
             self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
             valid_stats = next((r for r in stats if r["_rule"] is None), None)
-            valid, invalid = split_valid_events(events)
             fault_point("stream:ingest:bronze")
-            _append(bronze, self.tables.bronze, self.app_id, batch_id)
+            with _timed(timings, "bronze"):
+                _append(bronze, self.tables.bronze, self.app_id, batch_id)
             if self.quarantined[batch_id]:
                 fault_point("stream:ingest:quarantine")
-                quarantined = invalid.select(
+                quarantined = checked.where(F.col("_rule").isNotNull()).select(
                     *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
-                    F.current_timestamp().alias("_quarantined_at"),
+                    now.alias("_quarantined_at"),
                 )
-                _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
+                with _timed(timings, "quarantine"):
+                    _append(quarantined, self.tables.quarantine, self.app_id, batch_id)
             if valid_stats is not None:
-                fault_point("stream:ingest:silver")
-                merge_new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
-                                 sorted(valid_stats["days"]), valid_stats["min_time"], valid_stats["max_time"])
+                days = sorted(valid_stats["days"])
+                lo, hi = valid_stats["min_time"], valid_stats["max_time"]
+                valid = checked.where(F.col("_rule").isNull()).drop("_rule")
+                with _timed(timings, "new_events"):
+                    new = (new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
+                                      days, lo, hi)
+                           .transform(flag_late(plan.watermark)).persist())
+                    counts = new.agg(F.count(F.lit(1)).alias("n"),
+                                     F.count(F.when(F.col("_late"), 1)).alias("late")).first()
+                self.late[batch_id] = counts["late"]
+                if counts["n"]:
+                    self._gold(new, batch_id, plan, days, lo, hi, timings)
+                    fault_point("stream:ingest:silver")
+                    with _timed(timings, "silver"):
+                        _append(new.drop("_late", "_line"), self.tables.silver, self.app_id, batch_id)
+            self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
             fault_point("stream:ingest:done")
+            if self.publisher is not None and timings.get("alerts"):
+                with _timed(timings, "publish"):
+                    self.publisher.publish(self.spark, self.tables.alerts)
         finally:
             bronze.unpersist()
+            if new is not None:
+                new.unpersist()
+
+    def _gold(self, new: DataFrame, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str, hi: str,
+              timings: dict[str, float]) -> None:
+        """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
+        on_time = new.where(~F.col("_late"))
+        fault_point("stream:windows:merge")
+        with _timed(timings, "windows"), _txn(self.spark, self.app_id, batch_id):
+            merge_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+        fault_point("stream:daily:merge")
+        with _timed(timings, "daily"), _txn(self.spark, self.app_id, batch_id):
+            merge_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
+        with _timed(timings, "alerts_check"):
+            due = alerts_due(self.spark, self.tables, new, days, self.goal)
+        if due.isEmpty():
+            return
+        crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
+        fault_point("stream:alerts:merge")
+        with _timed(timings, "alerts"), _txn(self.spark, self.app_id, batch_id):
+            (
+                delta_io.delta_table(self.spark, self.tables.alerts).alias("t")
+                .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
 
 
-def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date],
-                     min_time: str, max_time: str) -> None:
-    """Insert events whose ``event_id`` silver has not seen; never update.
+@contextlib.contextmanager
+def _txn(spark: SparkSession, app_id: str, batch_id: int):
+    """Delta's idempotent-write guard for a MERGE (session confs; the stream is the session's only writer)."""
+    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
+    spark.conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
 
-    A re-delivered event carries its original ``event_time``, so the lookup is bounded to the batch's day
-    partitions and event-time range (literals: Delta prunes partitions and skips files by their min/max
-    ``event_time``). The MERGE thus reads what the batch's time span touches — about a watermark's worth of data for
-    a live stream — not the whole table or day.
-    """
-    in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
-    bounds = f"t.event_time >= TIMESTAMP'{min_time}' AND t.event_time <= TIMESTAMP'{max_time}'"
-    (
-        delta_io.delta_table(spark, silver).alias("t")
-        .merge(events.transform(first_delivery_per_event).drop("_line").alias("s"),
-               f"t.event_date IN ({in_days}) AND {bounds} AND t.event_id = s.event_id")
-        .whenNotMatchedInsertAll()
-        .execute()
+
+def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date], min_time: str,
+               max_time: str) -> DataFrame:
+    """The batch's typed events whose ``event_id`` silver has not seen (first delivery within the batch).
+
+    A re-delivered event carries its original ``event_time``, so the lookup is bounded to the batch's day partitions
+    and event-time range (literals: Delta prunes partitions and skips files by their min/max ``event_time``) — about
+    a watermark's worth of data for a live stream, not the whole table."""
+    seen = (
+        delta_io.read(spark, silver)
+        .where(F.col("event_date").isin(days))
+        .where(F.col("event_time").between(F.lit(min_time).cast("timestamp"), F.lit(max_time).cast("timestamp")))
+        .select("event_id")
     )
+    return events.transform(first_delivery_per_event).join(seen, "event_id", "left_anti")
 
 
 # --------------------------------------------------------------------------------------------------- windows --
@@ -293,38 +400,30 @@ def merge_new_events(spark: SparkSession, silver: TableRef, events: DataFrame, d
 WINDOW_KEY = ("user_id", "activity_type", "window_start")
 
 
-class WindowBatch:
-    """foreachBatch of the windows query: upsert the windows this batch changed.
-
-    A replayed batch (crash after the MERGE, before the checkpoint commit) recomputes the same rows from the same
-    state version, so the MERGE finds them equal and rewrites nothing."""
-
-    def __init__(self, spark: SparkSession, windows: TableRef):
-        self.spark, self.windows = spark, windows
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        batch = batch.persist()  # two actions below; the stateful plan must not run twice
-        try:
-            bounds = batch.agg(F.date_format(F.min("window_start"), TS_FORMAT).alias("lo"),
-                               F.date_format(F.max("window_start"), TS_FORMAT).alias("hi")).first()
-            if bounds["lo"] is None:  # a no-data batch that only evicted state
-                return
-            fault_point("stream:windows:merge")
-            merge_windows(self.spark, self.windows, batch, bounds["lo"], bounds["hi"])
-        finally:
-            batch.unpersist()
+def _plus(c: str) -> str:
+    return f"CASE WHEN t.{c} IS NULL THEN s.{c} WHEN s.{c} IS NULL THEN t.{c} ELSE t.{c} + s.{c} END"
 
 
-def merge_windows(spark: SparkSession, target: TableRef, windows: DataFrame, lo: str, hi: str) -> None:
-    """Insert new windows, update changed ones. The key is null-safe (an event may have no activity type) and
-    bounded to the batch's window starts, so Delta skips files of older windows instead of scanning the table."""
+def merge_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str) -> None:
+    """Add a batch's window increments to ``gold.event_windows`` (insert new windows). The key is null-safe (an event
+    may have no activity type) and bounded to the batch's event-time span, so Delta skips files of older windows."""
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
-    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in windows.columns if c not in WINDOW_KEY)
+    readings = "coalesce(t.heart_rate_readings, 0) + coalesce(s.heart_rate_readings, 0)"
+    hr_sum = "coalesce(t.heart_rate_sum, 0) + coalesce(s.heart_rate_sum, 0)"
     (
         delta_io.delta_table(spark, target).alias("t")
-        .merge(windows.alias("s"),
-               f"t.window_start >= TIMESTAMP'{lo}' AND t.window_start <= TIMESTAMP'{hi}' AND {on}")
-        .whenMatchedUpdateAll(condition=changed)
+        .merge(increments.alias("s"),
+               f"t.window_start >= TIMESTAMP'{lo}' - INTERVAL 30 SECONDS AND t.window_start <= TIMESTAMP'{hi}' "
+               f"AND {on}")
+        .whenMatchedUpdate(set={
+            "steps": _plus("steps"),
+            "calories": _plus("calories"),
+            "avg_heart_rate": f"({hr_sum}) / nullif({readings}, 0)",
+            "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
+            "event_count": "t.event_count + s.event_count",
+            "heart_rate_readings": readings,
+            "heart_rate_sum": hr_sum,
+        })
         .whenNotMatchedInsertAll()
         .execute()
     )
@@ -333,39 +432,39 @@ def merge_windows(spark: SparkSession, target: TableRef, windows: DataFrame, lo:
 # ---------------------------------------------------------------------------------------------------- alerts --
 
 
-class AlertBatch:
-    """foreachBatch of the alerts query: first goal crossing per touched (user, day), inserted once."""
+def merge_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
+    """Add a batch's per (user, day) steps and events to the running daily totals."""
+    in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    (
+        delta_io.delta_table(spark, target).alias("t")
+        .merge(increments.alias("s"), f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date")
+        .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
 
-    def __init__(self, spark: SparkSession, tables: StreamTables, goal: int):
-        self.spark, self.tables, self.goal = spark, tables, goal
 
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        # A user who already has today's alert needs no recount: skipping them keeps a batch's work to the users
-        # still below their goal.
-        alerted = delta_io.read(self.spark, self.tables.alerts).select("user_id", F.col("date").alias("event_date"))
-        touched = batch.select("user_id", "event_date").distinct().join(
-            alerted, ["user_id", "event_date"], "left_anti").persist()
-        try:
-            days = [r[0] for r in touched.select("event_date").distinct().collect()]
-            if not days:
-                return
-            day_events = (
-                delta_io.read(self.spark, self.tables.silver)
-                .where(F.col("event_date").isin(days))
-                .join(touched, ["user_id", "event_date"], "left_semi")
-            )
-            crossings = day_events.transform(first_goal_crossings(self.goal)).withColumn(
-                "alerted_at", F.current_timestamp()
-            )
-            fault_point("stream:alerts:merge")
-            (
-                delta_io.delta_table(self.spark, self.tables.alerts).alias("t")
-                .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
-                .whenNotMatchedInsertAll()
-                .execute()
-            )
-        finally:
-            touched.unpersist()
+def alerts_due(spark: SparkSession, tables: StreamTables, new: DataFrame, days: list[dt.date],
+               goal: int) -> DataFrame:
+    """(user_id, event_date) the batch touched whose running total has reached ``goal`` and that have no alert."""
+    touched = new.select("user_id", F.col("event_date").alias("date")).distinct()
+    reached = delta_io.read(spark, tables.daily).where(F.col("date").isin(days)).where(F.col("steps") >= goal)
+    alerted = delta_io.read(spark, tables.alerts).where(F.col("date").isin(days)).select("user_id", "date")
+    return (touched.join(reached.select("user_id", "date"), ["user_id", "date"], "left_semi")
+            .join(alerted, ["user_id", "date"], "left_anti")
+            .withColumnRenamed("date", "event_date"))
+
+
+def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: DataFrame, days: list[dt.date],
+                 goal: int, now: str) -> DataFrame:
+    """The first event at which each due (user, day)'s running total reaches ``goal``, in event-time order: the day's
+    events from silver (as before this batch: silver is written last) plus the batch's new ones. Read once per
+    alert, when it fires — never for users still below their goal."""
+    cols = ["user_id", "event_date", "event_time", "event_id", "steps"]
+    before = delta_io.read(spark, silver).where(F.col("event_date").isin(days)).select(*cols)
+    day_events = before.unionByName(new.select(*cols)).join(due, ["user_id", "event_date"], "left_semi")
+    return day_events.transform(first_goal_crossings(goal)).withColumn(
+        "alerted_at", F.lit(now).cast("timestamp"))
 
 
 # --------------------------------------------------------------------------------------------------- queries --
@@ -377,42 +476,17 @@ def _with_trigger(writer, opts: StreamOptions):
     return writer.trigger(processingTime=f"{opts.trigger_seconds:g} seconds")
 
 
-def start_ingest(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions,
-                 source_df: DataFrame):
-    cp = checkpoint(settings, "ingest", opts.source)
-    handler = IngestBatch(spark, tables, opts.source, _txn_app_id(cp))
+def start_stream(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions,
+                 source_df: DataFrame, publisher: AlertPublisher | None = None):
+    cp = checkpoint(settings, opts.source)
+    handler = StreamBatch(spark, tables, opts.source, _txn_app_id(cp), StreamState(cp, WATERMARK),
+                          settings.step_goal, publisher)
     writer = (
-        source_df.writeStream.queryName(f"fitlake_ingest_{opts.source}")
+        source_df.writeStream.queryName(f"fitlake_stream_{opts.source}")
         .option("checkpointLocation", cp)
         .foreachBatch(handler)
     )
     return _with_trigger(writer, opts).start(), handler
-
-
-def _silver_stream(spark: SparkSession, tables: StreamTables) -> DataFrame:
-    return delta_io.read_stream(spark, tables.silver)
-
-
-def start_windows(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
-    windows = _silver_stream(spark, tables).transform(with_event_window).transform(aggregate_windows)
-    writer = (
-        windows.writeStream.queryName("fitlake_event_windows")
-        .outputMode("update")
-        .option("checkpointLocation", checkpoint(settings, "windows", opts.source))
-        .foreachBatch(WindowBatch(spark, tables.windows))
-    )
-    return _with_trigger(writer, opts).start()
-
-
-def start_alerts(spark: SparkSession, settings: Settings, tables: StreamTables, opts: StreamOptions):
-    writer = (
-        _silver_stream(spark, tables)
-        .select("user_id", "event_date")
-        .writeStream.queryName("fitlake_goal_alerts")
-        .option("checkpointLocation", checkpoint(settings, "alerts", opts.source))
-        .foreachBatch(AlertBatch(spark, tables, settings.step_goal))
-    )
-    return _with_trigger(writer, opts).start()
 
 
 # ----------------------------------------------------------------------------------------------- run summary --
@@ -499,7 +573,7 @@ def rows_added_since(spark: SparkSession, ref: TableRef, version: int) -> int:
 
 
 class _RunLock:
-    """One stream job per lakehouse: the windows/alerts checkpoints are shared by both sources."""
+    """One stream job per lakehouse: both sources write the same silver, windows, totals and alerts."""
 
     def __init__(self, settings: Settings):
         self.path = Path(settings.checkpoint("streaming", ".lock"))
@@ -534,33 +608,50 @@ def run_stream(
     until: Callable[[int], bool] | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> dict:
-    """Run the three queries (available-now: one after the other; live: together until ``opts.until_*``,
+    """Run the query (available-now: until the input is drained; live: until ``opts.until_*``,
     ``until(events ingested)`` or ``stop``) and return the run summary. ``on_started`` is called once the live
-    queries run (the benchmark starts its event generator there)."""
+    query runs (the benchmark starts its event generator there)."""
     stop = stop or threading.Event()
     if opts.source == "kafka":
         check_kafka_reachable(opts.bootstrap)
     with _RunLock(settings) if settings.is_local else contextlib.nullcontext():
         source_df = read_event_source(spark, settings, opts)
         tables = ensure_stream_tables(spark, settings, opts.source, source_df)
+        publisher = None
+        if opts.alerts_topic:
+            bootstrap = opts.alerts_bootstrap or opts.bootstrap
+            check_kafka_reachable(bootstrap)
+            publisher = AlertPublisher(bootstrap, opts.alerts_topic, tables.alerts.path or tables.alerts.full_name)
         sinks = tables.all()
         before = table_versions(spark, sinks)
-        run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started)
+        run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started, publisher)
         started = time.monotonic()
-        if opts.available_now:
-            run.available_now()
-        else:
-            run.live(started)
+        try:
+            if publisher is not None:  # alerts a killed run committed but did not publish
+                _publish(publisher, spark, tables)
+            if opts.available_now:
+                run.available_now()
+            else:
+                run.live(started)
+            if publisher is not None and not stop.is_set():
+                _publish(publisher, spark, tables)
+        finally:
+            if publisher is not None:
+                publisher.close()
         elapsed = time.monotonic() - started
         added = {name: rows_added_since(spark, ref, before[name]) for name, ref in sinks.items()}
+        handler = run.handler
+        watermark = handler.state.watermark() if handler else None
     queries = {name: run.progress.summary(name) for name in QUERY_NAMES}
-    handler = run.ingest_handler
     events = sum(handler.events.values()) if handler else 0
     queries["ingest"]["input_rows"] = events
+    queries["ingest"]["watermark"] = (dt.datetime.strptime(watermark, "%Y-%m-%d %H:%M:%S.%f")
+                                      .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z") if watermark else None
     quarantined: dict[str, int] = {}
     for counts in (handler.quarantined.values() if handler else []):
         for rule, n in counts.items():
             quarantined[rule] = quarantined.get(rule, 0) + n
+    steps = sorted({s for t in (handler.timings.values() if handler else []) for s in t})
     return {
         "source": opts.source,
         "mode": "available-now" if opts.available_now else f"trigger {opts.trigger_seconds:g}s",
@@ -569,31 +660,44 @@ def run_stream(
         "events_per_s": round(events / elapsed, 1) if elapsed > 0 else None,
         "quarantined_by_rule": quarantined,
         "rows_added": added,
-        "rows_dropped_by_watermark": queries["windows"]["rows_dropped_by_watermark"],
+        "rows_dropped_by_watermark": sum(handler.late.values()) if handler else 0,
+        "watermark": queries["ingest"]["watermark"],
+        "step_ms_p95": {s: percentile([t[s] for t in handler.timings.values() if s in t], 95) for s in steps},
+        "alerts_published": (
+            {"to": publisher.where, "published": publisher.published} if publisher is not None
+            else {"to": f"{tables.alerts.full_name} only (no --alerts-topic)", "published": 0}
+        ),
         "queries": queries,
         "stopped_by": "signal" if stop.is_set() else "done",
     }
 
 
-class _Run:
-    """The queries of one run and their progress."""
+def _publish(publisher: AlertPublisher, spark: SparkSession, tables: StreamTables) -> None:
+    from fitlake.streaming.alerts_out import PublishError
 
-    def __init__(self, spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started):
+    try:
+        publisher.publish(spark, tables.alerts)
+    except PublishError as e:
+        raise StreamError(f"{e}. The alerts stay in {tables.alerts.full_name}; rerun to publish them.") from e
+
+
+class _Run:
+    """The query of one run and its progress."""
+
+    def __init__(self, spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started, publisher):
         self.spark, self.settings, self.tables, self.opts, self.source_df = spark, settings, tables, opts, source_df
         self.stop, self.poll_seconds, self.until, self.on_started = stop, poll_seconds, until, on_started
+        self.publisher = publisher
         self.progress = ProgressLog()
-        self.ingest_handler: IngestBatch | None = None
+        self.handler: StreamBatch | None = None
 
-    def _start(self, name: str):
-        if name == "ingest":
-            query, self.ingest_handler = start_ingest(self.spark, self.settings, self.tables, self.opts,
-                                                      self.source_df)
-            return query
-        start = start_windows if name == "windows" else start_alerts
-        return start(self.spark, self.settings, self.tables, self.opts)
+    def _start(self):
+        query, self.handler = start_stream(self.spark, self.settings, self.tables, self.opts, self.source_df,
+                                           self.publisher)
+        return {"ingest": query}
 
-    def _await(self, queries: dict) -> None:
-        """Wait for available-now queries to finish while polling progress and honouring ``stop``."""
+    def available_now(self) -> None:
+        queries = self._start()
         while any(q.isActive for q in queries.values()):
             self.progress.poll(queries)
             if self.stop.is_set():
@@ -603,21 +707,16 @@ class _Run:
         self.progress.poll(queries)
         _raise_failures(queries)
 
-    def available_now(self) -> None:
-        self._await({"ingest": self._start("ingest")})
-        if not self.stop.is_set():
-            self._await({name: self._start(name) for name in ("windows", "alerts")})
-
     def live(self, started: float) -> None:
         opts = self.opts
-        queries = {name: self._start(name) for name in QUERY_NAMES}
+        queries = self._start()
         if self.on_started is not None:
             self.on_started()
         try:
             while not self.stop.is_set():
                 self.progress.poll(queries)
                 _raise_failures(queries)
-                ingested = sum(self.ingest_handler.events.values())
+                ingested = sum(self.handler.events.values())
                 if opts.until_events is not None and ingested >= opts.until_events:
                     break
                 if self.until is not None and self.until(ingested):
@@ -625,12 +724,6 @@ class _Run:
                 if opts.until_seconds is not None and time.monotonic() - started >= opts.until_seconds:
                     break
                 time.sleep(self.poll_seconds)
-            # Stop reading, then let windows and alerts catch up with everything ingest wrote to silver.
-            _stop_gracefully([queries["ingest"]])
-            if not self.stop.is_set():
-                for name in ("windows", "alerts"):
-                    if queries[name].isActive:
-                        queries[name].processAllAvailable()
         finally:
             _stop_gracefully(queries.values())
             self.progress.poll(queries)

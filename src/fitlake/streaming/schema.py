@@ -59,6 +59,17 @@ EVENT_WINDOWS_SCHEMA = StructType([
     StructField("avg_heart_rate", DoubleType()),
     StructField("max_heart_rate", IntegerType()),
     StructField("event_count", LongType()),
+    # what the average is made of, so a later batch can add to a window without rereading its events
+    StructField("heart_rate_readings", LongType()),
+    StructField("heart_rate_sum", LongType()),
+])
+
+# The running step total per user and UTC day that goal alerts are decided from (no recount of the day).
+DAILY_STEPS_SCHEMA = StructType([
+    StructField("user_id", LongType()),
+    StructField("date", DateType()),
+    StructField("steps", LongType()),
+    StructField("event_count", LongType()),
 ])
 
 GOAL_ALERTS_SCHEMA = StructType([
@@ -80,7 +91,7 @@ def quarantine_schema(bronze_schema: StructType) -> StructType:
 
 
 __all__ = [
-    "ACTIVITY_TYPES", "BRONZE_KAFKA_SCHEMA", "DEFAULT_TOPIC", "EVENT_FIELDS",
+    "ACTIVITY_TYPES", "BRONZE_KAFKA_SCHEMA", "DAILY_STEPS_SCHEMA", "DEFAULT_TOPIC", "EVENT_FIELDS",
     "EVENT_WINDOWS_SCHEMA", "GOAL_ALERTS_SCHEMA", "RAW_EVENT_SCHEMA", "SILVER_EVENTS_SCHEMA", "WATERMARK_DELAY",
     "WINDOW_DURATION", "quarantine_schema",
 ]

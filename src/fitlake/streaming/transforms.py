@@ -12,11 +12,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from fitlake.streaming.time_rules import event_time_violation
 from fitlake.streaming.schema import (
     ACTIVITY_TYPES,
     EVENT_FIELDS,
     RAW_EVENT_SCHEMA,
-    WATERMARK_DELAY,
     WINDOW_DURATION,
 )
 
@@ -47,8 +47,10 @@ def parse_event_json(df: DataFrame, column: str = "value") -> DataFrame:
     ).drop("_parsed")
 
 
-def _rules() -> list[tuple[str, Column]]:
-    """(rule name, condition that FAILS the rule), in the order they are checked; the first failure is reported."""
+def _rules(now: Column | None = None) -> list[tuple[str, Column]]:
+    """(rule name, condition that FAILS the rule), in the order they are checked; the first failure is reported.
+    ``now`` is the processing time the event-time ceiling is measured from (default: the current timestamp)."""
+    now = F.current_timestamp() if now is None else now
     steps = F.col("steps").try_cast("int")
     heart_rate = F.col("heart_rate").try_cast("int")
     calories = F.col("calories").try_cast("double")
@@ -58,26 +60,29 @@ def _rules() -> list[tuple[str, Column]]:
         ("user_id_not_bigint", F.coalesce(F.col("user_id").try_cast("bigint") <= 0, F.lit(True))),
         ("event_time_not_iso8601", ~F.coalesce(F.col("event_time").rlike(ISO_8601), F.lit(False))
          | F.col("event_time").try_cast("timestamp").isNull()),
+        *event_time_violation(F.col("event_time").try_cast("timestamp"), now),
         ("steps_not_non_negative_int", F.coalesce(steps < 0, F.lit(True))),
         ("heart_rate_out_of_range", F.col("heart_rate").isNotNull()
          & F.coalesce((heart_rate < 0) | (heart_rate > MAX_HEART_RATE), F.lit(True))),
+        ("calories_not_finite", F.col("calories").isNotNull()
+         & F.coalesce(F.isnan(calories) | (F.abs(calories) == F.lit(float("inf"))), F.lit(False))),
         ("calories_not_non_negative", F.col("calories").isNotNull() & F.coalesce(calories < 0, F.lit(True))),
         ("activity_type_unknown", F.col("activity_type").isNotNull()
          & ~F.col("activity_type").isin(*ACTIVITY_TYPES)),
     ]
 
 
-def with_event_rule(df: DataFrame) -> DataFrame:
+def with_event_rule(df: DataFrame, now: Column | None = None) -> DataFrame:
     """Add ``_rule``: the first expectation a raw event fails, null when it passes them all."""
     rule = F.lit(None).cast("string")
-    for name, fails in reversed(_rules()):
+    for name, fails in reversed(_rules(now)):
         rule = F.when(fails, F.lit(name)).otherwise(rule)
     return df.withColumn("_rule", rule)
 
 
-def split_valid_events(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+def split_valid_events(df: DataFrame, now: Column | None = None) -> tuple[DataFrame, DataFrame]:
     """(valid events without ``_rule``, invalid events with it) — every input row lands in exactly one."""
-    checked = df.transform(with_event_rule)
+    checked = with_event_rule(df, now)
     return checked.where(F.col("_rule").isNull()).drop("_rule"), checked.where(F.col("_rule").isNotNull())
 
 
@@ -113,22 +118,32 @@ def first_delivery_per_event(df: DataFrame) -> DataFrame:
     return df.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1).drop("_n")
 
 
-def with_event_window(df: DataFrame, duration: str = WINDOW_DURATION, delay: str = WATERMARK_DELAY) -> DataFrame:
-    """Tag each event with its tumbling ``window``; the watermark lets Spark finalise a window ``delay`` after it
-    closes and drop (and count) events that arrive after that."""
-    return df.withWatermark("event_time", delay).withColumn("window", F.window("event_time", duration))
+def flag_late(watermark: str | None, duration: str = WINDOW_DURATION) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_late``: the event's tumbling window ends at or before ``watermark`` (a UTC timestamp literal, None
+    before any event was seen), i.e. the window is final and the event is dropped from the windows (Spark's rule)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        if watermark is None:
+            return df.withColumn("_late", F.lit(False))
+        end = F.window("event_time", duration).end
+        return df.withColumn("_late", end <= F.lit(watermark).cast("timestamp"))
+
+    return transform
 
 
-def aggregate_windows(df: DataFrame) -> DataFrame:
-    """Per user x activity x window: steps, calories, average and max heart rate (of the readings), event count."""
+def window_increments(df: DataFrame, duration: str = WINDOW_DURATION) -> DataFrame:
+    """Per user x activity x tumbling window of typed events: steps, calories, average and max heart rate (of the
+    readings), event count, plus the heart-rate reading count and sum, so two increments of one window add up
+    exactly (``merge_windows``)."""
     return (
-        df.groupBy("user_id", "activity_type", "window")
+        df.groupBy("user_id", "activity_type", F.window("event_time", duration).alias("window"))
         .agg(
             F.sum("steps").cast("bigint").alias("steps"),
             F.sum("calories").alias("calories"),
-            F.avg("heart_rate").alias("avg_heart_rate"),
             F.max("heart_rate").alias("max_heart_rate"),
             F.count(F.lit(1)).alias("event_count"),
+            F.count("heart_rate").alias("heart_rate_readings"),
+            F.sum("heart_rate").cast("bigint").alias("heart_rate_sum"),
         )
         .select(
             "user_id",
@@ -137,10 +152,20 @@ def aggregate_windows(df: DataFrame) -> DataFrame:
             F.col("window.end").alias("window_end"),
             "steps",
             "calories",
-            "avg_heart_rate",
+            (F.col("heart_rate_sum") / F.nullif(F.col("heart_rate_readings"), F.lit(0))).alias("avg_heart_rate"),
             "max_heart_rate",
             "event_count",
+            "heart_rate_readings",
+            "heart_rate_sum",
         )
+    )
+
+
+def daily_step_totals(df: DataFrame) -> DataFrame:
+    """Per user x UTC day: total steps (null steps count as 0) and events."""
+    return df.groupBy("user_id", F.col("event_date").alias("date")).agg(
+        F.sum(F.coalesce(F.col("steps"), F.lit(0))).cast("bigint").alias("steps"),
+        F.count(F.lit(1)).alias("event_count"),
     )
 
 
