@@ -56,7 +56,7 @@ def test_render_lists_what_was_not_measured_and_update_replaces_only_between_mar
     md = render({"machine": {"cores": 2}, "figures": FIGURES, "total_s": 12.0})
     assert "| B1 | full load 1x: peak memory (process tree RSS) | 7,000 MB |  | — |" in md
     assert "- B1 10x: skipped — --quick skips the 10x runs" in md and "- B6: failed — RuntimeError: boom" in md
-    assert "| 20,000 | 12,000 | 9.00 | 30.0 | — | no |" in md
+    assert "| 20,000 | 20,000 | 9.00 | 30.0 | — | no |" in md
     partial = render({"scales": [1.0, 10.0], "figures": {"B1": {"1x": FIGURES["B1"]["1x"]}, "B4": FIGURES["B4"]}})
     assert "- B1 10x: not in this JSON" in partial and "- B3: not in this JSON" in partial
     assert "- B4: not in this JSON" not in partial and "- B1 1x:" not in partial
