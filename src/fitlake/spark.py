@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fitlake import jars
 from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
+from fitlake.sqltext import jvm_option, string_literal
 
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties").as_uri()
@@ -58,9 +59,10 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.sql.catalogImplementation": "in-memory",
         "spark.sql.warehouse.dir": str(root / "_warehouse"),
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": (
-            f"-Duser.timezone=UTC -Dderby.system.home={root / '_derby'} -Dlog4j2.configurationFile={LOG4J2}"
-        ),
+        "spark.driver.extraJavaOptions": " ".join([  # each path quoted: Spark splits this string like a shell
+            "-Duser.timezone=UTC", jvm_option("derby.system.home", root / "_derby"),
+            jvm_option("log4j2.configurationFile", LOG4J2),
+        ]),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
         "spark.default.parallelism": str(max(2, cores * 2)),
@@ -102,7 +104,18 @@ def get_spark(
     except jars.JarCacheError as e:
         raise FitlakeSetupError(str(e)) from e
     options.update(conf or {})
-    settings.root.mkdir(parents=True, exist_ok=True)
+    if "`" in str(settings.root):  # Delta's table builder parses delta.`<path>` itself, unescaped
+        raise FitlakeSetupError(
+            f"the lakehouse root {str(settings.root)!r} contains a backtick (`), which Delta Lake cannot use in a "
+            "table location: pass another folder with --root or FITLAKE_ROOT."
+        )
+    try:
+        settings.root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FitlakeSetupError(
+            f"the lakehouse root {str(settings.root)!r} cannot be created ({e.strerror or e}): pass a writable "
+            "folder with --root or FITLAKE_ROOT."
+        ) from e
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # bind to loopback, and no hostname warning
     builder = SparkSession.builder.master(os.environ.get("FITLAKE_SPARK_MASTER", "local[*]")).appName(app_name)
     for k, v in options.items():
@@ -110,12 +123,28 @@ def get_spark(
     try:
         spark = builder.getOrCreate()
     except Exception as e:  # py4j/pyspark raise several types here; translate them all into one sentence
-        raise FitlakeSetupError(
-            f"Spark could not start ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): check that "
-            f"`java -version` shows 17 and that the jars in {jars.jar_dir()} are intact (`make jars`)."
-        ) from e
+        raise FitlakeSetupError(start_failure_message(e, settings.root)) from e
     spark.sparkContext.setLogLevel(os.environ.get("FITLAKE_SPARK_LOG_LEVEL", "ERROR"))
     return spark
+
+
+_PATH_ERRORS = ("URISyntaxException", "Relative path in absolute URI", "Illegal character", "Incomplete HDFS URI",
+                "AccessDeniedException", "Permission denied", "Read-only file system", "No such file or directory")
+
+
+def start_failure_message(error: BaseException, root) -> str:
+    """One sentence for a failed Spark start that blames what failed: the lakehouse root when the error is about a
+    path (or names the root), else Java and the jar cache."""
+    text = str(error)
+    first = text.splitlines()[0] if text else ""
+    detail = f"{type(error).__name__}: {first}"
+    root_text = str(root)
+    if root_text in text or any(marker in text for marker in _PATH_ERRORS):
+        return (f"Spark could not use the lakehouse root {root_text!r} ({detail}): check that the folder exists, is "
+                "writable, and that its path is one Hadoop accepts (a ':' in a folder name is not); or pass another "
+                "with --root.")
+    return (f"Spark could not start ({detail}): check that `java -version` shows 17 and that the jars in "
+            f"{jars.jar_dir()} are intact (`make jars`).")
 
 
 # (application id, table name) -> the Delta folder that name is bound to in this session's in-memory catalog.
@@ -149,7 +178,7 @@ def register_table(spark, ref: TableRef) -> None:
     if key not in _BOUND:
         # bound before this process tracked it (or by SQL elsewhere): rebind to be sure it points here
         spark.sql(f"DROP TABLE IF EXISTS {ref.full_name}")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.full_name} USING DELTA LOCATION '{ref.path}'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.full_name} USING DELTA LOCATION {string_literal(ref.path)}")
     _BOUND[key] = ref.path
 
 

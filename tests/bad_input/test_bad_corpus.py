@@ -2,15 +2,21 @@
 the rule it broke (or corrected), and counts reconcile: bronze rows = silver + quarantine + removed duplicates.
 
 All batch kinds are copied into ONE landing folder (each under its own folder / file name and its own user ids)
-and go through one run of bronze -> silver -> gold; the live-event kind goes through one available-now run of the
+and go through ``fitlake run`` (bronze -> silver -> gold, its exit code and printed output checked per kind), then
+a second ``fitlake run`` after the files a kind delivers later (EXPECTED "later": e.g. a stale re-delivery after a
+correction); the live-event kind goes through one available-now run of the
 streaming job over the same landing; the Kafka kind is fed, as a Kafka-shaped DataFrame, to the Kafka ingest's
 own foreachBatch handler (the broker itself is exercised by the streaming suite).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 import shutil
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -47,28 +53,65 @@ def forget_catalog(spark) -> None:
         spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
 
 
+def _first_delivery(kind: str):
+    """copytree ignore: the files of ``kind`` that EXPECTED delivers only in the later run."""
+    later = {str(BAD / kind / rel) for rel in EXPECTED[kind].get("later", [])}
+    return lambda folder, names: [n for n in names if str(Path(folder) / n) in later]
+
+
+def run_cli(settings) -> dict:
+    """``fitlake run`` as a person runs it (``fitlake.cli.main``, in this process so it reuses the session's Spark):
+    its exit code, everything it printed, and the run's report (for the counts)."""
+    from fitlake import cli, pipeline
+
+    out, reports = io.StringIO(), []
+    real = pipeline.run_pipeline
+
+    def spy(*args, **kwargs):
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        mp.setattr(pipeline, "run_pipeline", spy)
+        try:
+            code = cli.main(["run", "--root", str(settings.root), "--landing", str(settings.landing_dir),
+                             "--no-generate"])
+        except BaseException:  # what a person would see as a traceback: keep it, the tests report it
+            traceback.print_exc(file=out)
+            code = None
+    return {"code": code, "text": out.getvalue(), "report": reports[-1] if reports else None}
+
+
 @pytest.fixture(scope="module")
 def bad_lake(spark, tmp_path_factory):
-    """One landing with every file kind; one bronze -> silver -> gold run and one available-now stream run."""
-    from fitlake.bronze import ingest_all
+    """One landing with every file kind; ``fitlake run`` over it, then again after the kinds' later deliveries;
+    then one available-now stream run."""
     from fitlake.config import Settings
-    from fitlake.gold.job import run_gold
-    from fitlake.silver.job import run_silver
+    from fitlake.silver.job import TableCounts
     from fitlake.streaming.job import StreamOptions, run_stream
 
     base = tmp_path_factory.mktemp("bad")
     landing = base / "landing"
     for kind in FILE_KINDS:
-        shutil.copytree(BAD / kind, landing, dirs_exist_ok=True)
+        shutil.copytree(BAD / kind, landing, dirs_exist_ok=True, ignore=_first_delivery(kind))
     settings = Settings(root=base / "lake", landing=landing)
     forget_catalog(spark)
-    messages: list[str] = []
-    bronze = ingest_all(spark, settings, progress=messages.append)
-    silver = run_silver(spark, settings)
-    gold = run_gold(spark, settings)
+    runs = [run_cli(settings)]
+    for kind in FILE_KINDS:
+        for rel in EXPECTED[kind].get("later", []):
+            (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(BAD / kind / rel, landing / rel)
+    runs.append(run_cli(settings))
+    reports = [r["report"] for r in runs if r["report"] is not None]
+    silver: dict[str, TableCounts] = {}
+    for report in reports:
+        for c in report.silver:
+            silver.setdefault(c.table, TableCounts(c.table)).add(c)
+    text = "\n".join(r["text"] for r in runs)
     stream = run_stream(spark, settings, StreamOptions(available_now=True))
-    return {"settings": settings, "messages": messages, "bronze": bronze, "silver": silver, "gold": gold,
-            "stream": stream}
+    return {"settings": settings, "runs": runs, "text": text, "messages": text.splitlines(),
+            "bronze": [b for r in reports for b in r.bronze], "silver": list(silver.values()),
+            "gold": [g for r in reports for g in r.gold], "stream": stream}
 
 
 def layer_counts(settings, layer: str, table: str) -> tuple[Counter, pd.DataFrame]:
@@ -79,10 +122,37 @@ def layer_counts(settings, layer: str, table: str) -> tuple[Counter, pd.DataFram
     return Counter(df["_kind"].dropna()), df
 
 
-def test_corpus_covers_at_least_15_kinds():
+def test_corpus_covers_at_least_24_kinds():
     kinds_on_disk = {p.name for p in BAD.iterdir() if p.is_dir()}
     assert set(EXPECTED) == kinds_on_disk
-    assert len(EXPECTED) >= 15
+    assert len(EXPECTED) >= 24
+
+
+def test_the_runs_exit_cleanly_without_a_traceback(bad_lake):
+    for run in bad_lake["runs"]:
+        assert run["code"] == 0, run["text"][-3000:]
+        assert "Traceback" not in run["text"], run["text"][-3000:]
+        assert "RECONCILIATION MISMATCH" not in run["text"]
+
+
+BATCH_KINDS = sorted(k for k, v in EXPECTED.items() if v["stage"] == "batch")
+
+
+@pytest.mark.parametrize("kind", BATCH_KINDS)
+def test_kind_exit_code_and_what_the_person_sees(bad_lake, kind):
+    """The exit code the kind expects, no traceback, and its outcome said in the output: each table it feeds is
+    reported, each rule it breaks is listed under 'quarantined by rule', plus the kind's own messages."""
+    exp = EXPECTED[kind]
+    text = bad_lake["text"]
+    assert [r["code"] for r in bad_lake["runs"]] == [exp.get("exit_code", 0)] * len(bad_lake["runs"])
+    assert "Traceback" not in text
+    for table, t in exp["tables"].items():
+        if t["bronze"]:
+            assert re.search(rf"silver\.{table}: \d+ in -> ", text), f"{kind}: silver.{table} not reported"
+        for rule in t.get("rules", {}):
+            assert re.search(rf"quarantine\.{table}\s+{rule}\s+\d+", text), f"{kind}: {table} {rule} not reported"
+    for pattern in exp.get("messages", []):
+        assert re.search(pattern, text), f"{kind}: {pattern!r} not in the output"
 
 
 def test_bronze_names_the_bad_lines_to_the_user(bad_lake):

@@ -130,21 +130,60 @@ def test_with_failed_rule_names_the_first_failing_rule_and_null_fails(spark):
         (1, None), (0, "x_positive"), (None, "x_not_null"), (-1, "x_positive")]
 
 
-def test_with_latest_rank_prefers_later_ingest_then_later_file_then_later_line(spark):
+def test_with_latest_rank_prefers_later_file_then_later_ingest_then_later_line(spark):
     t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
     df = spark.createDataFrame(
         [(1, "a", 10, "f/part-00000.json", 1, t1),
          (1, "a", 11, "f/part-00001-corrections.json", 1, t1),  # same batch, later file wins
-         (2, "a", 20, "f/part-00000.json", 2, t2),  # later ingest wins over a later file
-         (2, "a", 21, "g/part-00000.json", 2, t1),
+         (2, "a", 20, "f/part-00000.json", 2, t2),  # an earlier file ingested later does not win (stale) ...
+         (2, "a", 21, "g/part-00000.json", 2, t1),  # ... over a later file
+         (5, "a", 50, "f/x.csv", 1, t1),
+         (5, "a", 51, "f/x.csv", 1, t2),  # the same file ingested again (rewritten in place): later ingest wins
          (3, "a", 30, "f/x.csv", 2, t1),
          (3, "a", 31, "f/x.csv", 9, t1),  # same file, later line wins
-         (4, None, 40, "f/x.csv", 3, t1)],
+         (4, None, 40, "f/x.csv", 3, t1),
+         (6, "a", 61, "f/x (1).csv", 1, t1),  # a re-downloaded copy sorts after the original (extension aside)
+         (6, "a", 60, "f/x.csv", 1, t1)],
         "user_id INT, k STRING, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP",
     )
-    ranked = df.transform(T.with_latest_rank, ["user_id", "k"])
-    assert sorted((r["v"], r["_dup_rank"]) for r in ranked.collect()) == [
-        (10, 2), (11, 1), (20, 1), (21, 2), (30, 2), (31, 1), (40, 1)]
+    out = (df.transform(T.with_latest_rank, ["user_id", "k"]).where("_dup_rank = 1")
+           .select("user_id", "v").orderBy("user_id"))
+    assert [tuple(r) for r in out.collect()] == [(1, 11), (2, 21), (3, 31), (4, 40), (5, 51), (6, 61)]
+
+
+def test_delivery_conflicts_and_stale_rows_are_marked(spark):
+    t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
+    df = spark.createDataFrame(
+        [(1, 10, "a.csv", 1, t1, None), (1, 11, "a.csv", 2, t1, None),  # conflict in a.csv
+         (1, 12, "b.csv", 1, t1, None),  # b.csv alone: a valid correction
+         (2, 20, "a.csv", 3, t1, None), (2, 20, "a.csv", 4, t1, None),  # exact duplicate: not a conflict
+         (2, 99, "a.csv", 5, t1, "v_in_range"),  # already invalid: takes no part
+         (3, 30, "b.csv", 2, t1, None), (3, 31, "a (again).csv", 6, t2, None),  # stale re-send
+         (4, 40, "b.csv", 3, t1, None), (4, 41, "a.csv", 7, t1, None)],  # same run: superseded
+        "user_id INT, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP, _rule STRING",
+    )
+    out = (df.transform(T.with_delivery_conflicts, ["user_id"], ["v"])
+           .withColumn("_valid", F.col("_rule").isNull())
+           .transform(T.with_latest_rank, ["user_id"], "_valid")
+           .transform(T.with_stale_redeliveries, ["user_id"], ["v"]))
+    got = {(r.user_id, r.v, r._line): (r._rule, r._valid, r._dup_rank if r._valid else None) for r in out.collect()}
+    assert got == {
+        (1, 10, 1): ("conflicting_values_in_delivery", False, None),
+        (1, 11, 2): ("conflicting_values_in_delivery", False, None),
+        (1, 12, 1): (None, True, 1),
+        (2, 20, 3): (None, True, 2), (2, 20, 4): (None, True, 1),
+        (2, 99, 5): ("v_in_range", False, None),
+        (3, 30, 2): (None, True, 1), (3, 31, 6): ("stale_redelivery", False, None),
+        (4, 40, 3): (None, True, 1), (4, 41, 7): (None, True, 2),
+    }
+
+
+def test_doubles_must_be_finite(spark):
+    raws = ["NaN", "nan", "Infinity", "-Infinity", "inf", "1e999", "-1e999", "1e308", "2.5"]
+    out = spark.createDataFrame([(r,) for r in raws], "raw STRING").select(
+        "raw", parse(F.col("raw"), "double").alias("d"))
+    got = {r.raw: r.d for r in out.collect()}
+    assert got == {**{r: None for r in raws[:7]}, "1e308": 1e308, "2.5": 2.5}
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

@@ -113,7 +113,9 @@ def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
 
 
 def _sql_name(ref: TableRef) -> str:
-    return f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+    from fitlake.sqltext import delta_path  # any path quoted (spaces, quotes, backticks)
+
+    return delta_path(ref.path) if ref.path is not None else ref.full_name
 
 
 def _write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) -> None:

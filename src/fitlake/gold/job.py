@@ -27,6 +27,7 @@ from fitlake.config import TABLES, Settings
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
 from fitlake.silver.specs import SPECS
+from fitlake.sqltext import delta_path
 
 SQL_DIR = Path(__file__).with_name("sql")
 GOLD_SOURCES = ("daily_activity", "activity", "sleep_day", "hourly_steps", "hourly_calories", "hourly_intensities",
@@ -68,7 +69,7 @@ def apply_ddl(spark, settings: Settings) -> set[str]:
             continue
         if ref.path is not None:  # by path: a catalog name may still point at another root in this session
             delta_io.clear_failed_create(ref.path)
-            sql = stmt.replace(f"gold.{name}", f"delta.`{ref.path}`", 1)
+            sql = stmt.replace(f"gold.{name}", delta_path(ref.path), 1)
         else:
             sql = resolve_names(stmt, settings)
         spark.sql(sql)

@@ -2,33 +2,31 @@
 
 A row passes a rule when the condition is TRUE (null fails); a failing row goes to ``quarantine.<table>`` with the
 name of the FIRST rule it fails, so order matters: record-level problems first, then missing values, then formats,
-then ranges. The generic rules (not corrupt, required present, parses exactly) are derived from the column specs in
-``specs.py``; the table-specific ones are written out below. Non-wear days are flagged in silver, not rules here.
+then each column's own check, then the clock rules, then the rules that relate several columns. Everything but the
+last group is derived from the column specs in ``specs.py`` and the one-rule-per-column-kind table in
+``validity.py``, so every table that carries a kind of column gets the same rule for it. Non-wear days are flagged
+in silver, not rules here. Two rules need more than one row and are applied by the job itself:
+``conflicting_values_in_delivery`` (``transforms.with_delivery_conflicts``) and ``stale_redelivery``
+(``merge.classify_changes``).
 """
 
 from __future__ import annotations
 
 from fitlake.silver.specs import SPECS, SilverSpec
+from fitlake.silver.validity import (  # noqa: F401  (re-exported: the names tests and older code use)
+    ACTIVITY_TYPES,
+    EARLIEST_DATE,
+    MAX_CALORIES_PER_DAY as MAX_DAILY_CALORIES,
+    MAX_STEPS_PER_DAY as MAX_STEPS,
+    MINUTES_PER_DAY,
+    Rule,
+    column_rules,
+    date_rules,
+)
 
-Rule = tuple[str, str]
-
-ACTIVITY_TYPES = ("walking", "running", "cycling", "swimming", "yoga", "gym_workout", "hiking")
-MAX_STEPS = 100_000
-MAX_DAILY_CALORIES = 20_000
-MINUTES_PER_DAY = 1440
-EARLIEST_DATE = "2000-01-01"
-
-
-def _in_range(col: str, low, high, nullable: bool = False) -> Rule:
-    cond = f"{col} BETWEEN {low} AND {high}"
-    return f"{col}_in_range", f"{col} IS NULL OR {cond}" if nullable else cond
-
-
-def _date_rules(col: str, date_expr: str) -> list[Rule]:
-    return [
-        (f"{col}_not_in_future", f"{date_expr} <= current_date()"),
-        (f"{col}_not_before_{EARLIEST_DATE[:4]}", f"{date_expr} >= DATE'{EARLIEST_DATE}'"),
-    ]
+CONFLICT_RULE = "conflicting_values_in_delivery"
+STALE_RULE = "stale_redelivery"
+_DATE_KINDS = {"fitbit_date": False, "iso_date": False, "fitbit_timestamp": True}
 
 
 def generic_rules(spec: SilverSpec) -> list[Rule]:
@@ -42,70 +40,29 @@ def generic_rules(spec: SilverSpec) -> list[Rule]:
     return rules
 
 
-_MINUTES = ("very_active_minutes", "fairly_active_minutes", "lightly_active_minutes", "sedentary_minutes")
-_DISTANCES = ("very_active_distance", "moderately_active_distance", "light_active_distance", "sedentary_active_distance")
-_minutes_rules = [_in_range(m, 0, MINUTES_PER_DAY) for m in _MINUTES] + [
-    ("minutes_sum_within_day", " + ".join(_MINUTES) + f" <= {MINUTES_PER_DAY}")
-]
-_distance_rules = [_in_range(d, 0, 500) for d in _DISTANCES]
+def column_checks(spec: SilverSpec) -> list[Rule]:
+    """Each column's kind rule (ids positive, ranges), then every date column's clock rules."""
+    rules = [r for c in spec.columns for r in column_rules(c.name, c.check, nullable=not c.required)]
+    for c in spec.columns:
+        if c.kind in _DATE_KINDS:
+            rules += date_rules(c.name, _DATE_KINDS[c.kind])
+    return rules
 
-SPECIFIC_RULES: dict[str, list[Rule]] = {
-    "activity": [
-        ("activity_type_known", "activity_type IN (" + ", ".join(f"'{t}'" for t in ACTIVITY_TYPES) + ")"),
-        ("user_id_positive", "user_id > 0"),
-        _in_range("steps", 0, MAX_STEPS),
-        _in_range("calories_burned", 0, MAX_DAILY_CALORIES),
-        ("heart_rate_in_range", "heart_rate_avg IS NULL OR (heart_rate_avg > 0 AND heart_rate_avg < 250)"),
-        _in_range("sleep_hours", 0, 24, nullable=True),
-        _in_range("duration_minutes", 0, MINUTES_PER_DAY),
-        _in_range("distance_km", 0, 500, nullable=True),
-        *_date_rules("date", "date"),
-    ],
-    "daily_activity": [
-        ("user_id_positive", "user_id > 0"),
-        _in_range("total_steps", 0, MAX_STEPS),
-        _in_range("total_distance", 0, 500),
-        _in_range("tracker_distance", 0, 500),
-        _in_range("logged_activities_distance", 0, 500),
-        *_distance_rules,
-        *_minutes_rules,
-        _in_range("calories", 0, MAX_DAILY_CALORIES),
-        *_date_rules("activity_date", "activity_date"),
-    ],
-    "daily_steps": [_in_range("step_total", 0, MAX_STEPS), *_date_rules("activity_date", "activity_date")],
-    "daily_calories": [_in_range("calories", 0, MAX_DAILY_CALORIES), *_date_rules("activity_date", "activity_date")],
-    "daily_intensities": [*_minutes_rules, *_distance_rules, *_date_rules("activity_date", "activity_date")],
-    "sleep_day": [
-        _in_range("total_sleep_records", 1, 24),
-        _in_range("total_minutes_asleep", 0, MINUTES_PER_DAY),
-        _in_range("total_time_in_bed", 0, MINUTES_PER_DAY),
-        ("asleep_not_more_than_in_bed", "total_minutes_asleep <= total_time_in_bed"),
-        *_date_rules("sleep_date", "sleep_date"),
-    ],
-    "hourly_steps": [_in_range("step_total", 0, 20_000), *_date_rules("activity_hour", "to_date(activity_hour)")],
-    "hourly_calories": [_in_range("calories", 0, 2_000), *_date_rules("activity_hour", "to_date(activity_hour)")],
-    "hourly_intensities": [
-        _in_range("total_intensity", 0, 180),
-        _in_range("average_intensity", 0, 3),
-        *_date_rules("activity_hour", "to_date(activity_hour)"),
-    ],
-    "heartrate_seconds": [
-        ("heart_rate_in_range", "value > 0 AND value < 250"),
-        *_date_rules("time", "to_date(time)"),
-    ],
-    "weight_log": [
-        _in_range("weight_kg", 20, 400),
-        _in_range("weight_pounds", 44, 882),
-        _in_range("fat", 1, 75, nullable=True),
-        _in_range("bmi", 8, 100),
-        *_date_rules("log_time", "to_date(log_time)"),
-    ],
+
+_MINUTES = ("very_active_minutes", "fairly_active_minutes", "lightly_active_minutes", "sedentary_minutes")
+
+CROSS_COLUMN_RULES: dict[str, list[Rule]] = {
+    "daily_activity": [("minutes_sum_within_day", " + ".join(_MINUTES) + f" <= {MINUTES_PER_DAY}")],
+    "daily_intensities": [("minutes_sum_within_day", " + ".join(_MINUTES) + f" <= {MINUTES_PER_DAY}")],
+    "sleep_day": [("asleep_not_more_than_in_bed", "total_minutes_asleep <= total_time_in_bed")],
 }
+"""Rules that relate several columns of one row (the only per-table rules)."""
 
 
 def rules_for(table: str) -> list[Rule]:
     """The ordered rules of one silver table."""
-    return generic_rules(SPECS[table]) + SPECIFIC_RULES.get(table, [])
+    spec = SPECS[table]
+    return generic_rules(spec) + column_checks(spec) + CROSS_COLUMN_RULES.get(table, [])
 
 
 RULES: dict[str, list[Rule]] = {name: rules_for(name) for name in SPECS}

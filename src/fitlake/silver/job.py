@@ -1,8 +1,10 @@
 """Silver edge: stream each bronze table (availableNow) and, per micro-batch, validate, de-duplicate and MERGE.
 
-Per batch: typed columns -> first failing rule -> rank duplicates within the batch -> quarantine the failures ->
-upsert the winners. Both writes carry Delta's idempotent-write guard (app id + batch id), so a batch replayed after
-a crash between the writes and the checkpoint commit writes nothing twice.
+Per batch: typed columns -> first failing rule -> conflicting values for a key within one file -> rank duplicates
+within the batch (and mark stale re-deliveries among them) -> quarantine the failures -> upsert the winners,
+quarantining any winner that is a stale re-delivery of a stored row (see ``merge.NEWER_SQL``). Every write carries
+Delta's idempotent-write guard (app id + batch id), so a batch replayed after a crash between the writes and the
+checkpoint commit writes nothing twice.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fitlake.concurrency import run_concurrently, thread_session
 from fitlake.config import Settings
 from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
-from fitlake.silver.expectations import RULES
+from fitlake.silver.expectations import CONFLICT_RULE, RULES, STALE_RULE
 from fitlake.silver.specs import SPECS, SilverSpec
 
 SCHEMA_CHANGE_RESTARTS = 2
@@ -36,10 +38,12 @@ class TableCounts:
     table: str
     batches: int = 0
     rows_in: int = 0
-    duplicates: int = 0  # later delivery of the same key in the same batch won
+    duplicates: int = 0  # a newer delivery of the same key from the same run won (in the batch, or already stored)
     inserted: int = 0
     updated: int = 0  # a newer delivery changed a stored row
-    unchanged: int = 0  # already stored with the same values (or a newer version is stored)
+    unchanged: int = 0  # already stored with the same values
+    # quarantined also counts ``stale_redelivery``: an older delivery (by file path) of a key whose newer version is
+    # stored, with other values; it never overwrites the newer one
     quarantined: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -60,12 +64,16 @@ class TableCounts:
 
 
 def checked_rows(bronze: DataFrame, spec: SilverSpec, rules) -> DataFrame:
-    """Bronze rows typed, with their first failing rule and their duplicate rank among the valid rows."""
+    """Bronze rows typed, with their first failing rule (a row-level rule, else ``conflicting_values_in_delivery``
+    when its own file holds the key again with other values, else ``stale_redelivery`` when it lost to a newer
+    delivery in the batch that was ingested before it) and their duplicate rank among the valid rows."""
     return (
         bronze.transform(T.with_typed_columns, spec.columns)
         .transform(T.with_failed_rule, rules)
+        .transform(T.with_delivery_conflicts, spec.keys, spec.value_columns, CONFLICT_RULE)
         .withColumn("_valid", F.col("_rule").isNull())
-        .transform(T.with_latest_rank, ["_valid", *spec.keys])
+        .transform(T.with_latest_rank, spec.keys, "_valid")
+        .transform(T.with_stale_redeliveries, spec.keys, spec.value_columns, STALE_RULE)
     )
 
 
@@ -110,9 +118,20 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         ref = settings.table("silver", spec.name)
         created = M.ensure_like(spark, ref, silver.schema, spec.cluster_by, SILVER_PROPERTIES)
         if bounds is not None:
+            def quarantine_stale(stale: DataFrame) -> None:
+                # the raw rows of the stale winners (a winner is the only valid rank-1 row of its key in the batch)
+                rows = (winners.join(stale.select(*spec.keys), list(spec.keys), "left_semi")
+                        .withColumn("_rule", F.lit(STALE_RULE)).transform(T.to_quarantine_rows))
+                opts = {"txnAppId": f"{app_id}.stale", "txnVersion": str(batch_id), "mergeSchema": "true"}
+                delta_io.write(rows, settings.table("quarantine", spec.name), mode="append", **opts)
+
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id, target_is_new=created)
+                               app_id=f"{app_id}.silver", version=batch_id, target_is_new=created,
+                               on_stale=quarantine_stale)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
+            counts.duplicates += actions["superseded"]
+            if actions["stale"]:
+                counts.quarantined[STALE_RULE] = counts.quarantined.get(STALE_RULE, 0) + actions["stale"]
         return counts
     finally:
         checked.unpersist()

@@ -13,7 +13,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
@@ -22,12 +22,22 @@ from pyspark.sql.types import StructField, StructType
 
 from fitlake import delta_io
 from fitlake.config import TableRef
+from fitlake.silver.transforms import DELIVERY_PATH_SQL
 
-# An incoming row replaces a stored one only when it was delivered later: a later ingest, or the same ingest from a
-# file whose path sorts later (the landing contract for corrections).
-NEWER_SQL = "(s._ingested_at > t._ingested_at OR (s._ingested_at = t._ingested_at AND s._source_file > t._source_file))"
+# An incoming row replaces a stored one only when it was delivered later (transforms.DELIVERY_ORDER_DOC): its file
+# path (without extension) sorts later (the landing contract: day / export folders named in time order, a
+# corrections file or a "(1)" copy sorting after the file it corrects), or it is the same path delivered again and
+# ingested later (a file rewritten in place). A row ingested after the stored one but from a file that sorts BEFORE
+# it (an old file re-sent after a correction) with other values is a stale re-delivery: it never overwrites the
+# newer stored version and is reported as ``stale_redelivery`` (the silver job quarantines it), never dropped
+# silently. An older version ingested in the same run as the stored one (an original and its correction split over
+# two micro-batches) is just superseded (counted as a duplicate).
+_S_PATH, _T_PATH = (DELIVERY_PATH_SQL.format(c=f"{a}._source_file") for a in ("s", "t"))
+NEWER_SQL = (f"({_S_PATH} > {_T_PATH} OR ({_S_PATH} = {_T_PATH} AND (s._source_file > t._source_file"
+             " OR (s._source_file = t._source_file AND s._ingested_at > t._ingested_at))))")
+ARRIVED_LATER_SQL = "s._ingested_at > t._ingested_at"
 
-ACTIONS = ("insert", "update", "delete", "unchanged")
+ACTIONS = ("insert", "update", "delete", "unchanged", "superseded", "stale")
 
 
 @dataclass(frozen=True)
@@ -70,20 +80,25 @@ def classify_changes(
     newer: str | None = NEWER_SQL,
 ) -> DataFrame:
     """Source rows with ``_action``: insert (key not in target), update (values differ and, when ``newer`` is given,
-    the source row is newer), delete (source ``_delete`` is true and the key exists), else unchanged."""
+    the source row is newer), stale (values differ, the stored row is the newer delivery but the source row was
+    ingested after it: only with ``newer``), superseded (values differ, the stored row is the newer delivery from the
+    same or a later ingest, e.g. the original of a correction in another micro-batch of the same run), delete
+    (source ``_delete`` is true and the key exists), else unchanged."""
     t_cols = list(dict.fromkeys([*keys, *value_columns, *(["_ingested_at", "_source_file"] if newer else [])]))
     t = target.select(*[F.col(f"`{c}`") for c in t_cols]).withColumn("_present", F.lit(True)).alias("t")
     s = source.alias("s")
     on = [F.col(f"s.`{k}`") == F.col(f"t.`{k}`") for k in keys]
     joined = s.join(t, on, "left")
     delete = F.col("s._delete") if "_delete" in source.columns else F.lit(False)
-    changed = ~_same_values(value_columns)
-    if newer:
-        changed = changed & F.expr(newer)
+    differs = F.coalesce(~_same_values(value_columns), F.lit(False))
+    is_newer = F.coalesce(F.expr(newer), F.lit(False)) if newer else F.lit(True)
+    arrived_later = F.coalesce(F.expr(ARRIVED_LATER_SQL), F.lit(False)) if newer else F.lit(False)
     action = (
         F.when(F.col("t._present").isNull(), F.when(delete, "unchanged").otherwise("insert"))
         .when(delete, "delete")
-        .when(F.coalesce(changed, F.lit(False)), "update")
+        .when(differs & is_newer, "update")
+        .when(differs & arrived_later, "stale")
+        .when(differs, "superseded")
         .otherwise("unchanged")
     )
     return joined.select("s.*", action.alias("_action"))
@@ -169,8 +184,13 @@ def upsert(
     app_id: str | None = None,
     version: int | None = None,
     target_is_new: bool = False,
+    on_stale: Callable[[DataFrame], None] | None = None,
 ) -> dict[str, int]:
     """MERGE ``source`` into the existing table ``ref`` by ``keys``; return the count of each action.
+
+    Rows classified ``stale`` / ``superseded`` (an older delivery with other values than the stored newer one) are
+    never merged;
+    ``on_stale`` is called with them (keys and values) before the MERGE, so the caller can quarantine them.
 
     ``key_bounds`` (the batch's range of one key column) limits both the classification read and the MERGE to the
     target files that can match. No commit at all when every row is unchanged. ``target_is_new`` (the caller just
@@ -186,9 +206,11 @@ def upsert(
     try:
         counts = {a: 0 for a in ACTIONS}
         counts.update({r["_action"]: r["count"] for r in classified.groupBy("_action").count().collect()})
+        if counts["stale"] and on_stale is not None:
+            on_stale(classified.where(F.col("_action") == "stale").drop("_action"))
         if counts["insert"] + counts["update"] + counts["delete"] == 0:
             return counts
-        changes = classified.where(F.col("_action") != "unchanged")
+        changes = classified.where(F.col("_action").isin("insert", "update", "delete"))
         data_cols = [c for c in source.columns if c != "_delete"]
         if counts["update"] + counts["delete"] == 0:  # only new keys (a new day): an append does it, no MERGE
             delta_io.write(changes.select(*data_cols), ref, mode="append", **txn_options(app_id, version))

@@ -1,6 +1,9 @@
 """Exact parsers for the raw text in bronze: a value that does not match its format becomes null (and the row is
 quarantined by the ``*_parses`` expectation), never an exception and never a guess.
 
+Doubles must be finite: ``NaN``, ``Infinity`` (any spelling) and literals beyond the double range parse to null.
+The streaming job shares ``parse`` and ``finite`` for its event fields.
+
 Spark 4 runs with ANSI mode on, so every cast here is a ``try_*``; the regex check comes first because Spark's
 ``M/d/yyyy`` pattern would otherwise also accept e.g. ``4/12/16`` as year 16.
 """
@@ -33,6 +36,13 @@ def clean_text(raw: Column) -> Column:
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
+def finite(value: Column) -> Column:
+    """``value`` when it is a finite number, else null: NaN and +/-Infinity are never data. The regex above already
+    refuses the words ``NaN`` / ``Infinity``; this also catches a literal that overflows (``1e999``)."""
+    v = value.cast("double")
+    return F.when(~F.isnan(v) & (F.abs(v) != F.lit(float("inf"))), value)
+
+
 def _matches(text: Column, kind: str) -> Column:
     return F.regexp_like(text, F.lit(_PATTERNS[kind]))
 
@@ -42,8 +52,10 @@ def parse(raw: Column, kind: str) -> Column:
     text = clean_text(raw)
     if kind == "string":
         return text
-    if kind in ("int", "bigint", "double"):
+    if kind in ("int", "bigint"):
         return F.when(_matches(text, kind), text.try_cast(kind))
+    if kind == "double":
+        return finite(F.when(_matches(text, kind), text.try_cast(kind)))
     if kind == "boolean":
         return F.when(_matches(text, kind), F.lower(text) == "true")
     if kind == "fitbit_date":

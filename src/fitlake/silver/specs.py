@@ -1,5 +1,6 @@
-"""What each silver table is: its typed columns (and the bronze field each comes from), its natural key, the date
-column that drives pruning, and its derived features. The quality rules live in ``expectations.py``."""
+"""What each silver table is: its typed columns (and the bronze field each comes from, and the kind of validity check
+it gets), its natural key, the date column that drives pruning, and its derived features. The rules themselves live
+in ``validity.py`` (one per column kind) and ``expectations.py`` (the per-table list)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Col:
     source: str  # bronze field, exactly as in the file
     kind: str  # a fitlake.silver.parsing kind
     required: bool = True
+    check: str | None = None  # a fitlake.silver.validity.CHECKS kind: the one range / sign rule of this column
 
 
 @dataclass(frozen=True)
@@ -35,22 +37,22 @@ class SilverSpec:
 
 
 def _fitbit(name: str, date_col: str, date_source: str, date_kind: str, *values: Col, **kw) -> SilverSpec:
-    cols = (Col("user_id", "Id", "bigint"), Col(date_col, date_source, date_kind), *values)
+    cols = (Col("user_id", "Id", "bigint", check="id"), Col(date_col, date_source, date_kind), *values)
     date_expr = date_col if date_kind.endswith("date") else f"to_date({date_col})"
     return SilverSpec(name, cols, ("user_id", date_col), date_expr, date_col, **kw)
 
 
 _INTENSITY_MINUTES = (
-    Col("very_active_minutes", "VeryActiveMinutes", "int"),
-    Col("fairly_active_minutes", "FairlyActiveMinutes", "int"),
-    Col("lightly_active_minutes", "LightlyActiveMinutes", "int"),
-    Col("sedentary_minutes", "SedentaryMinutes", "int"),
+    Col("very_active_minutes", "VeryActiveMinutes", "int", check="minutes_per_day"),
+    Col("fairly_active_minutes", "FairlyActiveMinutes", "int", check="minutes_per_day"),
+    Col("lightly_active_minutes", "LightlyActiveMinutes", "int", check="minutes_per_day"),
+    Col("sedentary_minutes", "SedentaryMinutes", "int", check="minutes_per_day"),
 )
 _INTENSITY_DISTANCES = (
-    Col("very_active_distance", "VeryActiveDistance", "double"),
-    Col("moderately_active_distance", "ModeratelyActiveDistance", "double"),
-    Col("light_active_distance", "LightActiveDistance", "double"),
-    Col("sedentary_active_distance", "SedentaryActiveDistance", "double"),
+    Col("very_active_distance", "VeryActiveDistance", "double", check="distance_km"),
+    Col("moderately_active_distance", "ModeratelyActiveDistance", "double", check="distance_km"),
+    Col("light_active_distance", "LightActiveDistance", "double", check="distance_km"),
+    Col("sedentary_active_distance", "SedentaryActiveDistance", "double", check="distance_km"),
 )
 
 SPECS: dict[str, SilverSpec] = {
@@ -59,15 +61,15 @@ SPECS: dict[str, SilverSpec] = {
         SilverSpec(
             "activity",
             (
-                Col("user_id", "user_id", "bigint"),
+                Col("user_id", "user_id", "bigint", check="id"),
                 Col("date", "date", "iso_date"),
-                Col("activity_type", "activity_type", "string"),
-                Col("steps", "steps", "int"),
-                Col("calories_burned", "calories_burned", "double"),
-                Col("heart_rate_avg", "heart_rate_avg", "double", required=False),
-                Col("sleep_hours", "sleep_hours", "double", required=False),
-                Col("duration_minutes", "duration_minutes", "int"),
-                Col("distance_km", "distance_km", "double", required=False),
+                Col("activity_type", "activity_type", "string", check="activity_type"),
+                Col("steps", "steps", "int", check="steps_per_day"),
+                Col("calories_burned", "calories_burned", "double", check="calories_per_day"),
+                Col("heart_rate_avg", "heart_rate_avg", "double", required=False, check="heart_rate"),
+                Col("sleep_hours", "sleep_hours", "double", required=False, check="hours_per_day"),
+                Col("duration_minutes", "duration_minutes", "int", check="minutes_per_day"),
+                Col("distance_km", "distance_km", "double", required=False, check="distance_km"),
             ),
             ("user_id", "date"),
             "date",
@@ -84,13 +86,14 @@ SPECS: dict[str, SilverSpec] = {
             "activity_date",
             "ActivityDate",
             "fitbit_date",
-            Col("total_steps", "TotalSteps", "int"),
-            Col("total_distance", "TotalDistance", "double"),
-            Col("tracker_distance", "TrackerDistance", "double"),
-            Col("logged_activities_distance", "LoggedActivitiesDistance", "double"),
+            Col("total_steps", "TotalSteps", "int", check="steps_per_day"),
+            Col("total_distance", "TotalDistance", "double", check="distance_km"),
+            Col("tracker_distance", "TrackerDistance", "double", check="distance_km"),
+            Col("logged_activities_distance", "LoggedActivitiesDistance", "double",
+                check="distance_km"),
             *_INTENSITY_DISTANCES,
             *_INTENSITY_MINUTES,
-            Col("calories", "Calories", "int"),
+            Col("calories", "Calories", "int", check="calories_per_day"),
             cluster_by=("activity_date",),
             features=(
                 lambda df: T.with_calories_to_steps_ratio(df, "calories", "total_steps"),
@@ -103,41 +106,44 @@ SPECS: dict[str, SilverSpec] = {
                 ),
             ),
         ),
-        _fitbit("daily_steps", "activity_date", "ActivityDay", "fitbit_date", Col("step_total", "StepTotal", "int")),
-        _fitbit("daily_calories", "activity_date", "ActivityDay", "fitbit_date", Col("calories", "Calories", "int")),
+        _fitbit("daily_steps", "activity_date", "ActivityDay", "fitbit_date",
+                Col("step_total", "StepTotal", "int", check="steps_per_day")),
+        _fitbit("daily_calories", "activity_date", "ActivityDay", "fitbit_date",
+                Col("calories", "Calories", "int", check="calories_per_day")),
         _fitbit(
             "daily_intensities", "activity_date", "ActivityDay", "fitbit_date",
             *_INTENSITY_MINUTES, *_INTENSITY_DISTANCES,
         ),
         _fitbit(
             "sleep_day", "sleep_date", "SleepDay", "fitbit_timestamp",
-            Col("total_sleep_records", "TotalSleepRecords", "int"),
-            Col("total_minutes_asleep", "TotalMinutesAsleep", "int"),
-            Col("total_time_in_bed", "TotalTimeInBed", "int"),
+            Col("total_sleep_records", "TotalSleepRecords", "int", check="sleep_records_per_day"),
+            Col("total_minutes_asleep", "TotalMinutesAsleep", "int", check="minutes_per_day"),
+            Col("total_time_in_bed", "TotalTimeInBed", "int", check="minutes_per_day"),
         ),
         _fitbit("hourly_steps", "activity_hour", "ActivityHour", "fitbit_timestamp",
-                Col("step_total", "StepTotal", "int"), cluster_by=("activity_hour",)),
+                Col("step_total", "StepTotal", "int", check="steps_per_hour"), cluster_by=("activity_hour",)),
         _fitbit("hourly_calories", "activity_hour", "ActivityHour", "fitbit_timestamp",
-                Col("calories", "Calories", "int"), cluster_by=("activity_hour",)),
+                Col("calories", "Calories", "int", check="calories_per_hour"), cluster_by=("activity_hour",)),
         _fitbit(
             "hourly_intensities", "activity_hour", "ActivityHour", "fitbit_timestamp",
-            Col("total_intensity", "TotalIntensity", "int"),
-            Col("average_intensity", "AverageIntensity", "double"),
+            Col("total_intensity", "TotalIntensity", "int", check="intensity_per_hour"),
+            Col("average_intensity", "AverageIntensity", "double", check="average_intensity"),
             cluster_by=("activity_hour",),
         ),
-        _fitbit("heartrate_seconds", "time", "Time", "fitbit_timestamp", Col("value", "Value", "int"),
+        _fitbit("heartrate_seconds", "time", "Time", "fitbit_timestamp",
+                Col("value", "Value", "int", check="heart_rate"),
                 cluster_by=("time",)),
         SilverSpec(
             "weight_log",
             (
-                Col("user_id", "Id", "bigint"),
+                Col("user_id", "Id", "bigint", check="id"),
                 Col("log_time", "Date", "fitbit_timestamp"),
-                Col("weight_kg", "WeightKg", "double"),
-                Col("weight_pounds", "WeightPounds", "double"),
-                Col("fat", "Fat", "double", required=False),
-                Col("bmi", "BMI", "double"),
+                Col("weight_kg", "WeightKg", "double", check="weight_kg"),
+                Col("weight_pounds", "WeightPounds", "double", check="weight_pounds"),
+                Col("fat", "Fat", "double", required=False, check="body_fat_percent"),
+                Col("bmi", "BMI", "double", check="bmi"),
                 Col("is_manual_report", "IsManualReport", "boolean"),
-                Col("log_id", "LogId", "bigint"),
+                Col("log_id", "LogId", "bigint", check="id"),
             ),
             ("user_id", "log_id"),
             "to_date(log_time)",

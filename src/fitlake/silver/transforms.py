@@ -41,12 +41,73 @@ def with_failed_rule(df: DataFrame, rules: Sequence[tuple[str, str]]) -> DataFra
     return df.withColumn("_rule", failed_rule(rules))
 
 
-def with_latest_rank(df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """``_dup_rank`` 1 for the version of each key that wins: latest ingest, then later file, then later line."""
-    window = Window.partitionBy(*keys).orderBy(
-        F.col("_ingested_at").desc_nulls_last(), F.col("_source_file").desc_nulls_last(), F.col("_line").desc_nulls_last()
+DELIVERY_PATH_SQL = "regexp_replace({c}, '([.][A-Za-z0-9]+)+$', '')"
+"""A file's place in the delivery order: its path without the file-name extension(s), so a re-downloaded copy
+``dailyActivity_merged (1).csv`` sorts AFTER ``dailyActivity_merged.csv`` in the same folder (with the extension a
+space would sort before the dot)."""
+
+DELIVERY_ORDER_DOC = """Which delivery of a key is the newest, most significant first: the file path without extension
+(``DELIVERY_PATH_SQL``; the landing contract: day and export folders are named so they sort in time, and a
+corrections file or a re-downloaded ``(1)`` copy sorts after the file it corrects), then the ingest time (the same
+path delivered again, e.g. a file rewritten in place), then the line. Arrival order alone never decides: a file that
+arrives late but sorts before the one silver holds is a stale re-delivery (``merge.NEWER_SQL``), so the result does
+not depend on the order files arrived in or on how runs and micro-batches split them."""
+
+
+def delivery_path(column: str = "_source_file") -> Column:
+    return F.expr(DELIVERY_PATH_SQL.format(c=column))
+
+
+def _delivery_order_desc(first: Sequence[Column] = ()) -> list[Column]:
+    order = [delivery_path(), F.col("_source_file"), F.col("_ingested_at"), F.col("_line")]
+    return [*first, *[c.desc_nulls_last() for c in order]]
+
+
+def _rank_window(keys: Sequence[str], valid: str | None):
+    first = [F.col(valid).desc()] if valid else []
+    return Window.partitionBy(*keys).orderBy(*_delivery_order_desc(first))
+
+
+def with_latest_rank(df: DataFrame, keys: Sequence[str], valid: str | None = None) -> DataFrame:
+    """``_dup_rank`` 1 for the version of each key that wins: the latest delivery (``DELIVERY_ORDER_DOC``: later
+    file path, then later ingest, then later line). With ``valid`` (a boolean column), rows where it is true rank first,
+    so among them ``_dup_rank`` is their rank among the valid rows of the key."""
+    return df.withColumn("_dup_rank", F.row_number().over(_rank_window(keys, valid)))
+
+
+def with_stale_redeliveries(df: DataFrame, keys: Sequence[str], value_columns: Sequence[str],
+                            rule: str = "stale_redelivery", valid: str = "_valid") -> DataFrame:
+    """After ``with_latest_rank(df, keys, valid)``: a valid row that lost to a newer delivery of its key but was
+    INGESTED LATER than that winner, with other values (an old file re-sent after its correction), gets ``rule`` and
+    stops being valid. A loser ingested in the same run as the winner is an ordinary superseded version (counted as
+    a duplicate). The same rule as ``merge.classify_changes`` applies against the stored rows, so the outcome does
+    not depend on whether silver ran between the two deliveries."""
+    window = _rank_window(keys, valid)
+    values = F.struct(*[F.col(f"`{c}`") for c in value_columns])
+    stale = (
+        F.col(valid) & (F.col("_dup_rank") > 1)
+        & (F.col("_ingested_at") > F.first("_ingested_at").over(window))
+        & ~values.eqNullSafe(F.first(values).over(window))
     )
-    return df.withColumn("_dup_rank", F.row_number().over(window))
+    stale = F.coalesce(stale, F.lit(False))
+    return (df.withColumn("_stale", stale)
+            .withColumn("_rule", F.when(F.col("_stale"), F.lit(rule)).otherwise(F.col("_rule")))
+            .withColumn(valid, F.col(valid) & ~F.col("_stale")).drop("_stale"))
+
+
+def with_delivery_conflicts(df: DataFrame, keys: Sequence[str], value_columns: Sequence[str],
+                            rule: str = "conflicting_values_in_delivery") -> DataFrame:
+    """Set ``_rule`` to ``rule`` on every still-valid row (``_rule`` null) whose key has another still-valid row
+    with DIFFERENT typed values in the same file (one delivery contradicting itself: no line order can say which is
+    right, so all of them are quarantined). Rows with equal values stay valid (exact duplicates are de-duplicated
+    later). Compared on typed values, so ``1.0`` and ``1`` agree."""
+    ok = F.col("_rule").isNull()
+    values = F.when(ok, F.struct(*[F.col(f"`{c}`") for c in value_columns]))
+    # all rows of the key in the same file: a RANGE frame on the file path selects exactly its peers, and the window
+    # shares its partitioning (the key) with with_latest_rank's, so the batch is shuffled once
+    same_file = Window.partitionBy(*keys).orderBy("_source_file").rangeBetween(Window.currentRow, Window.currentRow)
+    conflict = ok & ~F.min(values).over(same_file).eqNullSafe(F.max(values).over(same_file))
+    return df.withColumn("_rule", F.when(conflict, F.lit(rule)).otherwise(F.col("_rule")))
 
 
 def with_calories_to_steps_ratio(df: DataFrame, calories: str = "calories", steps: str = "steps") -> DataFrame:

@@ -1,0 +1,81 @@
+"""Any path the OS allows works as lakehouse root and landing: spaces, apostrophes, double quotes, unicode (a
+backtick in the root is refused up front with a sentence: Delta parses ``delta.`<path>``` itself). ``fitlake run`` starts its own JVM (the root goes into ``spark.driver.extraJavaOptions``), registers every
+table (``LOCATION '...'``) and creates gold by path (``delta.`...```), end to end on the smallest fixture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pipeline_support import FIXTURES
+
+from fitlake.sqltext import delta_path, identifier, jvm_option, string_literal
+from fitlake.spark import FitlakeSetupError, get_spark, local_conf, start_failure_message
+
+LANDING = FIXTURES / "landing"
+SMALLEST = ("activity/date=2023-04-01/part-00000.json", "fitbit/2023-04-01/dailyActivity_merged.csv",
+            "fitbit/2023-04-01/sleepDay_merged.csv")
+HOSTILE = "my lake's \"data\" ü"
+
+
+def test_quoting_keeps_every_character():
+    assert string_literal("/a b/it's \\ \"q\"") == "'/a b/it\\'s \\\\ \"q\"'"
+    assert identifier("/a`b") == "`/a``b`"
+    assert delta_path("/x y") == "delta.`/x y`"
+    assert jvm_option("k", '/a b/"q" \\') == '"-Dk=/a b/\\"q\\" \\\\"'
+
+
+def test_jvm_options_quote_the_root(tmp_path):
+    from fitlake.config import Settings
+
+    root = tmp_path / HOSTILE
+    opts = local_conf(Settings(root=root))["spark.driver.extraJavaOptions"]
+    assert jvm_option("derby.system.home", root / "_derby") in opts
+
+
+def test_a_path_problem_is_not_blamed_on_java(tmp_path):
+    msg = start_failure_message(RuntimeError("java.net.URISyntaxException: Relative path in absolute URI: a:b"),
+                                tmp_path / "a:b")
+    assert "lakehouse root" in msg and "java -version" not in msg
+    assert "java -version" in start_failure_message(RuntimeError("Java gateway process exited"), tmp_path)
+
+
+def test_an_uncreatable_root_says_so(tmp_path):
+    from fitlake.config import Settings
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(FitlakeSetupError, match="lakehouse root .* cannot be created"):
+        get_spark(Settings(root=blocker / "lake"))
+
+
+def test_a_backtick_in_the_root_is_refused_with_a_sentence(tmp_path):
+    from fitlake.config import Settings
+
+    with pytest.raises(FitlakeSetupError, match="contains a backtick"):
+        get_spark(Settings(root=tmp_path / "a`b"))
+
+
+@pytest.mark.slow
+def test_fitlake_run_with_a_hostile_root_and_landing(tmp_path):
+    if not (LANDING / SMALLEST[0]).is_file():
+        pytest.skip("fixtures/landing is not there")
+    base = tmp_path / HOSTILE
+    root, landing = base / "lake ü", base / "landing 'in' \"here\""
+    for rel in SMALLEST:
+        (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(LANDING / rel, landing / rel)
+    env = {**os.environ, "FITLAKE_SHUFFLE_PARTITIONS": "2", "FITLAKE_DRIVER_MEMORY": "1g"}
+    cmd = [sys.executable, "-m", "fitlake.cli", "run", "--root", str(root), "--landing", str(landing), "--no-generate"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert "Traceback" not in text
+    assert "reconciliation (rows in = inserted + updated + unchanged + duplicates + quarantined): OK" in text
+    assert "gold.fact_daily_activity" in text
+    for table in ("silver/activity", "silver/daily_activity", "silver/sleep_day", "gold/fact_daily_activity"):
+        assert (root / table / "_delta_log").is_dir(), table
