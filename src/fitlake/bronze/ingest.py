@@ -228,42 +228,20 @@ def ingest_source(
     rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on), batches, schema_version,
     seconds. Rows of one run share one ``_ingested_at``.
     """
+    if settings.is_local:
+        from fitlake.bronze.local_batch import ingest_local
+
+        return ingest_local(spark, settings, resolve_source(name), max_files_per_trigger)
     started = time.monotonic()
     source = resolve_source(name)
     ref = settings.table("bronze", source.name)
     checkpoint = settings.checkpoint("bronze", source.name)
     new_columns: list[str] = []
-    landed = landing_files(settings, source) if settings.is_local else None
-    seen = _read_state(checkpoint, SEEN_FILES)  # what the last completed stream listed; None before the first
-    nothing_new = landed is not None and seen is not None and landed <= set(seen.splitlines())
-    if nothing_new and _pending_batch(checkpoint) is None:
-        # Every landing file was ingested by an earlier completed run: the stream would only list and find
-        # nothing, at the cost of a query start per source.
-        return {"source": source.name, "table": ref.full_name, "files": 0, "rows": 0, "corrupt_rows": 0,
-                "rescued_rows": 0, "new_columns": [], "batches": 0,
-                "schema_version": getattr(schemas.load_schema(settings.schema_location(source.name)), "version", None),
-                "seconds": round(time.monotonic() - started, 2)}
-    if settings.is_local:
-        location = settings.schema_location(source.name)
-        schema = schemas.ensure_schema(location, settings.landing_dir, source)
-        ensure_bronze_table(spark, ref, schema.columns)
-        stream = _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
-        current = [schema]
+    current = [None]
+    stream = _read_cloudfiles(spark, settings, source, max_files_per_trigger)
 
-        def on_keys(keys: list[str]) -> None:
-            evolved = schemas.evolve(current[0], keys)
-            if evolved is not None:
-                ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone on replay
-                schemas.save_schema(location, evolved)
-                current[0] = evolved
-                new_columns.extend(evolved.added)
-
-    else:
-        current = [None]
-        stream = _read_cloudfiles(spark, settings, source, max_files_per_trigger)
-
-        def on_keys(keys: list[str]) -> None:  # Auto Loader evolves the schema itself
-            return None
+    def on_keys(keys: list[str]) -> None:  # Auto Loader evolves the schema itself
+        return None
 
     writer = _BatchWriter(ref, _txn_app_id(checkpoint), _pending_batch(checkpoint), on_keys)
     query = (
@@ -274,12 +252,10 @@ def ingest_source(
         .start()
     )
     query.awaitTermination()
-    if landed is not None:  # only after the stream completed: every file listed before its start is in bronze
-        _write_state(checkpoint, SEEN_FILES, "\n".join(sorted(landed | set((seen or "").splitlines()))))
     return {
         "source": source.name,
         "table": ref.full_name,
-        "files": sum(int(p.get("numInputRows", 0)) for p in query.recentProgress) if settings.is_local else None,
+        "files": None,
         **writer.totals,
         "new_columns": new_columns,
         "batches": len(writer.batches),
@@ -292,8 +268,17 @@ def describe(counts: dict) -> str:
     """One line for the user: what came in, what needs attention."""
     if counts.get("error"):
         return f"{counts['table']}: FAILED ({counts['error']}); rerun to continue where it stopped"
+    skipped = counts.get("skipped") or []
+    not_read = ""
+    if skipped:
+        from fitlake.bronze.landing_scan import Skipped, summarize
+
+        items = [Skipped(s["path"], s["reason"], s["detail"]) for s in skipped]
+        not_read = f"; {len(items)} landing entries NOT read ({summarize(items)}):" + "".join(
+            f"\n    {s.describe()}" for s in items
+        )
     if not counts.get("batches"):
-        return f"{counts['table']}: no new files"
+        return f"{counts['table']}: no new files{not_read}"
     files = f"{counts['files']} new files, " if counts.get("files") is not None else ""
     parts = [f"{counts['table']}: {files}{counts['rows']} rows"]
     if counts.get("corrupt_rows"):
@@ -302,7 +287,7 @@ def describe(counts: dict) -> str:
         parts.append(f"{counts['rescued_rows']} rows with unknown fields kept in _rescued_data")
     if counts.get("new_columns"):
         parts.append(f"new columns from the next run on: {', '.join(counts['new_columns'])}")
-    return ", ".join(parts) + f" ({counts['seconds']} s)"
+    return ", ".join(parts) + f" ({counts['seconds']} s)" + not_read
 
 
 def ingest_all(
