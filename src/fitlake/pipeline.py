@@ -96,7 +96,7 @@ def summary_lines(report: RunReport) -> list[str]:
         lines.append("")
         skipped = [(b.get("table", ""), s) for b in report.bronze for s in b.get("skipped") or []]
         if skipped:
-            lines.append(f"landing entries not read ({len(skipped)}; the other files were ingested, fix these and rerun):")
+            lines.append(f"landing entries not read ({len(skipped)}; the other files were ingested; fix these, rerun):")
             lines += [f"  {t}: {s['path']}: {s['detail']}" for t, s in skipped]
             lines.append("")
     active = [c for c in report.silver if c.batches]

@@ -1,4 +1,5 @@
-"""The edges of bronze: read a landing folder as a stream, append it to its bronze Delta table exactly once."""
+"""The edges of bronze: read a landing folder (locally in planned batches, on Databricks with Auto Loader), append
+it to its bronze Delta table exactly once."""
 
 from __future__ import annotations
 
@@ -331,14 +332,6 @@ def _txn_app_id(checkpoint: str) -> str:
     app_id = f"fitlake-bronze-{uuid.uuid4()}"
     _write_state(checkpoint, "txn_app_id", app_id)
     return app_id
-
-
-SEEN_FILES = "seen_files"
-
-
-def landing_files(settings: Settings, source: BronzeSource) -> set[str]:
-    """Landing-relative paths of the source's files now (what the file stream would list)."""
-    return {p.relative_to(settings.landing_dir).as_posix() for p in schemas.landing_files(settings.landing_dir, source)}
 
 
 def _pending_batch(checkpoint: str) -> int | None:

@@ -245,7 +245,8 @@ def _walk(folder: Path, landing: Path, real_landing: str, source, known, out: Sc
             except OSError as e:
                 out.skipped.append(skipped(rel, "unreadable", error=_err(e)))
                 continue
-        out.files.append(LandedFile(rel, os.path.abspath(entry.path), st.st_size, digest, st.st_mtime_ns, st.st_ctime_ns))
+        path = os.path.abspath(entry.path)
+        out.files.append(LandedFile(rel, path, st.st_size, digest, st.st_mtime_ns, st.st_ctime_ns))
 
 
 def _link_is_folder(path: str) -> bool:

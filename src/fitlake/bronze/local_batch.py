@@ -32,6 +32,7 @@ import os
 import time
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import Observation
@@ -269,11 +270,10 @@ def _stats_from_table(spark, ref, batch: int) -> dict:
 
 def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_at_us: int):
     """Exactly these files, whole (one row each), parsed into bronze rows; paths are never read as globs."""
+    with _serial_listing(spark):  # the paths are files we listed: no Spark job (one task per path) to list them
+        loaded = spark.read.format("text").option("wholetext", "true").load([_literal_path(p) for p in paths])
     files = (
-        spark.read.format("text")
-        .option("wholetext", "true")
-        .load([_literal_path(p) for p in paths])
-        .select(
+        loaded.select(
             "value",
             F.col("_metadata.file_path").alias(SOURCE_FILE),
             F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
@@ -282,6 +282,17 @@ def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_
     return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
         INGESTED_AT, F.timestamp_micros(F.lit(int(ingested_at_us)))
     )
+
+
+@contextmanager
+def _serial_listing(spark):
+    key = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(1 << 30))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
 
 
 def _literal_path(path: str) -> str:
