@@ -91,7 +91,7 @@ def _sample_names(fmt: str, line: str, expected: Sequence[str], delimiter: str) 
         return header if usable else []
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON: Python's parser recurses; Spark's reader decides
         return []
     return list(record) if isinstance(record, dict) else []
 
