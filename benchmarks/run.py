@@ -275,7 +275,8 @@ def b6_full_rebuild(ctx: dict) -> dict:
     }
 
 
-REAL_EXPORT = REPO.parent / "shared" / "datasets" / "fitbit-kaggle" / "2016-04-12_2016-05-12"
+REAL_EXPORT = Path(os.environ.get("FITLAKE_REAL_EXPORT")
+                   or REPO.parent / "shared" / "datasets" / "fitbit-kaggle" / "2016-04-12_2016-05-12")
 B7_COMMANDS = (("run", ("--no-generate",)), ("train", ("--source", "fitbit")), ("score", ()))
 
 

@@ -94,6 +94,11 @@ def summary_lines(report: RunReport) -> list[str]:
             lines.append(f"{b.get('table', ''):<32}{b.get('files') or 0:>10}{b.get('rows') or 0:>10}"
                          f"{b.get('corrupt_rows') or 0:>9}{b.get('rescued_rows') or 0:>10}")
         lines.append("")
+        skipped = [(b.get("table", ""), s) for b in report.bronze for s in b.get("skipped") or []]
+        if skipped:
+            lines.append(f"landing entries not read ({len(skipped)}; the other files were ingested; fix these, rerun):")
+            lines += [f"  {t}: {s['path']}: {s['detail']}" for t, s in skipped]
+            lines.append("")
     active = [c for c in report.silver if c.batches]
     if report.silver and not active:
         lines += ["silver: no new bronze rows in any table", ""]

@@ -241,3 +241,12 @@ def test_kafka_messages_that_are_not_json_are_quarantined(spark, settings):
                                   for t in (tables.bronze, tables.silver, tables.quarantine))
     assert (bronze.count(), silver.count(), quarantine.count()) == (exp["bronze"], exp["silver"], exp["quarantine"])
     assert {r["_rule"]: r["count"] for r in quarantine.groupBy("_rule").count().collect()} == exp["rules"]
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, v in EXPECTED.items() if "skipped" in v))
+def test_landing_entries_not_read_are_reported(bad_lake, kind):
+    """A landing entry bronze does not read (hidden folder, ...) is named to the user with what to do."""
+    want = EXPECTED[kind]["skipped"]
+    reported = [s for r in bad_lake["bronze"] for s in r.get("skipped") or [] if kind in s["path"]]
+    assert [(s["path"], s["reason"]) for s in reported] == [(want["path"], want["reason"])]
+    assert want["message"] in "\n".join(bad_lake["messages"])

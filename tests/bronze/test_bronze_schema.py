@@ -58,6 +58,8 @@ def test_infer_columns_keeps_hints_first_and_adds_new_names_in_order():
     json_samples = ['{"user_id": 1, "vo2": 3, "bad key": 1}', "[1]", "not json", '{"user_id": 2, "zone": 1}', ""]
     assert infer_columns("json", json_samples, ("user_id", "date")) == ("user_id", "date", "vo2", "zone")
     assert infer_columns("csv", [], expected) == expected
+    deep = "[" * 100_000 + "]" * 100_000  # Python's json recurses: a sample too deep says nothing, it never crashes
+    assert infer_columns("json", [deep, '{"user_id": 3, "hr": 1}'], ("user_id",)) == ("user_id", "hr")
 
 
 def test_promotable_refuses_invalid_and_case_clashing_names():

@@ -5,12 +5,13 @@ On Databricks ``read_landing_stream`` is Auto Loader (``cloudFiles`` with ``sche
 schema, its CSV/JSON readers ignore ``rescuedDataColumn`` and silently drop fields outside the schema, and CSV maps
 columns by position. So locally the same function builds it from plain parts:
 
-* **Source.** Spark's file stream source in ``text``/``wholetext`` mode: one row per file with ``_metadata``
-  (path, modification time), listed recursively under the source's top folder and matched by file name
-  (``pathGlobFilter``), so ``activity/date=.../`` yields no ``date`` partition column and ``x.csv.tmp`` or dot-files
-  are never read. ``maxFileAge`` is raised so files with old timestamps (a real 2016 export dropped in later) are
-  not skipped. The checkpoint remembers every file: a file already ingested is never read again (a rewritten file
-  with the same path is not re-read either, like Auto Loader without ``allowOverwrites``).
+* **Source** (``landing_scan.py``, ``local_batch.py``). Our own listing of the source's top folder (``os.scandir``):
+  regular files only, never a symlink out of the landing, names matched case-insensitively, ``.gz`` read,
+  hidden folders / special files / unreadable entries reported with what to do (``counts["skipped"]``), never
+  blocking the other files. A file's identity is (path, size, SHA-256), not its modification time: a file
+  rewritten in place is a new delivery. The new files of a run are planned (``plan.json``: batch number + exact
+  files) and read with one Spark batch read (``text``/``wholetext``, one row per file with ``_metadata``), so
+  ``activity/date=.../`` yields no ``date`` partition column. "Nothing new" is decided without Spark.
 * **Parsing** (``parse.py``, built-in functions only): strip a UTF-8 BOM, split on CRLF/LF/CR, number the lines.
   CSV: each file's first non-blank line is its own header and values map to it *by name*, so extra, missing or
   reordered columns are fine; JSON lines: ``from_json(line, map<string,string>)`` keeps every key with its JSON text.
@@ -22,9 +23,9 @@ columns by position. So locally the same function builds it from plain parts:
   files; later runs reuse it. A new column is captured in ``_rescued_data`` by the run that meets it; at the end of
   that run it is added to the persisted schema (``schema_v<N+1>.json``) and to the Delta table, and from the next
   run on it is a real column. Earlier rows keep it in ``_rescued_data`` (bronze is append-only; no backfill).
-* **Sink.** ``foreachBatch`` appending to Delta with ``txnAppId``/``txnVersion`` = (an id kept in the checkpoint,
-  batch id) plus a ``_batch_id`` column: a batch replayed after a crash is skipped by Delta, so a killed run
-  rerun loses and duplicates nothing. ``trigger(availableNow=True)`` processes what is there and stops.
+* **Sink.** Append to Delta with ``txnAppId``/``txnVersion`` = (an id kept in the checkpoint folder, batch
+  number) plus a ``_batch_id`` column: a plan redone after a crash is skipped by Delta if it was committed, so a
+  killed run rerun loses and duplicates nothing. (On Databricks: Auto Loader with ``foreachBatch``, same sink.)
 * **No partitioning.** Bronze tables are appended once per run and read incrementally by ``_batch_id`` (whose
   file statistics let Delta skip old files) or as a Delta stream; partitioning by ingest date would only multiply
   small files. Each file is one row before the split, so memory per task is bounded by the largest file (the real

@@ -1,4 +1,5 @@
-"""The edges of bronze: read a landing folder as a stream, append it to its bronze Delta table exactly once."""
+"""The edges of bronze: read a landing folder (locally in planned batches, on Databricks with Auto Loader), append
+it to its bronze Delta table exactly once."""
 
 from __future__ import annotations
 
@@ -193,39 +194,17 @@ def ingest_source(
     rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on), batches, schema_version,
     seconds. Rows of one run share one ``_ingested_at``.
     """
+    if settings.is_local:
+        from fitlake.bronze.local_batch import ingest_local
+
+        return ingest_local(spark, settings, resolve_source(name), max_files_per_trigger)
     started = time.monotonic()
     source = resolve_source(name)
     ref = settings.table("bronze", source.name)
     checkpoint = settings.checkpoint("bronze", source.name)
     new_columns: list[str] = []
-    landed = landing_files(settings, source) if settings.is_local else None
-    seen = _read_state(checkpoint, SEEN_FILES)  # what the last completed stream listed; None before the first
-    if landed is not None and not _has_new_files(checkpoint, landed, seen):
-        # Every landing file was ingested by an earlier completed run: the stream would only list and find
-        # nothing, at the cost of a query start per source.
-        return {"source": source.name, "table": ref.full_name, "files": 0, "rows": 0, "corrupt_rows": 0,
-                "rescued_rows": 0, "new_columns": [], "batches": 0,
-                "schema_version": getattr(schemas.load_schema(settings.schema_location(source.name)), "version", None),
-                "seconds": round(time.monotonic() - started, 2)}
-    if settings.is_local:
-        location = settings.schema_location(source.name)
-        schema = schemas.ensure_schema(location, settings.landing_dir, source)
-        ensure_bronze_table(spark, ref, schema.columns)
-        stream = _read_files(spark, settings, source, schema.columns, max_files_per_trigger)
-        current = [schema]
-
-        def on_keys(keys: list[str]) -> None:
-            evolved = schemas.evolve(current[0], keys)
-            if evolved is not None:
-                ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone on replay
-                schemas.save_schema(location, evolved)
-                current[0] = evolved
-                new_columns.extend(evolved.added)
-
-    else:  # Auto Loader lists the files; the same parsing and schema evolution as above (bronze/autoloader.py)
-        stream, on_keys, current = autoloader.bronze_stream(
-            spark, settings, source, ref, new_columns, max_files_per_trigger
-        )
+    # Auto Loader lists the files; the same parsing and schema evolution as locally (bronze/autoloader.py)
+    stream, on_keys, current = autoloader.bronze_stream(spark, settings, source, ref, new_columns, max_files_per_trigger)
 
     writer = _BatchWriter(ref, _txn_app_id(checkpoint), _pending_batch(checkpoint), on_keys)
     query = (
@@ -236,12 +215,10 @@ def ingest_source(
         .start()
     )
     query.awaitTermination()
-    if landed is not None:  # only after the stream completed: every file listed before its start is in bronze
-        _write_state(checkpoint, SEEN_FILES, "\n".join(sorted(landed | set((seen or "").splitlines()))))
     return {
         "source": source.name,
         "table": ref.full_name,
-        "files": sum(int(p.get("numInputRows", 0)) for p in query.recentProgress) if settings.is_local else None,
+        "files": None,
         **writer.totals,
         "new_columns": new_columns,
         "batches": len(writer.batches),
@@ -254,8 +231,17 @@ def describe(counts: dict) -> str:
     """One line for the user: what came in, what needs attention."""
     if counts.get("error"):
         return f"{counts['table']}: FAILED ({counts['error']}); rerun to continue where it stopped"
+    skipped = counts.get("skipped") or []
+    not_read = ""
+    if skipped:
+        from fitlake.bronze.landing_scan import Skipped, summarize
+
+        items = [Skipped(s["path"], s["reason"], s["detail"]) for s in skipped]
+        not_read = f"; {len(items)} landing entries NOT read ({summarize(items)}):" + "".join(
+            f"\n    {s.describe()}" for s in items
+        )
     if not counts.get("batches"):
-        return f"{counts['table']}: no new files"
+        return f"{counts['table']}: no new files{not_read}"
     files = f"{counts['files']} new files, " if counts.get("files") is not None else ""
     parts = [f"{counts['table']}: {files}{counts['rows']} rows"]
     if counts.get("corrupt_rows"):
@@ -264,7 +250,7 @@ def describe(counts: dict) -> str:
         parts.append(f"{counts['rescued_rows']} rows with unknown fields kept in _rescued_data")
     if counts.get("new_columns"):
         parts.append(f"new columns from the next run on: {', '.join(counts['new_columns'])}")
-    return ", ".join(parts) + f" ({counts['seconds']} s)"
+    return ", ".join(parts) + f" ({counts['seconds']} s)" + not_read
 
 
 def ingest_all(
@@ -310,25 +296,13 @@ def _txn_app_id(checkpoint: str) -> str:
     return app_id
 
 
-SEEN_FILES = "seen_files"
-
-
-def _has_new_files(checkpoint: str, landed: set[str], seen: str | None) -> bool:
-    return seen is None or not landed <= set(seen.splitlines()) or _pending_batch(checkpoint) is not None
-
-
 def has_new_files(settings: Settings, name: str) -> bool:
-    """Whether ``ingest_source`` would read anything: a landing file no completed run ingested, or a batch a
-    killed run left planned. Local only, and answered from the landing listing and the state files alone (no
-    Spark), so ``fitlake run`` can tell a no-op before it starts a JVM."""
-    source = resolve_source(name)
-    checkpoint = settings.checkpoint("bronze", source.name)
-    return _has_new_files(checkpoint, landing_files(settings, source), _read_state(checkpoint, SEEN_FILES))
+    """Whether ``ingest_source`` would read anything locally: a landing file not ingested yet (new, or changed
+    content), or a batch a killed run left planned. Answered from the landing listing and the state files alone
+    (no Spark), so ``fitlake run`` can tell a no-op before it starts a JVM."""
+    from fitlake.bronze.local_batch import has_new_files as local_has_new_files
 
-
-def landing_files(settings: Settings, source: BronzeSource) -> set[str]:
-    """Landing-relative paths of the source's files now (what the file stream would list)."""
-    return {p.relative_to(settings.landing_dir).as_posix() for p in schemas.landing_files(settings.landing_dir, source)}
+    return local_has_new_files(settings, resolve_source(name))
 
 
 def _pending_batch(checkpoint: str) -> int | None:

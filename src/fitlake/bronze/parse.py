@@ -35,6 +35,8 @@ _TEXT = "_text"
 _HEADER = "_header"
 _HEADER_LINE = "_header_line"
 _HEADER_OK = "_header_ok"
+_KNOWN_AT = "_known_at"
+_UNKNOWN_AT = "_unknown_at"
 
 Transform = Callable[[DataFrame], DataFrame]
 
@@ -67,10 +69,18 @@ def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
         usable = F.arrays_overlap(F.col(_HEADER), known) & (
             F.size(F.array_distinct(F.col(_HEADER))) == F.size(F.col(_HEADER))
         )
+        positions = F.sequence(F.lit(1), F.greatest(F.size(F.col(_HEADER)), F.lit(1)))
         return (
             df.withColumn(_HEADER, header)
             .withColumn(_HEADER_LINE, F.array_position(F.col(_LINES), raw_header).cast("int"))
             .withColumn(_HEADER_OK, F.coalesce(usable, F.lit(False)))
+            # Once per file, not per line: where each known column sits in this header (0 = absent), and the
+            # positions of the names we do not know (for ``_rescued_data``).
+            .withColumn(_KNOWN_AT, F.array(*[F.array_position(F.col(_HEADER), c).cast("int") for c in columns]))
+            .withColumn(
+                _UNKNOWN_AT,
+                F.filter(positions, lambda i: ~F.array_contains(known, F.try_element_at(F.col(_HEADER), i))),
+            )
         )
 
     return _
@@ -101,18 +111,50 @@ def split_delimited(text: Column, delimiter: str = ",") -> Column:
 
 
 def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform:
-    """Map each data line to its file's header by name; a line whose field count differs is corrupt."""
+    """Map each data line to its file's header by name; a line whose field count differs is corrupt.
+
+    Per line only the split and one array lookup per column: the header positions come from ``with_csv_header``.
+    """
 
     def _(df: DataFrame) -> DataFrame:
-        fields = F.transform(split_delimited(F.col(_TEXT), delimiter), lambda v: F.nullif(v, F.lit("")))
+        fields = F.col("_fields")
         is_header = F.col(_HEADER_OK) & (F.col(LINE) == F.col(_HEADER_LINE))
-        mappable = (
+        mappable = F.coalesce(
             F.col(_HEADER_OK)
             & (F.size(fields) == F.size(F.col(_HEADER)))
-            & ~F.col(_TEXT).contains(REPLACEMENT_CHAR)
+            & ~F.col(_TEXT).contains(REPLACEMENT_CHAR),
+            F.lit(False),
         )
-        record = F.when(mappable, F.map_from_arrays(F.col(_HEADER), fields))
-        return df.where(~is_header).transform(_project_record(record, columns))
+
+        def field_at(i: Column) -> Column:
+            return F.nullif(F.try_element_at(fields, i), F.lit(""))
+
+        values = [
+            F.when(F.col("_ok") & (F.col(_KNOWN_AT)[n] > 0), field_at(F.col(_KNOWN_AT)[n])).alias(c)
+            for n, c in enumerate(columns)
+        ]
+        rescued = F.when(
+            F.col("_ok") & (F.size(F.col(_UNKNOWN_AT)) > 0),
+            F.to_json(
+                F.map_from_arrays(
+                    F.transform(F.col(_UNKNOWN_AT), lambda i: F.try_element_at(F.col(_HEADER), i)),
+                    F.transform(F.col(_UNKNOWN_AT), field_at),
+                )
+            ),
+        )
+        return (
+            df.where(~is_header)
+            .withColumn("_fields", split_delimited(F.col(_TEXT), delimiter))
+            .withColumn("_ok", mappable)
+            .select(
+                *values,
+                rescued.alias(RESCUED),
+                F.when(~F.col("_ok"), F.col(_TEXT)).alias(CORRUPT),
+                F.col(SOURCE_FILE),
+                F.col(SOURCE_MODIFIED),
+                F.col(LINE),
+            )
+        )
 
     return _
 

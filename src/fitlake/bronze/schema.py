@@ -147,24 +147,21 @@ def landing_files(landing_dir: Path, source: BronzeSource) -> list[Path]:
     return sorted(found)
 
 
-def sample_landing(landing_dir: Path, source: BronzeSource) -> tuple[list[str], list[str]]:
-    """(sample lines, files they came from): CSV first non-blank lines, JSON first lines of the first files."""
+def sample_landing(
+    landing_dir: Path, source: BronzeSource, files: Sequence[str | os.PathLike] | None = None
+) -> tuple[list[str], list[str]]:
+    """(sample lines, files they came from): CSV first non-blank lines, JSON first lines of the first files.
+
+    ``files``: the files to sample (the batch about to be read); by default the landing's. A file that cannot be
+    opened as a regular file, or a broken ``.gz``, is passed over (the reader reports it)."""
     samples: list[str] = []
     used: list[str] = []
-    for path in landing_files(landing_dir, source)[:SAMPLE_FILES]:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD_BYTES) if source.format == "csv" else None
-            if head is not None:
-                lines = [ln for ln in head.decode("utf-8", "replace").lstrip("\ufeff").splitlines() if ln.strip()]
-                got = lines[:1]
-            else:
-                got = []
-                for raw in fh:
-                    if len(samples) + len(got) >= SAMPLE_JSON_LINES:
-                        break
-                    text = raw.decode("utf-8", "replace").strip()
-                    if text:
-                        got.append(text)
+    paths = landing_files(landing_dir, source) if files is None else [Path(f) for f in files]
+    for path in paths[:SAMPLE_FILES]:
+        try:
+            got = _sample_file(path, source, len(samples))
+        except (OSError, EOFError, ValueError):
+            continue
         if got:
             samples.extend(got)
             used.append(str(path))
@@ -173,7 +170,33 @@ def sample_landing(landing_dir: Path, source: BronzeSource) -> tuple[list[str], 
     return samples, used
 
 
-def ensure_schema(location: str | os.PathLike, landing_dir: Path, source: BronzeSource) -> PersistedSchema:
+def _sample_file(path: Path, source: BronzeSource, have: int) -> list[str]:
+    import gzip
+
+    from fitlake.bronze.landing_scan import open_regular
+
+    with os.fdopen(open_regular(str(path), follow=True), "rb") as raw:
+        fh = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
+        if source.format == "csv":
+            head = fh.read(_HEAD_BYTES)
+            lines = [ln for ln in head.decode("utf-8", "replace").lstrip("\ufeff").splitlines() if ln.strip()]
+            return lines[:1]
+        got: list[str] = []
+        for line in fh:
+            if have + len(got) >= SAMPLE_JSON_LINES:
+                break
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                got.append(text)
+        return got
+
+
+def ensure_schema(
+    location: str | os.PathLike,
+    landing_dir: Path,
+    source: BronzeSource,
+    files: Sequence[str | os.PathLike] | None = None,
+) -> PersistedSchema:
     """The persisted schema; on the first run with files, infer it from them and persist it as v0.
 
     With no files yet the hints are used and nothing is persisted, so the first real files still get inferred.
@@ -181,7 +204,7 @@ def ensure_schema(location: str | os.PathLike, landing_dir: Path, source: Bronze
     current = load_schema(location)
     if current is not None:
         return current
-    samples, used = sample_landing(landing_dir, source)
+    samples, used = sample_landing(landing_dir, source, files)
     schema = PersistedSchema(
         source=source.name,
         format=source.format,

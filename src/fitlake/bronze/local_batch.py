@@ -1,0 +1,351 @@
+"""Local bronze ingestion as planned batches: our listing, one Spark read per batch, exactly-once appends.
+
+Per source, the state lives in ``<checkpoint>/_fitlake/`` (next to the old stream checkpoint, reset with it):
+
+* ``txn_app_id``: the id of this source's idempotent Delta appends (kept from the stream era).
+* ``ingested.json``: every landing file ingested so far, by landing-relative path -> size, SHA-256, batch.
+* ``plan.json``: the batch being ingested: its number and exact files (path, size, hash) and its ``_ingested_at``.
+
+A run: redo a leftover plan (a crash mid-batch) -> list the landing (``landing_scan``) -> the files whose
+(path, size, hash) is not in ``ingested.json`` are new -> write the plan atomically -> read exactly those files ->
+append with ``txnAppId``/``txnVersion = batch`` -> evolve the schema from rescued keys -> record the files as
+ingested -> remove the plan. A kill -9 anywhere is redone from the plan: Delta skips a txnVersion it already
+committed, so nothing is written twice, and the counts are then measured from the table. "Nothing new" is decided
+from the listing and ``ingested.json`` alone: no Spark job.
+
+**Changed files.** A path whose content hash differs from what was ingested under it (a file rewritten in place,
+e.g. with new rows) is a new delivery: the whole file is read again with the new run's ``_ingested_at``. Silver
+orders deliveries by ``_ingested_at`` then ``_source_file``, so the newest content of a path wins and rows it
+repeats are duplicates; an older delivery can never be re-ingested *under an older timestamp*, so a rewrite never
+reverts a later correction of the same path.
+
+**Lakehouses from the stream-based code** keep working: their file stream log (``sources/0``) lists every file
+the old stream read, with its batch. Files of committed batches are adopted as ingested (hashed as they are now);
+a batch the old stream planned but did not commit becomes a plan with the same number, so Delta's idempotence
+still decides whether it was written; new batches continue after the old numbers (same ``txnAppId``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
+
+from fitlake import delta_io
+from fitlake.bronze import ingest as _ingest
+from fitlake.bronze import landing_scan
+from fitlake.bronze import schema as schemas
+from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
+from fitlake.bronze.sources import BronzeSource
+from fitlake.config import Settings
+from fitlake.faults import fault_point
+
+STATE_DIR = "_fitlake"
+INGESTED = "ingested.json"
+PLAN = "plan.json"
+_GLOB_CHARS = set("{}[]*?\\")
+
+
+# ---- state ---------------------------------------------------------------------------------------------------------
+
+
+class State:
+    def __init__(self, checkpoint: str, landing_dir: Path):
+        self.folder = Path(checkpoint, STATE_DIR)
+        self.checkpoint = checkpoint
+        self.landing_dir = Path(landing_dir)
+
+    def _read(self, name: str):
+        path = self.folder / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def _write(self, name: str, value) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{name}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(value, fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.folder / name)
+
+    def ingested(self) -> dict:
+        got = self._read(INGESTED)
+        if got is None:
+            got = migrate_stream_checkpoint(self)
+        return got
+
+    def save_ingested(self, value: dict) -> None:
+        self._write(INGESTED, value)
+
+    def plan(self) -> dict | None:
+        return self._read(PLAN)
+
+    def save_plan(self, plan: dict) -> None:
+        self._write(PLAN, plan)
+
+    def drop_plan(self) -> None:
+        (self.folder / PLAN).unlink(missing_ok=True)
+
+    def app_id(self) -> str:
+        return _ingest._txn_app_id(self.checkpoint)
+
+
+def migrate_stream_checkpoint(state: State) -> dict:
+    """``ingested.json`` for a checkpoint written by the stream-based code (or an empty one for a new source)."""
+    out = {"files": {}, "last_batch": -1}
+    checkpoint = Path(state.checkpoint)
+    log = checkpoint / "sources" / "0"
+    committed = _ingest._batch_ids(checkpoint / "commits")
+    planned = _ingest._batch_ids(checkpoint / "offsets")
+    if not log.is_dir():
+        return out
+    entries: dict[str, int] = {}
+    for f in sorted(log.iterdir(), key=lambda p: p.name):
+        if not f.name.split(".")[0].isdigit():
+            continue
+        for line in f.read_text(encoding="utf-8").splitlines()[1:]:
+            try:
+                rec = json.loads(line)
+                entries[rec["path"]] = int(rec["batchId"])
+            except (ValueError, KeyError):
+                continue
+    last_committed = max(committed, default=-1)
+    pending: list[dict] = []
+    for uri, batch in entries.items():
+        path = urllib.parse.unquote(urllib.parse.urlparse(uri).path)
+        rec = _landed_record(path)
+        if rec is None:
+            continue
+        try:
+            rel = Path(path).relative_to(state.landing_dir).as_posix()
+        except ValueError:
+            continue  # not under this landing (moved since): its files are read again as new deliveries
+        if batch <= last_committed:
+            out["files"][rel] = {**rec, "batch": batch}
+        else:
+            pending.append({"rel": rel, "path": path, **rec})
+    out["last_batch"] = max([last_committed, *planned])
+    if pending and max(planned, default=-1) > last_committed:
+        state.save_plan({"batch": max(planned), "ingested_at_us": time.time_ns() // 1000, "files": pending})
+    state.save_ingested(out)
+    return out
+
+
+def _landed_record(path: str) -> dict | None:
+    try:
+        st = os.stat(path)
+        digest = landing_scan.file_sha256(path, follow=True)
+    except OSError:
+        return None
+    return {"size": st.st_size, "sha256": digest, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+# ---- the run -------------------------------------------------------------------------------------------------------
+
+
+def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int | None = None) -> dict:
+    started = time.monotonic()
+    ref = settings.table("bronze", source.name)
+    state = State(settings.checkpoint("bronze", source.name), settings.landing_dir)
+    ingested = state.ingested()
+    location = settings.schema_location(source.name)
+    totals = {"files": 0, "rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
+    new_columns: list[str] = []
+    batches: list[int] = []
+    skipped: list[landing_scan.Skipped] = []
+    schema = schemas.load_schema(location)
+
+    plan = state.plan()
+    if plan is not None:  # a crash mid-batch: redo exactly that batch
+        schema, stats = _run_plan(spark, settings, source, state, ingested, plan, schema, skipped, redo=True)
+        _add(totals, stats, new_columns, batches, plan)
+
+    scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
+    skipped.extend(scan.skipped)
+    failed = ingested.setdefault("failed", {})
+    for f in scan.files:
+        if f.rel in failed and not _is_new(f, failed):
+            skipped.append(landing_scan.Skipped(f.rel, "unreadable", failed[f.rel]["detail"]))
+    new = [f for f in scan.files if _is_new(f, ingested["files"]) and (f.rel not in failed or _is_new(f, failed))]
+    size = max_files or len(new) or 1
+    for start in range(0, len(new), size):
+        chunk = new[start : start + size]
+        plan = {
+            "batch": ingested["last_batch"] + 1,
+            "ingested_at_us": time.time_ns() // 1000,
+            "files": [{"rel": f.rel, "path": f.path, **f.record()} for f in chunk],
+        }
+        state.save_plan(plan)
+        fault_point(f"bronze:planned:{source.name}")
+        schema, stats = _run_plan(spark, settings, source, state, ingested, plan, schema, skipped)
+        _add(totals, stats, new_columns, batches, plan)
+    if schema is None:
+        schema = schemas.load_schema(location)
+    return {
+        "source": source.name,
+        "table": ref.full_name,
+        **totals,
+        "new_columns": new_columns,
+        "batches": len(batches),
+        "schema_version": getattr(schema, "version", None),
+        "skipped": [{"path": s.rel, "reason": s.reason, "detail": s.detail} for s in skipped],
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def has_new_files(settings: Settings, source: BronzeSource) -> bool:
+    """What ``ingest_local`` would find to do, decided without Spark: a planned batch to redo, or a landing file
+    that is new or changed (hashed only when its size or times moved) and not a known unreadable one."""
+    state = State(settings.checkpoint("bronze", source.name), settings.landing_dir)
+    if state.plan() is not None:
+        return True
+    ingested = state.ingested()
+    failed = ingested.get("failed", {})
+    scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
+    return any(_is_new(f, ingested["files"]) and (f.rel not in failed or _is_new(f, failed)) for f in scan.files)
+
+
+def _is_new(f: landing_scan.LandedFile, files: dict) -> bool:
+    prev = files.get(f.rel)
+    return prev is None or prev.get("sha256") != f.sha256 or prev.get("size") != f.size
+
+
+def _add(totals: dict, stats: dict, new_columns: list, batches: list, plan: dict) -> None:
+    for key in totals:
+        totals[key] += int(stats.get(key) or 0)
+    new_columns.extend(stats.get("new_columns", []))
+    batches.append(plan["batch"])
+
+
+def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict, schema, skipped: list,
+              redo: bool = False):
+    """Write the planned batch once (Delta skips a committed txnVersion), evolve the schema, mark it ingested."""
+    ref = settings.table("bronze", source.name)
+    location = settings.schema_location(source.name)
+    batch = int(plan["batch"])
+    present, vanished = [], []
+    for f in plan["files"]:
+        (present if os.path.lexists(f["path"]) else vanished).append(f)
+    skipped.extend(landing_scan.skipped(f["rel"], "vanished") for f in vanished)
+    if schema is None:
+        schema = schemas.ensure_schema(location, settings.landing_dir, source, [f["path"] for f in present])
+    _ingest.ensure_bronze_table(spark, ref, schema.columns)
+    app_id = state.app_id()
+    stats = None
+    if any(f["size"] for f in present):  # only empty files: no rows, and no Spark job to observe
+        stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
+                                           observe=not redo)
+    if redo or not present:  # may have been written before a crash: Delta then skips it and nothing is observed
+        stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
+    fault_point(f"bronze:written:{source.name}")
+    keys = json.loads(stats.get("rescued_keys") or "[]")
+    new_columns: list[str] = []
+    evolved = schemas.evolve(schema, keys) if keys else None
+    if evolved is not None:
+        _ingest.ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone
+        schemas.save_schema(location, evolved)
+        schema = evolved
+        new_columns = list(evolved.added)
+    unreadable = {s.rel: s.detail for s in skipped if s.reason == "unreadable"}
+    read = {f["rel"] for f in present} - set(stats.get("unreadable", ()))
+    failed = ingested.setdefault("failed", {})
+    for f in plan["files"]:
+        record = {k: f[k] for k in ("size", "sha256", "mtime_ns", "ctime_ns")}
+        if f["rel"] in read:
+            ingested["files"][f["rel"]] = {**record, "batch": batch}
+            failed.pop(f["rel"], None)
+        elif f["rel"] in unreadable:  # not tried again until its content changes (it is reported every run)
+            failed[f["rel"]] = {**record, "detail": unreadable[f["rel"]]}
+    ingested["last_batch"] = max(int(ingested["last_batch"]), batch)
+    state.save_ingested(ingested)
+    state.drop_plan()
+    return schema, {**stats, "files": len(read), "new_columns": new_columns}
+
+
+def _stat_columns() -> list:
+    return _ingest._stat_columns()
+
+
+def _stats_from_table(spark, ref, batch: int) -> dict:
+    if not delta_io.exists(spark, ref):
+        return {}
+    row = delta_io.read(spark, ref).where(F.col(BATCH_ID) == batch).agg(*_stat_columns()).first()
+    return row.asDict() if row is not None else {}
+
+
+def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_at_us: int):
+    """Exactly these files, whole (one row each), parsed into bronze rows; paths are never read as globs."""
+    with _serial_listing(spark):  # the paths are files we listed: no Spark job (one task per path) to list them
+        loaded = spark.read.format("text").option("wholetext", "true").load([_literal_path(p) for p in paths])
+    files = (
+        loaded.select(
+            "value",
+            F.col("_metadata.file_path").alias(SOURCE_FILE),
+            F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
+        )
+    )
+    return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
+        INGESTED_AT, F.timestamp_micros(F.lit(int(ingested_at_us)))
+    )
+
+
+@contextmanager
+def _serial_listing(spark):
+    key = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(1 << 30))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
+
+
+def _literal_path(path: str) -> str:
+    """Hadoop expands ``{}[]*?\\`` in a path as a glob: escape them so the file itself is read."""
+    if not _GLOB_CHARS.intersection(path):
+        return path
+    return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)
+
+
+def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True) -> dict:
+    """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
+    write the others (it stays un-ingested, so the next run tries it again)."""
+    batch = int(plan["batch"])
+    paths = [f["path"] for f in present]
+    try:
+        return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe)
+    except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
+        bad = []
+        for f in present:
+            try:
+                spark.read.format("text").option("wholetext", "true").load(_literal_path(f["path"])).count()
+            except Exception as e:  # noqa: BLE001
+                message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                bad.append(f)
+                skipped.append(landing_scan.skipped(f["rel"], "unreadable", error=message))
+        if not bad:
+            raise first_error
+        good = [f["path"] for f in present if f not in bad]
+        stats = {}
+        if good:
+            stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe)
+        return {**stats, "unreadable": [f["rel"] for f in bad]}
+
+
+def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True) -> dict:
+    """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
+    redone plan), since a skipped write runs no job and its observation would never arrive."""
+    df = read_files(spark, source, columns, paths, ingested_at_us)
+    if not observe:
+        _ingest._write_batch(df, batch, ref, app_id)
+        return {}
+    observation = Observation(f"bronze_{uuid.uuid4().hex}")
+    _ingest._write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id)
+    return dict(observation.get)

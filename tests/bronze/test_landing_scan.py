@@ -1,0 +1,142 @@
+"""The landing listing on hostile folders (built in tmp at test time: symlinks, FIFOs, failing entries); no Spark.
+
+Tests run as root, for whom chmod 000 changes nothing, so "unreadable" is simulated at the listing's OS edge: the
+module's ``os.scandir`` / ``file_sha256`` raise PermissionError for one chosen path (monkeypatch).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from fitlake.bronze import landing_scan
+from fitlake.bronze.landing_scan import file_sha256, name_matches, scan_source
+from fitlake.bronze.sources import SOURCES
+
+STEPS = SOURCES["daily_steps"]
+ROW = b"Id,ActivityDay,StepTotal\r\n1,4/1/2016,5\r\n"
+
+
+def write(path: Path, data: bytes = ROW) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def reasons(scan) -> dict[str, str]:
+    return {s.rel: s.reason for s in scan.skipped}
+
+
+def test_names_match_case_insensitively_and_gz_is_read_other_compressions_reported():
+    assert name_matches("dailySteps_merged.csv", STEPS) == "plain"
+    assert name_matches("DAILYSTEPS_MERGED.CSV", STEPS) == "plain"
+    assert name_matches("dailySteps_merged.csv.gz", STEPS) == "gz"
+    assert name_matches("dailySteps_merged.CSV.GZ", STEPS) == "gz"
+    assert name_matches("dailySteps_merged.csv.zip", STEPS) == "unsupported"
+    assert name_matches("dailySteps_merged.csv.tmp", STEPS) is None
+    assert name_matches("dailyCalories_merged.csv", STEPS) is None
+
+
+def test_hostile_entries_are_reported_and_never_opened(tmp_path):
+    landing = tmp_path / "land ing 'q' ü"
+    day = landing / "fitbit" / "2016-04-12"
+    write(day / "dailySteps_merged.csv")
+    write(day / "DAILYSTEPS_MERGED.CSV")
+    write(day / "dailySteps_merged.csv.gz", gzip.compress(ROW))
+    write(day / "dailySteps_merged.csv.zip", b"PK")
+    write(day / ".dailySteps_merged.csv")  # a hidden / temporary file: Spark's convention, not reported
+    write(landing / "fitbit" / ".backup" / "dailySteps_merged.csv")
+    write(landing / "fitbit" / "_old" / "deep" / "dailySteps_merged.csv")
+    write(landing / "fitbit" / ".git" / "config", b"x")  # a hidden folder with nothing of this source: silent
+    outside = write(tmp_path / "secret" / "passwd", b"root:x:0:0\n")
+    (day / "dailySteps_merged (passwd).csv").symlink_to(outside)
+    (day / "dailySteps_merged (gone).csv").symlink_to(tmp_path / "nowhere.csv")
+    (day / "dailySteps_merged (alias).csv").symlink_to(day / "dailySteps_merged.csv")
+    (landing / "fitbit" / "linked-outside").symlink_to(outside.parent, target_is_directory=True)
+    (landing / "fitbit" / "linked-inside").symlink_to(day, target_is_directory=True)
+    os.mkfifo(day / "dailySteps_merged (pipe).csv")
+
+    scan = scan_source(landing, STEPS)  # a FIFO opened for reading would block here forever
+
+    assert [f.rel for f in scan.files] == [
+        "fitbit/2016-04-12/DAILYSTEPS_MERGED.CSV",
+        "fitbit/2016-04-12/dailySteps_merged (alias).csv",  # a link inside the landing: read under its own path
+        "fitbit/2016-04-12/dailySteps_merged.csv",
+        "fitbit/2016-04-12/dailySteps_merged.csv.gz",
+    ]
+    assert reasons(scan) == {
+        "fitbit/.backup": "hidden_folder",
+        "fitbit/_old": "hidden_folder",
+        "fitbit/2016-04-12/dailySteps_merged (gone).csv": "dangling_symlink",
+        "fitbit/2016-04-12/dailySteps_merged (passwd).csv": "symlink_outside",
+        "fitbit/2016-04-12/dailySteps_merged (pipe).csv": "special_file",
+        "fitbit/2016-04-12/dailySteps_merged.csv.zip": "compressed",
+        "fitbit/linked-inside": "symlink_folder",
+        "fitbit/linked-outside": "symlink_outside",
+    }
+    detail = {s.rel: s.detail for s in scan.skipped}
+    assert "named pipe (FIFO)" in detail["fitbit/2016-04-12/dailySteps_merged (pipe).csv"]
+    assert str(outside) in detail["fitbit/2016-04-12/dailySteps_merged (passwd).csv"]
+    assert "Rename the folder without the leading '.'" in detail["fitbit/.backup"]
+    plain = next(f for f in scan.files if f.rel.endswith("merged.csv"))
+    assert (plain.size, plain.sha256) == (len(ROW), file_sha256(str(day / "dailySteps_merged.csv")))
+
+
+def test_unreadable_file_and_folder_are_reported_and_the_rest_is_listed(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    good = write(landing / "fitbit" / "a" / "dailySteps_merged.csv")
+    bad_file = write(landing / "fitbit" / "b" / "dailySteps_merged.csv")
+    bad_dir = write(landing / "fitbit" / "c" / "dailySteps_merged.csv").parent
+
+    real_scandir, real_hash = os.scandir, landing_scan.file_sha256
+
+    def scandir(path):
+        if Path(path) == bad_dir:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def sha(path, follow=False):
+        if Path(path) == bad_file:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_hash(path, follow)
+
+    monkeypatch.setattr(landing_scan.os, "scandir", scandir)
+    monkeypatch.setattr(landing_scan, "file_sha256", sha)
+    scan = scan_source(landing, STEPS)
+    assert [f.path for f in scan.files] == [str(good)]
+    assert reasons(scan) == {"fitbit/b/dailySteps_merged.csv": "unreadable", "fitbit/c": "unreadable_folder"}
+    assert all("Permission denied" in s.detail and "next run" in s.detail for s in scan.skipped)
+
+
+def test_identity_is_content_not_mtime(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    path = write(landing / "fitbit" / "a" / "dailySteps_merged.csv")
+    future = 4_102_444_800  # 2100-01-01
+    os.utime(path, (future, future))
+    first = scan_source(landing, STEPS).files[0]
+    known = {first.rel: first.record()}
+
+    calls = []
+    real_hash = landing_scan.file_sha256
+    monkeypatch.setattr(landing_scan, "file_sha256", lambda p, follow=False: calls.append(p) or real_hash(p, follow))
+    assert scan_source(landing, STEPS, known).files[0].sha256 == first.sha256 and calls == []  # unchanged: cached
+
+    path.write_bytes(ROW + b"2,4/1/2016,6\r\n")  # rewritten in place ...
+    os.utime(path, (future, future))  # ... with its old (future) mtime restored: ctime still moves
+    again = scan_source(landing, STEPS, known).files[0]
+    assert calls and again.sha256 != first.sha256 and again.size > first.size
+
+
+def test_missing_source_folder_is_no_files(tmp_path):
+    scan = scan_source(tmp_path / "nothing", STEPS)
+    assert scan.files == [] and scan.skipped == []
+
+
+def test_open_regular_refuses_fifo_without_blocking(tmp_path):
+    fifo = tmp_path / "p.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        landing_scan.open_regular(str(fifo))
