@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("fitlake.dashboard.cli", "start the Streamlit dashboard on 127.0.0.1"),
     "bench": ("fitlake.bench_cli", "run the benchmarks and write bench.json"),
 }
+COMMANDS["maintain"] = ("fitlake.ops.maintain", "OPTIMIZE, VACUUM (7 days) and log clean-up of every table")
+COMMANDS["forget"] = ("fitlake.ops.forget", "erase one user from every table, suppress them, vacuum their files")
 
 
 def _top_parser() -> argparse.ArgumentParser:
