@@ -114,7 +114,8 @@ def optimize(spark, ref: TableRef, state: dict) -> tuple[bool, str, int]:
     if layout.startswith("zorder"):
         statement += f" ZORDER BY ({', '.join(declared_zorder(ref))})"
     metrics = spark.sql(statement).first()["metrics"]
-    return True, layout, files - int(metrics["numFilesRemoved"]) + int(metrics["numFilesAdded"])
+    removed, added = int(metrics["numFilesRemoved"] or 0), int(metrics["numFilesAdded"] or 0)
+    return removed > 0, layout, files - removed + added  # e.g. one file per partition: nothing to compact
 
 
 def unreferenced_files(ref: TableRef, retain_hours: float) -> int:
