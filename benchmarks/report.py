@@ -80,7 +80,7 @@ def streaming_table(bench: dict) -> str:
     )
 
 
-EXPECTED = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "dashboard")
+EXPECTED = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "dashboard")  # B8: fitlake maintain before/after
 
 
 def unavailable(bench: dict) -> list[str]:

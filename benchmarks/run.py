@@ -305,6 +305,23 @@ def b7_real_export(ctx: dict, export: Path = REAL_EXPORT) -> dict:
     return out
 
 
+def b8_maintain(ctx: dict) -> dict:
+    """Files per table and a gold query's time before/after `fitlake maintain`, on a copy of B1's 1x lakehouse after
+    B2's incremental runs (many small commits), in its own process like B1/B4."""
+    if 1.0 not in ctx.get("lakes", {}):
+        return {"status": "unavailable", "reason": "needs B1 at 1x (its lakehouse, after B2, is what is maintained)"}
+    root = ctx["work"] / "b8_lakehouse"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(ctx["lakes"][1.0][0], root, ignore=shutil.ignore_patterns("landing", "_run.lock"))
+    out = ctx["work"] / "b8.json"
+    out.unlink(missing_ok=True)
+    log("B8: fitlake maintain before/after")
+    res = run_measured([sys.executable, "-m", "benchmarks.maintain_bench", "--root", str(root), "--out", str(out)],
+                       cwd=REPO, env={"PYTHONPATH": str(REPO)}).check(log_dir=ctx["work"] / "logs")
+    shutil.rmtree(root, ignore_errors=True)
+    return {**json.loads(out.read_text()), "peak_rss_mb": round(res.peak_rss_mb)}
+
+
 def dashboard_first_render(ctx: dict) -> dict:
     try:
         from fitlake.dashboard.bench import measure_home_first_render
@@ -363,6 +380,12 @@ def headline(figures: dict) -> list[dict]:
         if isinstance(b5.get(key), dict):
             add("B5", f"Spark gold stage / DuckDB at {key}", b5[key]["ratio_spark_over_duckdb"],
                 key="B5_spark_over_duckdb_10x" if key == "10x" else None)
+    b8 = figures.get("B8", {})
+    if "total_files_before" in b8:
+        add("B8", "data files in all tables, before fitlake maintain", b8["total_files_before"])
+        add("B8", "data files in all tables, after fitlake maintain", b8["total_files_after"])
+        add("B8", "gold query (hourly x dim_user), before maintain", b8["gold_query_s_before"], unit="s")
+        add("B8", "gold query (hourly x dim_user), after maintain", b8["gold_query_s_after"], unit="s")
     b6 = figures.get("B6", {})
     if "ratio_reference_over_incremental" in b6:
         add("B6", "full-overwrite rebuild / fitlake +1 day run", b6["ratio_reference_over_incremental"])
@@ -433,6 +456,7 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
     measure("B6", b6_full_rebuild)
     measure("dashboard", dashboard_first_render)
     measure("B7", b7_real_export)
+    measure("B8", b8_maintain)
     if "B1" in figures:
         for s in scales[1:]:
             figures["B1"][f"{s:g}x"] = _guard(f"B1 {s:g}x", b1_full_load, ctx, s)

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("fitlake.dashboard.cli", "start the Streamlit dashboard on 127.0.0.1"),
     "bench": ("fitlake.bench_cli", "run the benchmarks and write bench.json"),
 }
+COMMANDS["maintain"] = ("fitlake.ops.maintain", "OPTIMIZE, VACUUM (7 days) and log clean-up of every table")
+COMMANDS["forget"] = ("fitlake.ops.forget", "erase one user from every table, suppress them, vacuum their files")
 
 # name -> example command lines, shown under "examples:" in ``fitlake <name> --help`` (tests/test_docs.py parses each
 # with the real parser, so an example that drifts from the options fails the suite).
@@ -43,6 +45,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "bundle": ("fitlake bundle validate", "fitlake bundle run fitlake_batch --target local --dry-run"),
     "dashboard": ("fitlake dashboard", "fitlake dashboard --root /tmp/mylake --port 8600 --headless"),
     "bench": ("fitlake bench --quick", "fitlake bench --only B1,B2 --workdir /tmp/fitbench --keep"),
+    "maintain": ("fitlake maintain", "fitlake maintain --root /tmp/mylake --retain-hours 336"),
+    "forget": ("fitlake forget --user 1503960366",),
 }
 
 

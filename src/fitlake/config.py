@@ -83,6 +83,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "ops": ("run_log", "gold_state"),
 }
+# fitlake.ops: maintenance runs, erasure requests (no personal data), suppressed ids (salted hashes)
+TABLES["ops"] += ("maintenance_log", "erasure_log", "suppressed_users")
 
 DEFAULT_STEP_GOAL = 10_000
 

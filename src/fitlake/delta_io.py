@@ -41,7 +41,9 @@ def read(spark, ref: TableRef):
 
 
 def read_stream(spark, ref: TableRef, **options):
-    reader = spark.readStream.format("delta").options(**options)
+    # skipChangeCommits: every streamed table here is append-only, except for the DELETEs of `fitlake forget`
+    # (and OPTIMIZE, which streams skip anyway); a reader skips those commits instead of failing on them.
+    reader = spark.readStream.format("delta").option("skipChangeCommits", "true").options(**options)
     return reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
 
 

@@ -116,8 +116,15 @@ def get_spark(
             f"the lakehouse root {str(settings.root)!r} cannot be created ({e.strerror or e}): pass a writable "
             "folder with --root or FITLAKE_ROOT."
         ) from e
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # bind to loopback, and no hostname warning
-    builder = SparkSession.builder.master(os.environ.get("FITLAKE_SPARK_MASTER", "local[*]")).appName(app_name)
+    master = os.environ.get("FITLAKE_SPARK_MASTER")
+    if "PYSPARK_GATEWAY_PORT" in os.environ and not master:
+        # launched by spark-submit (YARN, Kubernetes): its --master, driver host and --conf win over the local ones
+        for key in ("spark.driver.host", "spark.driver.bindAddress", "spark.driver.memory"):
+            options.pop(key, None)
+        builder = SparkSession.builder.appName(app_name)
+    else:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # bind to loopback, and no hostname warning
+        builder = SparkSession.builder.master(master or "local[*]").appName(app_name)
     for k, v in options.items():
         builder = builder.config(k, v)
     try:

@@ -51,7 +51,7 @@ def test_jobs_use_every_job_entry_point_and_every_notebook():
         "train_recommender.py",
         "score.py",
     }
-    assert set(bundle.jobs) == {BATCH, STREAM, RETRAIN}
+    assert set(bundle.jobs) == {BATCH, STREAM, RETRAIN, "fitlake_maintenance"}
     assert bundle.jobs[STREAM].spec["continuous"] and "schedule" in bundle.jobs[RETRAIN].spec
 
 

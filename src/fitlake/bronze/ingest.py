@@ -31,6 +31,7 @@ from fitlake.bronze.parse import (
 )
 from fitlake.bronze.sources import BATCH_SOURCES, SOURCES, BronzeSource
 from fitlake.config import Settings, TableRef
+from fitlake.ops.suppress import suppression
 
 # The file source forgets files older than maxFileAge (default 7 days) relative to the newest file it has seen:
 # a real export dropped in later with its original 2016 timestamps would be skipped without a word.
@@ -165,9 +166,11 @@ class _BatchWriter:
         self.ingested_at = F.timestamp_micros(F.lit(time.time_ns() // 1000))
         self.totals = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
         self.batches: list[int] = []
+        self.suppress: Callable[[DataFrame], DataFrame] = lambda df: df  # set to fitlake.ops.suppress.suppression
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         batch_df = batch_df.withColumn(INGESTED_AT, self.ingested_at)
+        batch_df = batch_df.transform(self.suppress)
         if batch_id == self.pending:
             _write_batch(batch_df, batch_id, self.ref, self.app_id)
             spark = batch_df.sparkSession
@@ -207,6 +210,7 @@ def ingest_source(
     stream, on_keys, current = autoloader.bronze_stream(spark, settings, source, ref, new_columns, max_files_per_trigger)
 
     writer = _BatchWriter(ref, _txn_app_id(checkpoint), _pending_batch(checkpoint), on_keys)
+    writer.suppress = suppression(spark, settings)  # erased users (fitlake forget) are not written again
     query = (
         stream.writeStream.queryName(f"bronze_{source.name}_{uuid.uuid4().hex[:8]}")
         .foreachBatch(writer)

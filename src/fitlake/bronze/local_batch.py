@@ -46,6 +46,7 @@ from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, SOURCE_FILE, SOURCE_MODI
 from fitlake.bronze.sources import BronzeSource
 from fitlake.config import Settings
 from fitlake.faults import fault_point
+from fitlake.ops.suppress import suppression
 
 STATE_DIR = "_fitlake"
 INGESTED = "ingested.json"
@@ -241,7 +242,7 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     stats = None
     if any(f["size"] for f in present):  # only empty files: no rows, and no Spark job to observe
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
-                                           observe=not redo)
+                                           observe=not redo, suppress=suppression(spark, settings))
     if redo or not present:  # may have been written before a crash: Delta then skips it and nothing is observed
         stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
     fault_point(f"bronze:written:{source.name}")
@@ -314,13 +315,15 @@ def _literal_path(path: str) -> str:
     return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)
 
 
-def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True) -> dict:
+def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
+                               suppress=None) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
     write the others (it stays un-ingested, so the next run tries it again)."""
     batch = int(plan["batch"])
     paths = [f["path"] for f in present]
     try:
-        return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe)
+        return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
+                               suppress)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
         bad = []
         for f in present:
@@ -335,14 +338,18 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         good = [f["path"] for f in present if f not in bad]
         stats = {}
         if good:
-            stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe)
+            stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
+                                    suppress)
         return {**stats, "unreadable": [f["rel"] for f in bad]}
 
 
-def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True) -> dict:
+def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True,
+                    suppress=None) -> dict:
     """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
     redone plan), since a skipped write runs no job and its observation would never arrive."""
     df = read_files(spark, source, columns, paths, ingested_at_us)
+    if suppress is not None:  # erased users (fitlake forget) are not written again
+        df = df.transform(suppress)
     if not observe:
         _ingest._write_batch(df, batch, ref, app_id)
         return {}

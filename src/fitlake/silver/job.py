@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from fitlake import delta_io
 from fitlake.concurrency import run_concurrently, thread_session
 from fitlake.config import Settings
+from fitlake.ops.suppress import suppression
 from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import CONFLICT_RULE, RULES, STALE_RULE
@@ -89,6 +90,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
     rules = RULES[spec.name]
     # Read three times (counts, quarantine, winners). On disk, not in memory: a batch evicted to disk is read back
     # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
+    bronze = bronze.transform(suppression(spark, settings))  # erased users (fitlake forget) never come back
     checked = checked_rows(bronze, spec, rules).persist(StorageLevel.DISK_ONLY)
     try:
         stats = (

@@ -1,0 +1,1 @@
+"""Operating the lakehouse: table maintenance (``maintain``) and erasure of a person's data (``forget``)."""

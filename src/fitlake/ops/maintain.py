@@ -1,0 +1,272 @@
+"""``fitlake maintain``: keep every Delta table healthy — compact (and cluster) small files, VACUUM old ones, bound
+the transaction log, and clear what killed stream writers left in checkpoint folders.
+
+Per table, in ``config.TABLES`` order (a table that does not exist yet is skipped):
+
+1. Retention properties, set once (only when they differ, so a rerun commits nothing):
+   ``delta.deletedFileRetentionDuration = interval 7 days`` (VACUUM's and time travel's window),
+   ``delta.logRetentionDuration = interval 30 days`` (log entries older than that are removed whenever Delta
+   writes a checkpoint) and ``delta.checkpointInterval = 10`` (a checkpoint every 10 commits, so readers replay
+   at most 10 JSON commits and log clean-up runs regularly).
+2. ``OPTIMIZE``: bin-packing; liquid-clustered tables (silver and gold declare ``cluster_by``) are clustered by
+   their clustering columns; a table that is not liquid-clustered but whose silver spec declares ``cluster_by``
+   gets ``ZORDER BY`` those columns. Skipped for a table with fewer than two files (nothing to compact).
+3. ``VACUUM ... RETAIN 168 HOURS``: 7 days, Delta's default and never less. Why that number: a stream (silver
+   reading bronze, the event windows reading silver.events) restarted from its checkpoint re-reads the files of the
+   versions it has not processed; OPTIMIZE removes exactly those small files from the current version, so VACUUM
+   must keep them for longer than a stream may stay stopped — 7 days covers a week-end outage with margin — and
+   time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when a dry run finds nothing to
+   delete (a rerun commits nothing).
+4. Checkpoint folders: temp files (``.*.tmp``) older than an hour that a killed writer left in a stream's
+   checkpoint are removed. Offsets/commits of finished batches are bounded by Spark itself
+   (``spark.sql.streaming.minBatchesToRetain``, 100).
+
+Every table's current rows are unchanged (OPTIMIZE rewrites with ``dataChange = false``; VACUUM only deletes files
+no longer in the current version). One row per table goes to ``ops.maintenance_log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fitlake import delta_io
+from fitlake.config import TABLES, Settings, TableRef
+from fitlake.options import add_common_arguments, settings_from_args
+
+VACUUM_RETAIN_HOURS = 168
+PROPERTIES = {
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+    "delta.logRetentionDuration": "interval 30 days",
+    "delta.checkpointInterval": "10",
+}
+TMP_MAX_AGE_S = 3600.0
+
+
+@dataclass
+class TableMaintenance:
+    table: str
+    files_before: int
+    files_after: int
+    bytes_before: int
+    bytes_after: int
+    optimized: bool
+    layout: str  # "clustered by a, b" | "zorder by a" | "" (bin-packing only)
+    files_vacuumed: int
+    properties_set: int
+    seconds: float
+
+
+def sql_name(ref: TableRef) -> str:
+    return f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+
+
+def detail(spark, ref: TableRef) -> dict:
+    return delta_io.delta_table(spark, ref).detail().first().asDict()
+
+
+def file_state(spark, ref: TableRef) -> dict:
+    """numFiles, sizeInBytes and properties of the current version: locally from the log without Spark (delta-rs),
+    on Unity Catalog from DESCRIBE DETAIL."""
+    if ref.path is None:
+        return detail(spark, ref)
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(ref.path)
+    sizes = dt.get_add_actions(flatten=True).column("size_bytes").to_pylist()
+    return {"numFiles": len(sizes), "sizeInBytes": sum(sizes), "properties": dict(dt.metadata().configuration)}
+
+
+def declared_zorder(ref: TableRef) -> tuple[str, ...]:
+    if ref.layer != "silver":
+        return ()
+    from fitlake.silver.specs import SPECS
+
+    spec = SPECS.get(ref.name)
+    return spec.cluster_by if spec else ()
+
+
+def set_properties(spark, ref: TableRef, current: dict) -> int:
+    missing = {k: v for k, v in PROPERTIES.items() if (current or {}).get(k) != v}
+    if missing:
+        pairs = ", ".join(f"'{k}' = '{v}'" for k, v in missing.items())
+        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+    return len(missing)
+
+
+def optimize(spark, ref: TableRef, state: dict) -> tuple[bool, str, int]:
+    """OPTIMIZE ``ref`` when it has two files or more; (optimized, layout, files after)."""
+    files = int(state.get("numFiles") or 0)
+    if files < 2:
+        return False, "", files
+    info = detail(spark, ref)
+    clustering = list(info.get("clusteringColumns") or [])
+    if clustering:
+        layout = "clustered by " + ", ".join(clustering)
+    elif declared_zorder(ref) and not info.get("partitionColumns"):
+        layout = "zorder by " + ", ".join(declared_zorder(ref))
+    else:
+        layout = ""
+    statement = f"OPTIMIZE {sql_name(ref)}"
+    if layout.startswith("zorder"):
+        statement += f" ZORDER BY ({', '.join(declared_zorder(ref))})"
+    metrics = spark.sql(statement).first()["metrics"]
+    removed, added = int(metrics["numFilesRemoved"] or 0), int(metrics["numFilesAdded"] or 0)
+    return removed > 0, layout, files - removed + added  # e.g. one file per partition: nothing to compact
+
+
+def unreferenced_files(ref: TableRef, retain_hours: float) -> int:
+    """Local tables: how many data files (incl. Change Data Feed files) the current version does not use and that
+    are older than the retention — what VACUUM would delete — listed without Spark (delta-rs reads the log)."""
+    from urllib.parse import unquote
+
+    from deltalake import DeltaTable
+
+    root = Path(ref.path)
+    live = {unquote(p) for p in DeltaTable(ref.path).get_add_actions(flatten=True).column("path").to_pylist()}
+    cutoff = time.time() - retain_hours * 3600
+    n = 0
+    for f in root.rglob("*"):
+        rel = f.relative_to(root).as_posix()
+        if rel.startswith("_delta_log") or not f.is_file() or f.name.startswith((".", "_")):
+            continue
+        if unquote(rel) not in live and f.stat().st_mtime <= cutoff:
+            n += 1
+    return n
+
+
+def vacuum(spark, ref: TableRef, retain_hours: float = VACUUM_RETAIN_HOURS) -> int:
+    """VACUUM ``ref``; the number of files deleted. No VACUUM (and no log entry) when there is nothing to delete:
+    locally that is known from the file listing, on Unity Catalog from a DRY RUN."""
+    if ref.path is not None:
+        doomed = unreferenced_files(ref, retain_hours)
+    else:
+        doomed = spark.sql(f"VACUUM {sql_name(ref)} RETAIN {retain_hours:g} HOURS DRY RUN").count()
+    if doomed:
+        spark.sql(f"VACUUM {sql_name(ref)} RETAIN {retain_hours:g} HOURS")
+    return doomed
+
+
+def clean_checkpoint_tmp(settings: Settings, max_age_s: float = TMP_MAX_AGE_S) -> int:
+    """Remove temp files a killed stream writer left in ``_checkpoints`` (local lakehouse only)."""
+    if not settings.is_local:
+        return 0
+    root = Path(settings.checkpoint("x", "y")).parent.parent
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for p in root.rglob(".*.tmp"):
+        if p.is_file() and p.stat().st_mtime < cutoff:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def maintain_table(spark, ref: TableRef, retain_hours: float = VACUUM_RETAIN_HOURS) -> TableMaintenance:
+    started = time.monotonic()
+    before = file_state(spark, ref)
+    props = set_properties(spark, ref, before.get("properties"))
+    optimized, layout, files_after = optimize(spark, ref, before)
+    vacuumed = vacuum(spark, ref, retain_hours)
+    size_after = file_state(spark, ref)["sizeInBytes"] if optimized else before["sizeInBytes"]
+    return TableMaintenance(ref.full_name, int(before["numFiles"] or 0), files_after,
+                            int(before["sizeInBytes"] or 0), int(size_after or 0), optimized, layout,
+                            vacuumed, props, round(time.monotonic() - started, 3))
+
+
+def existing_tables(spark, settings: Settings) -> list[TableRef]:
+    return [settings.table(layer, name) for layer, names in TABLES.items() for name in names
+            if delta_io.exists(spark, settings.table(layer, name))]
+
+
+def maintain(spark, settings: Settings, retain_hours: float = VACUUM_RETAIN_HOURS, say=print) -> tuple[list[TableMaintenance], int]:
+    """Maintain every existing table; return the per-table results and the checkpoint temp files removed."""
+    if retain_hours < VACUUM_RETAIN_HOURS:
+        raise ValueError(f"VACUUM retention below {VACUUM_RETAIN_HOURS} hours would break restarted streams and "
+                         "time travel; only `fitlake forget` vacuums with 0")
+    results = []
+    for ref in existing_tables(spark, settings):
+        r = maintain_table(spark, ref, retain_hours)
+        say(describe(r))
+        results.append(r)
+    return results, clean_checkpoint_tmp(settings)
+
+
+def describe(r: TableMaintenance) -> str:
+    return (f"  {r.table:<40} files {r.files_before:>5} -> {r.files_after:<5} "
+            f"{'optimized' if r.optimized else 'compact':<10} vacuumed {r.files_vacuumed:<5} {r.layout}"
+            f" [{r.seconds:.1f} s]")
+
+
+MAINTENANCE_LOG_SCHEMA = (
+    "run_id STRING, table_name STRING, files_before BIGINT, files_after BIGINT, bytes_before BIGINT, "
+    "bytes_after BIGINT, optimized BOOLEAN, layout STRING, files_vacuumed BIGINT, properties_set INT, "
+    "seconds DOUBLE, retain_hours DOUBLE"
+)
+
+
+def append_log(spark, settings: Settings, run_id: str, results: list[TableMaintenance], retain_hours: float) -> None:
+    from pyspark.sql import functions as F
+
+    rows = [{**{k: v for k, v in asdict(r).items() if k != "table"}, "table_name": r.table, "run_id": run_id,
+             "retain_hours": float(retain_hours)} for r in results]
+    df = spark.createDataFrame(rows, MAINTENANCE_LOG_SCHEMA) if rows else spark.createDataFrame([], MAINTENANCE_LOG_SCHEMA)
+    delta_io.write(df.withColumn("logged_at", F.current_timestamp()), settings.table("ops", "maintenance_log"),
+                   mode="append")
+
+
+def summary_lines(results: list[TableMaintenance], tmp_removed: int) -> list[str]:
+    files_before = sum(r.files_before for r in results)
+    files_after = sum(r.files_after for r in results)
+    return [
+        "",
+        f"fitlake maintain summary: {len(results)} tables, files {files_before} -> {files_after}, "
+        f"{sum(r.optimized for r in results)} optimized, {sum(r.files_vacuumed for r in results)} old files vacuumed "
+        f"(retention {VACUUM_RETAIN_HOURS} h), {sum(r.properties_set > 0 for r in results)} tables got retention "
+        f"properties, {tmp_removed} checkpoint temp files removed",
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--retain-hours", type=float, default=VACUUM_RETAIN_HOURS,
+                        help=f"VACUUM retention in hours (default and minimum {VACUUM_RETAIN_HOURS})")
+    parser.add_argument("--lock-timeout", type=float, default=0.0,
+                        help="seconds to wait for a running `fitlake run` on the same lakehouse (default 0)")
+
+
+def main(args) -> int:
+    from fitlake.config import ConfigError
+    from fitlake.pipeline import PipelineError, run_lock
+    from fitlake.spark import get_spark
+
+    settings = settings_from_args(args)
+    if args.retain_hours < VACUUM_RETAIN_HOURS:
+        raise ConfigError(f"--retain-hours must be at least {VACUUM_RETAIN_HOURS}: a shorter retention deletes "
+                              "files that a restarted stream or time travel still reads")
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    try:
+        with run_lock(settings.root, args.lock_timeout):
+            spark = get_spark(settings, app_name="fitlake-maintain")
+            say(f"fitlake maintain: lakehouse {settings.root}, target {settings.target}")
+            run_id = uuid.uuid4().hex[:12]
+            results, tmp_removed = maintain(spark, settings, args.retain_hours, say)
+            append_log(spark, settings, run_id, results, args.retain_hours)
+    except PipelineError as e:
+        raise ConfigError(str(e)) from e
+    for line in summary_lines(results, tmp_removed):
+        say(line)
+    return 0
+
+
+def entry_point() -> None:
+    """The bundle's ``fitlake_maintain`` wheel entry point (resources/fitlake_maintenance.job.yml)."""
+    import sys
+
+    from fitlake.cli import main as cli_main
+
+    sys.exit(cli_main(["maintain", *sys.argv[1:]]))
