@@ -112,7 +112,14 @@ def write_lakehouse(spark, settings, n_users: int = 36, days: int = 28) -> None:
     """Write silver.activity, silver.daily_activity and gold.fact_sleep for ``settings``."""
     from fitlake import delta_io
 
+    import json
+    from pathlib import Path
+
     users = make_users(n_users)
+    # the latent groups, where the generator's manifest keeps its personas
+    Path(settings.landing_dir).mkdir(parents=True, exist_ok=True)
+    (Path(settings.landing_dir) / "_manifest.json").write_text(json.dumps(
+        {"personas": {"names": list(GROUPS), "by_user": {str(u["user_id"]): u["group"] for u in users}}}))
     for (layer, name), rows, schema in (
         (("silver", "activity"), activity_rows(users, days), ACTIVITY_SCHEMA),
         (("silver", "daily_activity"), daily_rows(users, days), DAILY_SCHEMA),

@@ -141,3 +141,21 @@ def test_is_better_is_strict_and_direction_aware():
     assert not is_better(0.8, 0.8, True) and not is_better(0.8 + 1e-12, 0.8, True)
     assert is_better(0.81, 0.8, True) and not is_better(0.79, 0.8, True)
     assert is_better(10.0, 11.0, False) and not is_better(float("nan"), 0.1, True)
+
+
+def test_adjusted_rand_index_known_values():
+    from fitlake.ml.models import adjusted_rand_index
+
+    assert adjusted_rand_index([0, 0, 1, 1], ["a", "a", "b", "b"]) == 1.0  # same partition, other names
+    assert adjusted_rand_index([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(-0.5)
+    # sklearn.metrics.adjusted_rand_score([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == 0.24242424...
+    assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(0.2424242424)
+
+
+def test_choose_k_takes_the_finest_stable_clustering():
+    from fitlake.ml.models import choose_k
+
+    sil = {2: 0.34, 3: 0.45, 4: 0.61, 5: 0.59, 6: 0.41}
+    # the 300-user generated run: merging two personas (k=4) is stable too; k=5 is the finest stable split
+    assert choose_k({2: 0.23, 3: 0.54, 4: 0.91, 5: 0.87, 6: 0.65}, sil) == 5
+    assert choose_k({2: 0.6, 3: 0.7, 4: 0.7, 5: 0.5, 6: 0.4}, sil) == 4  # none stable: most stable, best silhouette

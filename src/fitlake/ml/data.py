@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.ml import features as fx
+from fitlake.ml import lineage
 
 
 class Skip(Exception):
@@ -18,12 +19,16 @@ class Skip(Exception):
 
 
 def read_optional(spark, settings: Settings, layer: str, name: str) -> DataFrame | None:
-    """The table, or None when it does not exist or has no rows."""
+    """The table as of its current Delta version, or None when it does not exist or has no rows. Inside
+    ``lineage.recording()`` the read (table + version) is remembered for the run's dataset inputs."""
     ref = settings.table(layer, name)
     if not delta_io.exists(spark, ref):
         return None
-    df = delta_io.read(spark, ref)
-    return None if df.isEmpty() else df
+    df, table = lineage.read_pinned(spark, ref)
+    if df.isEmpty():
+        return None
+    lineage.note(df, table)
+    return df
 
 
 def read_required(spark, settings: Settings, layer: str, name: str, model: str) -> DataFrame:

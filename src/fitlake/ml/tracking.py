@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from fitlake.config import Settings
+from fitlake.ml import lineage
 
 ALIAS = "champion"
 INPUT_TAG = "input_fingerprint"
@@ -36,6 +37,16 @@ def configure(settings: Settings) -> None:
         settings.root.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
+    if not settings.is_local:  # mlflow.spark.load_model (scoring, pyfunc) reads MLFLOW_DFS_TMP too
+        os.environ["MLFLOW_DFS_TMP"] = dfs_tmpdir(settings)
+
+
+def dfs_tmpdir(settings: Settings) -> str:
+    """Where Spark writes a model before MLflow uploads it (and reads it back when loading): a local temp folder
+    locally; on Databricks a folder on the state Volume, never the DBFS root (which workspaces often disable)."""
+    if settings.is_local:
+        return str(settings.root / "_mlflow_dfs_tmp")
+    return f"/Volumes/{settings.catalog}/{settings.schema}/state/_mlflow_dfs_tmp"
 
 
 def ensure_experiment(settings: Settings, model_key: str) -> str:
@@ -112,6 +123,8 @@ class RunRecord:
     texts: dict = field(default_factory=dict)  # artifact file name -> text (json, csv)
     experiment: str | None = None  # experiment key when several registered models share one (calories sources)
     input_fingerprint: str | None = None  # the whole input (data + code) this version was fitted on
+    # logical table -> (DataFrame, lineage.TableInput); None: the tables the trainer read (lineage.recording)
+    inputs: dict | None = None
 
 
 def log_and_register(settings: Settings, record: RunRecord, model, input_example, output_example,
@@ -121,32 +134,46 @@ def log_and_register(settings: Settings, record: RunRecord, model, input_example
     import mlflow.spark
     import pyspark
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
 
     configure(settings)
     experiment_id = ensure_experiment(settings, record.experiment or record.model_key)
     name = settings.model_name(record.model_key)
+    inputs = lineage.current_reads() if record.inputs is None else record.inputs
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in record.params.items()})
-        mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if v is not None and not math.isnan(v)})
+        params = {k: str(v)[:500] for k, v in record.params.items()}
+        mlflow.log_params(params)
         mlflow.set_tags({"primary_metric": record.primary_metric, "test_fingerprint": record.fingerprint})
+        # every input table at the Delta version read, and the held-out split the metrics were computed on
+        evaluation = None
+        for i, (df, table) in enumerate(inputs.values()):
+            mlflow.log_input(lineage.mlflow_dataset(df, table), context="training",
+                             tags={"delta_version": str(table.version), "table": table.logical})
+            if i == 0:
+                evaluation = lineage.mlflow_dataset(df, table, digest=record.fingerprint[:36],
+                                                    name=f"{table.full_name} (held-out split)")
+                mlflow.log_input(evaluation, context="evaluation",
+                                 tags={"delta_version": str(table.version), "table": table.logical})
         for file_name, fig in record.figures.items():
             mlflow.log_figure(fig, file_name)
         for file_name, text in record.texts.items():
             mlflow.log_text(text, file_name)
-        with tempfile.TemporaryDirectory(prefix="fitlake-mlflow-") as tmp:
-            info = mlflow.spark.log_model(
-                model, artifact_path="model",
-                signature=infer_signature(input_example, output_example),
-                input_example=input_example,
-                pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
-                dfs_tmpdir=tmp,
-            )
+        info = Model.log(  # the MLflow 3 form (mlflow.spark.log_model still only takes artifact_path)
+            artifact_path=None, name="model", flavor=mlflow.spark, spark_model=model, params=params, model_type=record.model_key,
+            signature=infer_signature(input_example, output_example), input_example=input_example,
+            pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
+            dfs_tmpdir=dfs_tmpdir(settings),
+        )
+        # metrics belong to the logged model (MLflow 3 LoggedModel) and to the data they were measured on
+        mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if v is not None and not math.isnan(v)},
+                           model_id=info.model_id, dataset=evaluation)
         mv = mlflow.register_model(info.model_uri, name)
     client = MlflowClient()
     primary = record.metrics[record.primary_metric]
     for key, value in {"test_fingerprint": record.fingerprint, "primary_metric": repr(float(primary)),
                        "primary_metric_name": record.primary_metric, "run_id": run.info.run_id,
+                       "model_id": info.model_id,
+                       **{table.tag_key(): table.location for _, table in inputs.values()},
                        **({INPUT_TAG: record.input_fingerprint} if record.input_fingerprint else {})}.items():
         client.set_model_version_tag(name, mv.version, key, value)
     decision = decide_and_set_alias(client, name, mv.version, primary, record.fingerprint, record.higher_is_better,
@@ -200,7 +227,7 @@ def load_model(settings: Settings, model_uri: str):
 
     configure(settings)
     if not settings.is_local:
-        return mlflow.spark.load_model(model_uri)
+        return mlflow.spark.load_model(model_uri, dfs_tmpdir=dfs_tmpdir(settings))
     from mlflow import MlflowClient
     from pyspark.ml import PipelineModel
 

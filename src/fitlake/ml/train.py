@@ -16,7 +16,7 @@ from pyspark.sql.types import MapType
 from fitlake.config import Settings
 from fitlake.ml import features as fx
 from fitlake.ml import models as mdl
-from fitlake.ml import plots, tracking
+from fitlake.ml import lineage, plots, tracking
 from fitlake.ml.data import Skip, fingerprint, non_null_columns, persona_inputs, read_required
 from fitlake.ml.splits import NotEnoughData, split_by_time, split_by_user, time_cutoff
 
@@ -24,9 +24,12 @@ log = logging.getLogger(__name__)
 
 MODELS = ("personas", "activity", "calories", "recommend")
 CALORIES_SOURCES = ("activity", "fitbit")
+# What a user does, not what their body or device is: calories follow body weight, wear share and sleep efficiency
+# are near-constant device/physiology traits, and z-scoring a near-constant column turns its noise into a full
+# dimension that blurs the behavioural groups.
 PERSONA_FEATURES = (
-    "avg_steps", "avg_active_minutes", "avg_sedentary_minutes", "avg_calories", "wear_share",
-    "avg_minutes_asleep", "avg_sleep_efficiency", *[f"share_{t}" for t in fx.ACTIVITY_TYPES],
+    "avg_steps", "avg_active_minutes", "avg_sedentary_minutes", "avg_minutes_asleep",
+    *[f"share_{t}" for t in fx.ACTIVITY_TYPES],
 )
 TOP_K = 3
 
@@ -68,6 +71,16 @@ def already_trained(settings: Settings, model_key: str, inputs: DataFrame, defin
 
 # --- personas ----------------------------------------------------------------------------------------------------
 
+def latent_personas(settings: Settings) -> dict[str, str]:
+    """user_id -> latent persona from a generated landing's ``_manifest.json`` ({} for real data)."""
+    path = settings.landing_dir / "_manifest.json"
+    try:
+        return dict(json.loads(path.read_text()).get("personas", {}).get("by_user", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+@lineage.records
 def train_personas(spark, settings: Settings, k_max: int = 8, force: bool = False) -> dict:
     users = persona_inputs(spark, settings).cache()
     try:
@@ -86,14 +99,24 @@ def train_personas(spark, settings: Settings, k_max: int = 8, force: bool = Fals
         scores = mdl.persona_silhouettes(fit.model, eval_on)
         names = mdl.persona_model_names(fit.model)
         metrics = {**scores, "k": fit.k, "train_silhouette": fit.silhouette_by_k[fit.k],
-                   **{f"silhouette_k{k}": v for k, v in fit.silhouette_by_k.items()}}
+                   **{f"silhouette_k{k}": v for k, v in fit.silhouette_by_k.items()},
+                   **{f"stability_k{k}": v for k, v in fit.stability_by_k.items()}}
+        latent = latent_personas(settings)
+        if latent:  # generated data: how well the segmentation recovers the generator's personas
+            assigned = {r["user_id"]: r["prediction"]
+                        for r in fit.model.transform(users).select("user_id", "prediction").collect()}
+            known = sorted(u for u in assigned if str(u) in latent)
+            if known:
+                metrics["latent_persona_ari"] = mdl.adjusted_rand_index([latent[str(u)] for u in known],
+                                                                        [assigned[u] for u in known])
         cols = ["user_id", *feats]
         record = tracking.RunRecord(
             "personas",
             params={"features": ",".join(feats), "k_range": f"{ks.start}..{ks.stop - 1}", "chosen_k": fit.k,
                     "split": "by user (hash of user_id), 25% held out", "train_users": n_train,
                     "test_users": n_test, "evaluated_on": "held-out users" if eval_on is test else "training users",
-                    "scaler": "StandardScaler(withMean, withStd)", "baseline": "random assignment, same k"},
+                    "scaler": "StandardScaler(withMean, withStd)",
+                    "k_rule": f"largest k with resample stability (ARI) >= {mdl.STABLE}, else the most stable", "baseline": "random assignment, same k"},
             metrics=metrics, primary_metric="silhouette", higher_is_better=True,
             fingerprint=fingerprint(eval_on, cols, {"model": "personas", "features": feats}),
             input_fingerprint=input_fp,
@@ -132,6 +155,7 @@ def fit_activity_type(records: DataFrame) -> tuple:
     return model, cutoff, numeric, labels, train, test, confusion, metrics, evaluate
 
 
+@lineage.records
 def train_activity_type(spark, settings: Settings, force: bool = False) -> dict:
     records = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity")).cache()
     try:
@@ -188,6 +212,7 @@ def fit_calories(frame: DataFrame, spec: mdl.CaloriesSpec) -> tuple:
     return spec, model, cutoff, train, test, predictions, mean, metrics
 
 
+@lineage.records
 def train_calories_source(spark, settings: Settings, source: str, force: bool = False) -> dict:
     spec = CALORIES_SPECS[source]
     frame = calories_frame(spark, settings, source).cache()
@@ -250,6 +275,7 @@ def fit_recommender(activity: DataFrame) -> tuple:
     return model, cutoff, ratings, relevant, popular, metrics, evaluate
 
 
+@lineage.records
 def train_recommender(spark, settings: Settings, force: bool = False) -> dict:
     activity = read_required(spark, settings, "silver", "activity", "recommend")
     input_fp, done = already_trained(settings, "recommend", activity, {"top_k": TOP_K}, force)

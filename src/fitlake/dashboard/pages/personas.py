@@ -48,7 +48,7 @@ else:
             )
         )
     curve = ui.silhouette_curve(root, champ.run_id)
-    st.markdown("**Silhouette by k** (from the training run in MLflow; the registered model uses the best k)")
+    st.markdown("**Silhouette by k** (from the training run in MLflow; the registered model uses the k chosen by resample stability, marked)")
     if curve.empty:
         st.info("The training run logged no silhouette per k.")
     else:
