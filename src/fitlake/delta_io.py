@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from fitlake.config import TableRef
+from fitlake.delta_log import clear_failed_create, has_commit  # noqa: F401 - part of this module's API
 from fitlake.spark import register_table
-
-
-def has_commit(path: str | Path) -> bool:
-    """A Delta table exists once its log holds a commit: a process killed while creating a table can leave an
-    empty ``_delta_log`` folder behind, which readers reject as "not a Delta table"."""
-    log = Path(path, "_delta_log")
-    return log.is_dir() and any(p.name.split(".")[0].isdigit() for p in log.iterdir()
-                                if p.name.endswith(".json") or ".checkpoint" in p.name)
-
-
-def clear_failed_create(path: str | Path) -> bool:
-    """Remove what a process killed while creating a table left in ``_delta_log`` (temp files, an empty
-    ``_staged_commits``, no commit). Delta takes such a folder for an existing table it then cannot open, so
-    CREATE ... IF NOT EXISTS does nothing and every later read fails; with no commit, nothing refers to it."""
-    log = Path(path, "_delta_log")
-    if not log.is_dir() or has_commit(path):
-        return False
-    shutil.rmtree(log)
-    return True
 
 
 def exists(spark, ref: TableRef) -> bool:

@@ -193,7 +193,7 @@ def register_tables(spark, settings: Settings) -> list[TableRef]:
     """Register every existing Delta table under the lakehouse root in the session catalog."""
     if not settings.is_local:
         return []
-    from fitlake.delta_io import has_commit
+    from fitlake.delta_log import has_commit
 
     found = []
     for layer, names in TABLES.items():
