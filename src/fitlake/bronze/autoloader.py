@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 from fitlake.bronze import schema as schemas
 from fitlake.bronze.parse import INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BronzeSource
+from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef, standin_root
 
 STANDIN_MODULE = "fitlake_bundle.standin"  # beside databricks.yml (bundle/), never in the wheel
@@ -95,7 +96,6 @@ def bronze_stream(
     the ``_rescued_data`` keys of each batch and evolves table first, then schema (a crash between the two is
     redone by the replayed batch).
     """
-    from fitlake.bronze.ingest import ensure_bronze_table
 
     location = settings.schema_location(source.name)
     schema = schemas.ensure_schema(location, settings.landing_dir, source)

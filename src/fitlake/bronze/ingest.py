@@ -4,39 +4,29 @@ it to its bronze Delta table exactly once."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from fitlake import delta_io
 from fitlake.bronze import autoloader
 from fitlake.bronze import schema as schemas
 from fitlake.bronze.autoloader import cloudfiles_options  # noqa: F401 - re-exported (fitlake.bronze)
-from fitlake.bronze.parse import (
-    BATCH_ID,
-    CORRUPT,
-    INGESTED_AT,
-    LINE,
-    RESCUED,
-    SOURCE_FILE,
-    SOURCE_MODIFIED,
-    bronze_columns,
-    parse_landing_files,
-)
+from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BATCH_SOURCES, SOURCES, BronzeSource
+from fitlake.bronze.state import pending_batch as _pending_batch
+from fitlake.bronze.state import txn_app_id as _txn_app_id
+from fitlake.bronze.writer import stat_columns as _stat_columns
+from fitlake.bronze.writer import write_batch as _write_batch
 from fitlake.config import Settings, TableRef
 from fitlake.ops.suppress import suppression
 
 # The file source forgets files older than maxFileAge (default 7 days) relative to the newest file it has seen:
 # a real export dropped in later with its original 2016 timestamps would be skipped without a word.
 MAX_FILE_AGE = "36500d"
-_STATE_DIR = "_fitlake"  # our own state inside the stream's checkpoint folder: reset together with it
 
 
 class BronzeIngestError(RuntimeError):
@@ -93,60 +83,6 @@ def _read_files(spark, settings: Settings, source: BronzeSource, columns, max_fi
     return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
         INGESTED_AT, F.current_timestamp()
     )
-
-
-def bronze_schema(columns: Iterable[str]) -> T.StructType:
-    types = {SOURCE_MODIFIED: T.TimestampType(), LINE: T.IntegerType(), INGESTED_AT: T.TimestampType()}
-    names = [*bronze_columns(list(columns)), INGESTED_AT, BATCH_ID]
-    return T.StructType([T.StructField(n, T.LongType() if n == BATCH_ID else types.get(n, T.StringType())) for n in names])
-
-
-def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
-    """Create the table on first use; afterwards add any persisted-schema column it lacks (idempotent)."""
-    columns = list(columns)
-    if not delta_io.exists(spark, ref):
-        delta_io.ensure_table(spark, ref, bronze_schema(columns))
-        return
-    present = {c.lower() for c in delta_io.read(spark, ref).columns}
-    missing = [c for c in columns if c.lower() not in present]
-    if missing:
-        added = ", ".join(f"`{c}` STRING" for c in missing)
-        spark.sql(f"ALTER TABLE {_sql_name(ref)} ADD COLUMNS ({added})")
-
-
-def _sql_name(ref: TableRef) -> str:
-    from fitlake.sqltext import delta_path  # any path quoted (spaces, quotes, backticks)
-
-    return delta_path(ref.path) if ref.path is not None else ref.full_name
-
-
-def _write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) -> None:
-    """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing.
-
-    Not ``delta_io.write``: the table is created and registered once per run, not once per micro-batch.
-    """
-    writer = (
-        batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
-        .write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", str(batch_id))
-        .option("mergeSchema", "true")
-    )
-    if ref.path is not None:
-        writer.save(ref.path)
-    else:
-        writer.saveAsTable(ref.full_name)
-
-
-def _stat_columns() -> list:
-    keys = F.flatten(F.collect_list(F.map_keys(F.from_json(F.col(RESCUED), "map<string,string>"))))
-    return [
-        F.count(F.lit(1)).alias("rows"),
-        F.count(CORRUPT).alias("corrupt_rows"),
-        F.count(RESCUED).alias("rescued_rows"),
-        F.to_json(F.array_distinct(keys)).alias("rescued_keys"),  # JSON text: Observation returns no arrays
-    ]
 
 
 class _BatchWriter:
@@ -287,19 +223,6 @@ def ingest_all(
     return results
 
 
-# ---- small state files inside the checkpoint folder ------------------------------------------------------------
-
-
-def _txn_app_id(checkpoint: str) -> str:
-    """A stable id per checkpoint for Delta's idempotent writes (a fresh checkpoint gets a fresh id)."""
-    existing = _read_state(checkpoint, "txn_app_id")
-    if existing:
-        return existing
-    app_id = f"fitlake-bronze-{uuid.uuid4()}"
-    _write_state(checkpoint, "txn_app_id", app_id)
-    return app_id
-
-
 def has_new_files(settings: Settings, name: str) -> bool:
     """Whether ``ingest_source`` would read anything locally: a landing file not ingested yet (new, or changed
     content), or a batch a killed run left planned. Answered from the landing listing and the state files alone
@@ -307,31 +230,6 @@ def has_new_files(settings: Settings, name: str) -> bool:
     from fitlake.bronze.local_batch import has_new_files as local_has_new_files
 
     return local_has_new_files(settings, resolve_source(name))
-
-
-def _pending_batch(checkpoint: str) -> int | None:
-    """The batch the checkpoint shows as planned but not committed (a crash mid-batch), if any."""
-    planned, committed = (_batch_ids(Path(checkpoint, d)) for d in ("offsets", "commits"))
-    if planned and max(planned) > max(committed, default=-1):
-        return max(planned)
-    return None
-
-
-def _batch_ids(folder: Path) -> list[int]:
-    return [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
-
-
-def _read_state(checkpoint: str, key: str) -> str | None:
-    path = Path(checkpoint, _STATE_DIR, key)
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
-
-
-def _write_state(checkpoint: str, key: str, value: str) -> None:
-    folder = Path(checkpoint, _STATE_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{key}.tmp-{os.getpid()}"
-    tmp.write_text(value, encoding="utf-8")
-    os.replace(tmp, folder / key)
 
 
 __all__ = [

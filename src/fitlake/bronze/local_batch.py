@@ -39,9 +39,10 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
-from fitlake.bronze import ingest as _ingest
 from fitlake.bronze import landing_scan
 from fitlake.bronze import schema as schemas
+from fitlake.bronze import state as bronze_state
+from fitlake.bronze import writer
 from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BronzeSource
 from fitlake.config import Settings
@@ -95,7 +96,7 @@ class State:
         (self.folder / PLAN).unlink(missing_ok=True)
 
     def app_id(self) -> str:
-        return _ingest._txn_app_id(self.checkpoint)
+        return bronze_state.txn_app_id(self.checkpoint)
 
 
 def migrate_stream_checkpoint(state: State) -> dict:
@@ -103,8 +104,8 @@ def migrate_stream_checkpoint(state: State) -> dict:
     out = {"files": {}, "last_batch": -1}
     checkpoint = Path(state.checkpoint)
     log = checkpoint / "sources" / "0"
-    committed = _ingest._batch_ids(checkpoint / "commits")
-    planned = _ingest._batch_ids(checkpoint / "offsets")
+    committed = bronze_state.batch_ids(checkpoint / "commits")
+    planned = bronze_state.batch_ids(checkpoint / "offsets")
     if not log.is_dir():
         return out
     entries: dict[str, int] = {}
@@ -237,7 +238,7 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     skipped.extend(landing_scan.skipped(f["rel"], "vanished") for f in vanished)
     if schema is None:
         schema = schemas.ensure_schema(location, settings.landing_dir, source, [f["path"] for f in present])
-    _ingest.ensure_bronze_table(spark, ref, schema.columns)
+    writer.ensure_bronze_table(spark, ref, schema.columns)
     app_id = state.app_id()
     stats = None
     if any(f["size"] for f in present):  # only empty files: no rows, and no Spark job to observe
@@ -250,7 +251,7 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     new_columns: list[str] = []
     evolved = schemas.evolve(schema, keys) if keys else None
     if evolved is not None:
-        _ingest.ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone
+        writer.ensure_bronze_table(spark, ref, evolved.columns)  # table first: a crash here is redone
         schemas.save_schema(location, evolved)
         schema = evolved
         new_columns = list(evolved.added)
@@ -271,7 +272,7 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
 
 
 def _stat_columns() -> list:
-    return _ingest._stat_columns()
+    return writer.stat_columns()
 
 
 def _stats_from_table(spark, ref, batch: int) -> dict:
@@ -351,8 +352,8 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
     if not observe:
-        _ingest._write_batch(df, batch, ref, app_id)
+        writer.write_batch(df, batch, ref, app_id)
         return {}
     observation = Observation(f"bronze_{uuid.uuid4().hex}")
-    _ingest._write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id)
+    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id)
     return dict(observation.get)

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from fitlake import delta_io
 from fitlake.bronze import SOURCES as BRONZE_SOURCES
 from fitlake.bronze import read_landing_stream
-from fitlake.bronze.ingest import ensure_bronze_table
+from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
