@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from fitlake.config import TableRef
 from fitlake.delta_log import clear_failed_create, has_commit  # noqa: F401 - part of this module's API
 from fitlake.spark import register_table
@@ -72,3 +75,31 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     table = builder.execute()
     register_table(spark, ref)
     return table
+
+
+@contextmanager
+def txn_guard(spark, app_id: str | None, version: int | None) -> Iterator[None]:
+    """Delta's idempotent-write guard for a MERGE (session confs): a (txnAppId, txnVersion) Delta already committed
+    to the table is skipped. Appends pass the same pair as write options (``txn_options``)."""
+    if app_id is None or version is None:
+        yield
+        return
+    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
+    spark.conf.set("spark.databricks.delta.write.txnVersion", str(version))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def txn_options(app_id: str | None, version: int | None) -> dict[str, str]:
+    """The same guard as ``txn_guard`` for a DataFrame write: Delta skips an (app id, version) it committed."""
+    return {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
+
+
+def append_once(df, ref: TableRef, app_id: str, version: int, **options) -> None:
+    """Idempotent append without registering the table (the hot path of bronze batches and stream micro-batches:
+    their tables are created and registered once per run): Delta skips an (app_id, version) it has committed."""
+    writer = df.write.format("delta").mode("append").options(**txn_options(app_id, version), **options)
+    writer.save(ref.path) if ref.path is not None else writer.saveAsTable(ref.full_name)

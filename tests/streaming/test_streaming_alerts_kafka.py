@@ -13,20 +13,10 @@ from collections import Counter
 import pytest
 
 from fitlake.config import Settings
-from fitlake.streaming.broker import LocalKafka, broker_available
 from streaming_helpers import event, read_table, write_events
 
 TOPIC = "fitlake_goal_alerts"
 GOAL = 100
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory):
-    if not broker_available():
-        pytest.skip("Kafka broker jars missing: run `make kafka`")
-    with LocalKafka(tmp_path_factory.mktemp("kafka")) as broker:
-        broker.create_topic(TOPIC, partitions=2)
-        yield broker
 
 
 def committed_alert_keys(bootstrap: str) -> Counter:

@@ -13,20 +13,10 @@ from chispa import assert_df_equality
 
 from fitlake.cli import main as fitlake
 from fitlake.config import Settings
-from fitlake.streaming.broker import LocalKafka, broker_available
 from fitlake.streaming.produce import event_file_records, fitbit_hourly_records, produce
 from streaming_helpers import U1, U2, WINDOW_COLUMNS, event, read_table, write_events
 
 TOPIC = "fitbit_wellness_stream"
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory):
-    if not broker_available():
-        pytest.skip("Kafka broker jars missing: run `make kafka`")
-    with LocalKafka(tmp_path_factory.mktemp("kafka")) as broker:
-        broker.create_topic(TOPIC, partitions=2)
-        yield broker
 
 
 @pytest.mark.kafka

@@ -47,18 +47,8 @@ def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) 
 
     Not ``delta_io.write``: the table is created and registered once per run, not once per micro-batch.
     """
-    writer = (
-        batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
-        .write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", str(batch_id))
-        .option("mergeSchema", "true")
-    )
-    if ref.path is not None:
-        writer.save(ref.path)
-    else:
-        writer.saveAsTable(ref.full_name)
+    batch = batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
+    delta_io.append_once(batch, ref, app_id, batch_id, mergeSchema="true")
 
 
 def stat_columns() -> list:

@@ -10,10 +10,9 @@ anything. The same range predicate goes into the MERGE condition, so Delta skips
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
@@ -21,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from fitlake import delta_io
+from fitlake.delta_io import txn_guard, txn_options  # noqa: F401 - used here and by silver
 from fitlake.config import TableRef
 from fitlake.silver.transforms import DELIVERY_PATH_SQL
 
@@ -102,26 +102,6 @@ def classify_changes(
         .otherwise("unchanged")
     )
     return joined.select("s.*", action.alias("_action"))
-
-
-@contextmanager
-def txn_guard(spark, app_id: str | None, version: int | None) -> Iterator[None]:
-    """Delta idempotent-write guard for MERGE: a (txnAppId, txnVersion) Delta already committed is skipped."""
-    if app_id is None or version is None:
-        yield
-        return
-    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
-    spark.conf.set("spark.databricks.delta.write.txnVersion", str(version))
-    try:
-        yield
-    finally:
-        spark.conf.unset("spark.databricks.delta.write.txnAppId")
-        spark.conf.unset("spark.databricks.delta.write.txnVersion")
-
-
-def txn_options(app_id: str | None, version: int | None) -> dict[str, str]:
-    """The same guard as ``txn_guard`` for a DataFrame write: Delta skips an (app id, version) it committed."""
-    return {"txnAppId": app_id, "txnVersion": str(version)} if app_id is not None and version is not None else {}
 
 
 def append_new(spark, ref: TableRef, source: DataFrame, app_id: str | None, version: int | None) -> dict[str, int]:

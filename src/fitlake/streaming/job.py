@@ -178,8 +178,7 @@ def _txn_app_id(checkpoint_dir: str) -> str:
 
 def _append(df: DataFrame, ref: TableRef, app_id: str, batch_id: int) -> None:
     """Idempotent append: Delta skips it when (app_id, batch_id) was already committed to this table."""
-    writer = df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id)
-    writer.save(ref.path) if ref.path is not None else writer.saveAsTable(ref.full_name)
+    delta_io.append_once(df, ref, app_id, batch_id)
 
 
 # ---------------------------------------------------------------------------------------------------- source --
@@ -347,10 +346,10 @@ class StreamBatch:
         """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
         on_time = new.where(~F.col("_late"))
         fault_point("stream:windows:merge")
-        with _timed(timings, "windows"), _txn(self.spark, self.app_id, batch_id):
+        with _timed(timings, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merge_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
         fault_point("stream:daily:merge")
-        with _timed(timings, "daily"), _txn(self.spark, self.app_id, batch_id):
+        with _timed(timings, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merge_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
         with _timed(timings, "alerts_check"):
             due = alerts_due(self.spark, self.tables, new, days, self.goal)
@@ -358,25 +357,13 @@ class StreamBatch:
             return
         crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
         fault_point("stream:alerts:merge")
-        with _timed(timings, "alerts"), _txn(self.spark, self.app_id, batch_id):
+        with _timed(timings, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             (
                 delta_io.delta_table(self.spark, self.tables.alerts).alias("t")
                 .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
                 .whenNotMatchedInsertAll()
                 .execute()
             )
-
-
-@contextlib.contextmanager
-def _txn(spark: SparkSession, app_id: str, batch_id: int):
-    """Delta's idempotent-write guard for a MERGE (session confs; the stream is the session's only writer)."""
-    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
-    spark.conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
-    try:
-        yield
-    finally:
-        spark.conf.unset("spark.databricks.delta.write.txnAppId")
-        spark.conf.unset("spark.databricks.delta.write.txnVersion")
 
 
 def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date], min_time: str,
