@@ -8,18 +8,18 @@ quarantined rows are data, not failure, so they never change the exit code.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import sys
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from fitlake.config import Settings
+from fitlake.locks import file_lock
 from fitlake.options import add_common_arguments, settings_from_args
 
 
@@ -206,31 +206,12 @@ def job_lock(settings: Settings, timeout: float):
     return run_lock(settings.root, timeout) if settings.is_local else nullcontext()
 
 
-@contextmanager
-def run_lock(root: Path, timeout: float) -> Iterator[None]:
-    """Exclusive per-lakehouse lock, so two runs never interleave their writes."""
-    root.mkdir(parents=True, exist_ok=True)
+def run_lock(root: Path, timeout: float):
+    """Exclusive per-lakehouse lock (``<root>/_run.lock``), so two runs never interleave their writes."""
     path = root / "_run.lock"
-    with open(path, "a+") as f:
-        deadline = time.monotonic() + max(0.0, timeout)
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise PipelineError(
-                        f"another fitlake run holds {path}; wait for it to finish or pass --lock-timeout SECONDS "
-                        "to wait for it") from None
-                time.sleep(0.2)
-        try:
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return file_lock(path, timeout, lambda holder: PipelineError(
+        f"another fitlake run holds {path} ({holder}); wait for it to finish or pass --lock-timeout SECONDS "
+        "to wait for it"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
+from fitlake.locks import file_lock
 from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
@@ -559,31 +559,10 @@ def rows_added_since(spark: SparkSession, ref: TableRef, version: int) -> int:
 # ------------------------------------------------------------------------------------------------------- run --
 
 
-class _RunLock:
+def _run_lock(settings: Settings):
     """One stream job per lakehouse: both sources write the same silver, windows, totals and alerts."""
-
-    def __init__(self, settings: Settings):
-        self.path = Path(settings.checkpoint("streaming", ".lock"))
-        self.handle = None
-
-    def __enter__(self) -> "_RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise StreamError(f"Another `fitlake stream` ({holder}) is running on this lakehouse: stop it first.")
-        self.handle.truncate(0)
-        self.handle.write(f"pid {os.getpid()}")
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+    return file_lock(Path(settings.checkpoint("streaming", ".lock")), 0, lambda holder: StreamError(
+        f"Another `fitlake stream` ({holder}) is running on this lakehouse: stop it first."))
 
 
 def run_stream(
@@ -601,7 +580,7 @@ def run_stream(
     stop = stop or threading.Event()
     if opts.source == "kafka":
         check_kafka_reachable(opts.bootstrap)
-    with _RunLock(settings) if settings.is_local else contextlib.nullcontext():
+    with _run_lock(settings) if settings.is_local else contextlib.nullcontext():
         source_df = read_event_source(spark, settings, opts)
         tables = ensure_stream_tables(spark, settings, opts.source, source_df)
         publisher = None
