@@ -3,6 +3,8 @@ target local, synthetic data only when asked and only locally, an empty given --
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import fitlake.generate
@@ -18,8 +20,10 @@ class SparkStarted(Exception):
 def calls(monkeypatch):
     seen = {"generated": [], "spark": 0}
 
-    def fake_generate(landing, *args, **kwargs):
+    def fake_generate(landing, *args, **kwargs):  # one file, as the generator writes many
         seen["generated"].append(landing)
+        (Path(landing) / "activity" / "date=2023-04-01").mkdir(parents=True, exist_ok=True)
+        (Path(landing) / "activity" / "date=2023-04-01" / "part-00000.json").write_text("{}\n")
 
     def fake_spark(*args, **kwargs):
         seen["spark"] += 1
