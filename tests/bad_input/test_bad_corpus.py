@@ -248,5 +248,6 @@ def test_landing_entries_not_read_are_reported(bad_lake, kind):
     """A landing entry bronze does not read (hidden folder, ...) is named to the user with what to do."""
     want = EXPECTED[kind]["skipped"]
     reported = [s for r in bad_lake["bronze"] for s in r.get("skipped") or [] if kind in s["path"]]
-    assert [(s["path"], s["reason"]) for s in reported] == [(want["path"], want["reason"])]
+    # reported by every run that meets it (the corpus runs twice: the second brings the later deliveries)
+    assert sorted({(s["path"], s["reason"]) for s in reported}) == [(want["path"], want["reason"])]
     assert want["message"] in "\n".join(bad_lake["messages"])

@@ -64,7 +64,7 @@ def test_validate_dev_resolves_a_private_development_copy(databricks_cli, tmp_pa
         "landing": f"/Volumes/lake/{schema}/landing", "state": f"/Volumes/lake/{schema}/state"}
     assert all(v["schema_name"] == "${resources.schemas.fitlake.name}" for v in volumes.values())  # created after it
     jobs = resources["jobs"]
-    assert set(jobs) == {"fitlake_batch", "fitlake_stream", "fitlake_retrain"}
+    assert set(jobs) == {"fitlake_batch", "fitlake_stream", "fitlake_retrain", "fitlake_maintenance"}
     batch = jobs["fitlake_batch"]
     assert batch["name"] == f"[dev {SHORT_NAME}] fitlake_batch"
     assert batch["schedule"]["pause_status"] == "PAUSED" and jobs["fitlake_stream"]["continuous"]["pause_status"] == "PAUSED"

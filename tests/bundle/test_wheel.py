@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def job_entry_points() -> set[str]:
-    bundle = load_bundle(REPO, target="dev")
+    bundle = load_bundle(REPO, target="dev", cli_vars={"catalog": "main", "node_type_id": "m5d.xlarge"})
     return {
         t["python_wheel_task"]["entry_point"]
         for job in bundle.jobs.values()
