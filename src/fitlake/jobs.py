@@ -29,3 +29,7 @@ def score() -> None:
 
 def stream() -> None:
     _run("stream")
+
+
+def maintain() -> None:
+    _run("maintain")

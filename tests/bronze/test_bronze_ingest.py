@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 
 from fitlake.bronze import SOURCES, BronzeIngestError, describe, ingest_all, ingest_source
 from fitlake.bronze import ingest as ingest_module
+from fitlake.bronze import writer as writer_module
 from fitlake.bronze.schema import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,20 +101,20 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
     write(day / "part-00001-corrections.json", '{"user_id": 1, "user_id": 2}\n{"user_id": 5, "date": "2023-04-01"}\n')
     write(settings.landing_dir / "_manifest.json", "{}")  # not a source file
 
-    real_write = ingest_module._write_batch
+    real_write = writer_module.write_batch
 
     def dies_after_second_write(batch_df, batch_id, ref, app_id):
         real_write(batch_df, batch_id, ref, app_id)
         if batch_id == 1:
             raise RuntimeError("simulated kill")
 
-    monkeypatch.setattr(ingest_module, "_write_batch", dies_after_second_write)
+    monkeypatch.setattr(writer_module, "write_batch", dies_after_second_write)
     with pytest.raises(Exception, match="simulated kill"):
         ingest_source(spark, settings, "activity", max_files_per_trigger=1)
     assert len(table(settings, "activity")) == 4  # both batches are in Delta, the second not recorded as ingested
     version = delta_version(settings, "activity")
 
-    monkeypatch.setattr(ingest_module, "_write_batch", real_write)
+    monkeypatch.setattr(writer_module, "write_batch", real_write)
     rerun = ingest_source(spark, settings, "activity", max_files_per_trigger=1)
     assert (rerun["batches"], rerun["rows"], rerun["corrupt_rows"]) == (1, 2, 1)  # the redone batch, measured
     assert delta_version(settings, "activity") == version  # Delta skipped the committed txnVersion

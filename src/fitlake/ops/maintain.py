@@ -261,12 +261,3 @@ def main(args) -> int:
     for line in summary_lines(results, tmp_removed):
         say(line)
     return 0
-
-
-def entry_point() -> None:
-    """The bundle's ``fitlake_maintain`` wheel entry point (resources/fitlake_maintenance.job.yml)."""
-    import sys
-
-    from fitlake.cli import main as cli_main
-
-    sys.exit(cli_main(["maintain", *sys.argv[1:]]))
