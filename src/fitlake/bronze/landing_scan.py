@@ -217,34 +217,26 @@ def _walk(folder: Path, landing: Path, real_landing: str, source, known, out: Sc
                 out.skipped.append(skipped(rel, "symlink_folder", target=target))
                 continue
             follow = True
+        prev = known.get(rel)
         try:
             st = os.stat(entry.path) if follow else entry.stat(follow_symlinks=False)
+            regular = stat.S_ISREG(st.st_mode)  # anything else is never opened (a FIFO would block the read)
+            unchanged = (
+                prev is not None
+                and prev.get("size") == st.st_size
+                and prev.get("mtime_ns") == st.st_mtime_ns
+                and prev.get("ctime_ns") == st.st_ctime_ns
+            )
+            digest = (prev["sha256"] if unchanged else file_sha256(entry.path, follow=follow)) if regular else None
         except FileNotFoundError:
             out.skipped.append(skipped(rel, "vanished"))
             continue
         except OSError as e:
             out.skipped.append(skipped(rel, "unreadable", error=_err(e)))
             continue
-        if not stat.S_ISREG(st.st_mode):
+        if not regular:
             out.skipped.append(skipped(rel, "special_file", kind=_kind(st.st_mode)))
             continue
-        prev = known.get(rel)
-        if (
-            prev is not None
-            and prev.get("size") == st.st_size
-            and prev.get("mtime_ns") == st.st_mtime_ns
-            and prev.get("ctime_ns") == st.st_ctime_ns
-        ):
-            digest = prev["sha256"]
-        else:
-            try:
-                digest = file_sha256(entry.path, follow=follow)
-            except FileNotFoundError:
-                out.skipped.append(skipped(rel, "vanished"))
-                continue
-            except OSError as e:
-                out.skipped.append(skipped(rel, "unreadable", error=_err(e)))
-                continue
         path = os.path.abspath(entry.path)
         out.files.append(LandedFile(rel, path, st.st_size, digest, st.st_mtime_ns, st.st_ctime_ns))
 
