@@ -17,9 +17,9 @@ from fitlake.streaming.sinks import (
     StreamTables,
     alerts_due,
     crossings_of,
-    insert_alerts,
-    merge_daily_steps,
-    merge_windows,
+    insert_goal_alerts,
+    merge_event_daily_steps,
+    merge_event_windows,
     new_events,
 )
 from fitlake.streaming.sources import kafka_bronze_rows, kafka_events
@@ -141,10 +141,10 @@ class StreamBatch:
         on_time = new.where(~F.col("_late"))
         fault_point("stream:windows:merge")
         with _timed(timings, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merge_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+            merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
         fault_point("stream:daily:merge")
         with _timed(timings, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merge_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
+            merge_event_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
         with _timed(timings, "alerts_check"):
             due = alerts_due(self.spark, self.tables, new, days, self.goal)
         if due.isEmpty():
@@ -152,4 +152,4 @@ class StreamBatch:
         crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
         fault_point("stream:alerts:merge")
         with _timed(timings, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            insert_alerts(self.spark, self.tables.alerts, crossings)
+            insert_goal_alerts(self.spark, self.tables.alerts, crossings)

@@ -107,7 +107,7 @@ def _plus(c: str) -> str:
     return f"CASE WHEN t.{c} IS NULL THEN s.{c} WHEN s.{c} IS NULL THEN t.{c} ELSE t.{c} + s.{c} END"
 
 
-def merge_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str) -> None:
+def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str) -> None:
     """Add a batch's window increments to ``gold.event_windows`` (insert new windows). The key is null-safe (an event
     may have no activity type) and bounded to the batch's event-time span, so Delta skips files of older windows."""
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
@@ -132,8 +132,8 @@ def merge_windows(spark: SparkSession, target: TableRef, increments: DataFrame, 
     )
 
 
-def merge_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
-    """Add a batch's per (user, day) steps and events to the running daily totals."""
+def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
+    """Add a batch's per (user, day) steps and events to the running daily totals in ``gold.event_daily_steps``."""
     in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
     (
         delta_io.delta_table(spark, target).alias("t")
@@ -167,8 +167,8 @@ def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: Dat
         "alerted_at", F.lit(now).cast("timestamp"))
 
 
-def insert_alerts(spark: SparkSession, target: TableRef, crossings: DataFrame) -> None:
-    """Insert-only MERGE of goal crossings: one alert per (user, day), never a second."""
+def insert_goal_alerts(spark: SparkSession, target: TableRef, crossings: DataFrame) -> None:
+    """Insert-only MERGE of goal crossings into ``gold.goal_alerts``: one alert per (user, day), never a second."""
     (
         delta_io.delta_table(spark, target).alias("t")
         .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
