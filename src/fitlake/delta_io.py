@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from fitlake.config import TableRef
-from fitlake.delta_log import clear_failed_create, has_commit  # noqa: F401 - part of this module's API
+from fitlake.delta_log import clear_failed_create, has_commit, latest_version  # noqa: F401 - part of this module's API
 from fitlake.spark import register_table
 
 
@@ -35,6 +35,16 @@ def delta_table(spark, ref: TableRef):
     if ref.path is not None:
         return DeltaTable.forPath(spark, ref.path)
     return DeltaTable.forName(spark, ref.full_name)
+
+
+def table_version(spark, ref: TableRef) -> int | None:
+    """Latest committed version, None when the table does not exist. A local table's is read from its log's file
+    names (no Spark job: a no-op run asks Spark nothing); a catalog table's from its history."""
+    if ref.path is not None:
+        return latest_version(ref.path)
+    if not exists(spark, ref):
+        return None
+    return int(delta_table(spark, ref).history(1).select("version").first()[0])
 
 
 def write(df, ref: TableRef, mode: str = "append", partition_by: list[str] | None = None, **options) -> None:

@@ -58,15 +58,7 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def table_versions(spark: SparkSession, refs: dict[str, TableRef]) -> dict[str, int]:
-    return {name: _delta_version(spark, ref) for name, ref in refs.items()}
-
-
-def _delta_version(spark: SparkSession, ref: TableRef) -> int:
-    if ref.path is not None:  # read the log with delta-rs: no Spark job for a number
-        from deltalake import DeltaTable
-
-        return DeltaTable(ref.path).version()
-    return delta_io.delta_table(spark, ref).history(1).first()["version"]
+    return {name: delta_io.table_version(spark, ref) for name, ref in refs.items()}
 
 
 def _commits_after(spark: SparkSession, ref: TableRef, version: int) -> list[dict]:
