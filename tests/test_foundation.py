@@ -189,3 +189,16 @@ def test_table_version_is_read_from_the_log_file_names_without_spark(tmp_path):
     for version in (0, 1):
         (log / f"{version:020d}.json").unlink()
     assert delta_io.table_version(None, ref) == 2
+
+
+def test_txn_app_id_is_born_once_per_checkpoint_and_kept(tmp_path):
+    """The one id maker for idempotent writes (bronze sources, the stream): fresh per checkpoint, then never replaced."""
+    from fitlake import delta_io
+
+    marker = tmp_path / "cp" / "_fitlake" / "txn_app_id"
+    first = delta_io.txn_app_id(marker, "fitlake-bronze")
+    assert first.startswith("fitlake-bronze-") and delta_io.txn_app_id(marker, "fitlake-bronze") == first
+    assert delta_io.txn_app_id(tmp_path / "other" / "id", "fitlake-bronze") != first
+    marker.write_text("fitlake-bronze-old")  # a lakehouse from older code keeps its id
+    assert delta_io.txn_app_id(marker, "fitlake-bronze") == "fitlake-bronze-old"
+    assert [p.name for p in marker.parent.iterdir()] == ["txn_app_id"]  # no temp file left

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from fitlake.config import TableRef
@@ -85,6 +88,21 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     table = builder.execute()
     register_table(spark, ref)
     return table
+
+
+def txn_app_id(marker: str | Path, prefix: str) -> str:
+    """The ``txnAppId`` of a writer's idempotent writes, born with its checkpoint and kept in the file ``marker``
+    inside it: a fresh checkpoint (batch ids from 0 again) gets a fresh id, so its writes are not mistaken for
+    replays of the old one's. Written atomically; an existing id is never replaced."""
+    marker = Path(marker)
+    existing = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+    if existing:
+        return existing
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+    tmp.write_text(f"{prefix}-{uuid.uuid4()}\n", encoding="utf-8")
+    tmp.replace(marker)
+    return marker.read_text(encoding="utf-8").strip()
 
 
 @contextmanager

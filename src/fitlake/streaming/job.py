@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.locks import file_lock
 from fitlake.streaming.alerts_out import AlertPublisher
@@ -51,16 +50,8 @@ def checkpoint(settings: Settings, source: str) -> str:
 
 
 def _txn_app_id(checkpoint_dir: str) -> str:
-    """A stable id for Delta's idempotent writes, born with the checkpoint: a fresh checkpoint (batch ids from 0
-    again) gets a fresh id, so its writes are not mistaken for replays of the old one."""
-    path = Path(checkpoint_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    marker = path / "_fitlake_txn_app_id"
-    if not marker.is_file():
-        tmp = path / f".{marker.name}.{os.getpid()}"
-        tmp.write_text(f"fitlake-stream-{uuid.uuid4()}\n")
-        tmp.replace(marker)
-    return marker.read_text().strip()
+    """The id of the query's idempotent writes, in ``<checkpoint>/_fitlake_txn_app_id`` (``delta_io.txn_app_id``)."""
+    return delta_io.txn_app_id(Path(checkpoint_dir) / "_fitlake_txn_app_id", "fitlake-stream")
 
 
 def _with_trigger(writer, opts: StreamOptions):
