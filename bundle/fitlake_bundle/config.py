@@ -311,13 +311,14 @@ def load_bundle(
     )
 
 
-DEPLOYED_TYPES = ("schemas", "volumes", "experiments")
+DEPLOYED_TYPES = ("schemas", "volumes", "experiments", "registered_models")
 
 
 def deployed_resources(resources: dict[str, Any], resolver: "_Resolver", mode: str | None, short: str) -> dict:
-    """Schemas, then volumes (which refer to their schema), then experiments, named as a deploy names them.
+    """Schemas, then volumes (which refer to their schema), then experiments and registered models, named as a
+    deploy names them.
 
-    Development mode prefixes Unity Catalog names with ``dev_<short_name>_`` and an experiment's last path part
+    Development mode prefixes Unity Catalog names (schemas, registered models) with ``dev_<short_name>_`` and an experiment's last path part
     with ``[dev <short_name>] `` (what `databricks bundle validate -t dev` shows); volumes keep their name and get
     ``volume_path`` = ``/Volumes/<catalog>/<schema>/<name>``.
     """
@@ -328,7 +329,7 @@ def deployed_resources(resources: dict[str, Any], resolver: "_Resolver", mode: s
         done[kind] = {}
         for key, spec in ((resources.get(kind) or {}).items()):
             item = resolver.resolve(copy.deepcopy(spec or {}), f"resources.{kind}.{key}")
-            if kind == "schemas" and development and isinstance(item.get("name"), str):
+            if kind in ("schemas", "registered_models") and development and isinstance(item.get("name"), str):
                 item["name"] = f"dev_{short}_{item['name']}"
             if kind == "volumes":
                 item["volume_path"] = f"/Volumes/{item.get('catalog_name')}/{item.get('schema_name')}/{item.get('name')}"

@@ -110,6 +110,10 @@ class Settings:
     schema: str = "fitlake"
     step_goal: int = DEFAULT_STEP_GOAL
     experiment_prefix: str = "/Shared/fitlake"
+    # Off local: the names the bundle's deploy gave its MLflow experiments / Unity Catalog models, by model key
+    # (FITLAKE_MLFLOW_EXPERIMENT_<KEY> / FITLAKE_UC_MODEL_<KEY>; development mode prefixes them). Unset: defaults.
+    deployed_experiments: tuple[tuple[str, str], ...] = ()
+    deployed_models: tuple[tuple[str, str], ...] = ()
     # Bronze Parquet read per silver micro-batch. Unbounded, a 10x first load (86 M hourly rows in one bronze
     # commit) became one batch whose cached partitions broke the 4 GB driver; at 1x every table fits in one batch.
     silver_batch_bytes: str = "64m"
@@ -170,14 +174,23 @@ class Settings:
         return (self.root / "mlartifacts").as_uri() if self.is_local else None
 
     def experiment_name(self, model: str) -> str:
-        return f"fitlake-{model}" if self.is_local else f"{self.experiment_prefix}/fitlake-{model}"
+        if self.is_local:
+            return f"fitlake-{model}"
+        return dict(self.deployed_experiments).get(model) or f"{self.experiment_prefix}/fitlake-{model}"
 
     def model_name(self, model: str) -> str:
         """Registered model name: plain locally, three-level in Unity Catalog."""
-        return f"fitlake_{model}" if self.is_local else f"{self.catalog}.{self.schema}.fitlake_{model}"
+        if self.is_local:
+            return f"fitlake_{model}"
+        return f"{self.catalog}.{self.schema}.{dict(self.deployed_models).get(model) or f'fitlake_{model}'}"
 
     def with_overrides(self, **kwargs) -> "Settings":
         return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def _by_model_key(env, prefix: str) -> tuple[tuple[str, str], ...]:
+    """``{prefix}CALORIES_FITBIT=name`` -> (("calories_fitbit", "name"),), sorted; empty values ignored."""
+    return tuple(sorted((k[len(prefix):].lower(), v) for k, v in env.items() if k.startswith(prefix) and v))
 
 
 def load_settings(
@@ -199,6 +212,8 @@ def load_settings(
         schema=env.get("FITLAKE_SCHEMA", "fitlake"),
         step_goal=int(env.get("FITLAKE_STEP_GOAL", DEFAULT_STEP_GOAL)),
         experiment_prefix=env.get("FITLAKE_EXPERIMENT_PREFIX", "/Shared/fitlake"),
+        deployed_experiments=_by_model_key(env, "FITLAKE_MLFLOW_EXPERIMENT_"),
+        deployed_models=_by_model_key(env, "FITLAKE_UC_MODEL_"),
         silver_batch_bytes=env.get("FITLAKE_SILVER_BATCH_BYTES", Settings.silver_batch_bytes),
         parallel_tables=max(1, int(env.get("FITLAKE_PARALLEL_TABLES", Settings.parallel_tables))),
     )

@@ -281,24 +281,43 @@ def test_every_volume_path_and_schema_a_task_gets_is_created_by_the_deploy(targe
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])
-def test_experiments_live_in_a_folder_the_deploy_creates(target):
-    """Issue #18 item 2: MLflow's `Parent directory ... does not exist`. The experiment folder is the bundle's root
-    folder (the deploy creates it before any resource); prod declares the experiments the training code opens."""
-    from fitlake.config import Settings
-    from fitlake.ml.train import MODELS
+def test_training_code_opens_the_experiments_and_models_the_deploy_creates(target, monkeypatch):
+    """Issue #18 items 2 and 4: MLflow's `Parent directory ... does not exist`, experiments / models addressed as
+    Unity Catalog wants, the DFS temp folder on a Volume. The bundle declares every experiment (in its root folder, which the deploy creates first)
+    and every registered model (catalog.schema.model in its schema); the settings each job cluster's environment
+    gives the code (fitlake.config.load_settings) name exactly those, also after development mode renamed them."""
+    import os
+
+    from fitlake.config import load_settings
+    from fitlake.ml.tracking import dfs_tmpdir
+    from fitlake.ml.train import CALORIES_SPECS, MODELS
 
     bundle = load_bundle(REPO, target=target, user="ci@example.com")
     prefix = bundle.variables["experiment_path"]
     assert prefix == f"/Workspace/Users/ci@example.com/.bundle/fitlake/{target}"
-    for job in bundle.jobs.values():
-        for cluster in job.spec["job_clusters"]:
-            assert cluster["new_cluster"]["spark_env_vars"]["FITLAKE_EXPERIMENT_PREFIX"] == prefix
-    declared = {e["name"] for e in bundle.resources["experiments"].values()}
-    if target == "prod":
-        settings = Settings(target="prod", experiment_prefix=prefix)
-        assert declared == {settings.experiment_name(m) for m in MODELS}
-    else:  # development mode would rename them away from the names the code opens: MLflow creates them
-        assert declared == set()
+    experiments = {e["name"] for e in bundle.resources["experiments"].values()}
+    assert len(experiments) == len(MODELS) and all(e.startswith(prefix + "/") for e in experiments)
+    models = {f"{m['catalog_name']}.{m['schema_name']}.{m['name']}" for m in bundle.resources["registered_models"].values()}
+    schema = bundle.resources["schemas"]["fitlake"]
+    assert all(m.startswith(f"{schema['catalog_name']}.{schema['name']}.") for m in models)
+    volumes = {v["volume_path"] for v in bundle.resources["volumes"].values()}
+    model_keys = {*MODELS, *(spec.model_key for spec in CALORIES_SPECS.values())}
+    clusters = [c["new_cluster"] for job in bundle.jobs.values() for c in job.spec["job_clusters"]]
+    assert clusters
+    for cluster in clusters:
+        for key in [k for k in os.environ if k.startswith("FITLAKE_")]:
+            monkeypatch.delenv(key)
+        for key, value in cluster["spark_env_vars"].items():
+            monkeypatch.setenv(key, str(value))
+        settings = load_settings()
+        assert settings.target == target and settings.experiment_prefix == prefix
+        assert {settings.experiment_name(m) for m in MODELS} == experiments
+        assert {settings.model_name(k) for k in model_keys} == models
+        # Spark models go through a DFS temp folder: on a Volume the bundle declares, not the DBFS root
+        assert any(dfs_tmpdir(settings).startswith(v + "/") for v in volumes), dfs_tmpdir(settings)
+    if target == "dev":  # development mode renamed both: the defaults would open other (new) ones
+        assert f"{prefix}/fitlake-personas" not in experiments
+        assert f"{schema['catalog_name']}.{schema['name']}.fitlake_personas" not in models
 
 
 def test_clusters_name_no_cloud_specific_node_type_and_streams_retry():

@@ -26,6 +26,21 @@ def check_jsonschema(schema: Path, files: list[Path]) -> subprocess.CompletedPro
 DEPLOY_VARS = {"BUNDLE_VAR_catalog": "lake", "BUNDLE_VAR_node_type_id": "some-node-type"}  # required, no default
 
 
+EXPERIMENTS = ("personas", "activity", "calories", "recommend")  # fitlake.ml.train.MODELS
+MODELS = ("personas", "activity", "calories", "calories_fitbit", "recommend")  # what training registers
+
+
+def assert_clusters_name_the_deployed_mlflow_resources(jobs: dict) -> None:
+    """Each job cluster's env (fitlake.config.load_settings) names the deployed experiment / model of each key."""
+    for job in jobs.values():
+        for cluster in job["job_clusters"]:
+            env = cluster["new_cluster"]["spark_env_vars"]
+            for m in EXPERIMENTS:
+                assert env[f"FITLAKE_MLFLOW_EXPERIMENT_{m.upper()}"] == f"${{resources.experiments.experiment_{m}.name}}"
+            for m in MODELS:
+                assert env[f"FITLAKE_UC_MODEL_{m.upper()}"] == f"${{resources.registered_models.model_{m}.name}}"
+
+
 def bundle_validate(
     cli: Path, root: Path, target: str, tmp_path: Path, deploy_vars: dict[str, str] = DEPLOY_VARS
 ) -> tuple[subprocess.CompletedProcess, WorkspaceStandIn]:
@@ -90,6 +105,14 @@ def test_validate_dev_resolves_a_private_development_copy(databricks_cli, tmp_pa
     assert personas["notebook_task"]["notebook_path"].endswith("/files/src/notebooks/train_personas")
     assert "artifacts" in config and config["artifacts"]["fitlake_wheel"]["type"] == "whl"
     assert config["artifacts"]["fitlake_wheel"]["dynamic_version"] is True
+    # MLflow: the experiments in the bundle's root folder (created before them), the models in the dev schema,
+    # each by the name development mode gives it, and every cluster tells the code that name
+    assert {k: v["name"] for k, v in resources["experiments"].items()} == {
+        f"experiment_{m}": f"{root_path}/[dev {SHORT_NAME}] fitlake-{m}" for m in EXPERIMENTS}
+    models = resources["registered_models"]
+    assert {k: (v["catalog_name"], v["schema_name"], v["name"]) for k, v in models.items()} == {
+        f"model_{m}": ("lake", "${resources.schemas.fitlake.name}", f"dev_{SHORT_NAME}_fitlake_{m}") for m in MODELS}
+    assert_clusters_name_the_deployed_mlflow_resources(jobs)
 
 
 def test_validate_without_a_catalog_fails_with_a_clear_error(databricks_cli, tmp_path):
@@ -114,8 +137,11 @@ def test_validate_prod_runs_unpaused_with_explicit_root_and_permissions(databric
     assert {v["volume_path"] for v in resources["volumes"].values()} == {"/Volumes/lake/fitlake/landing",
                                                                        "/Volumes/lake/fitlake/state"}
     root_path = f"/Workspace/Users/{USER_NAME}/.bundle/fitlake/prod"
-    assert sorted(e["name"] for e in resources["experiments"].values()) == [
-        f"{root_path}/fitlake-{m}" for m in ("activity", "calories", "personas", "recommend")]
+    assert {k: v["name"] for k, v in resources["experiments"].items()} == {
+        f"experiment_{m}": f"{root_path}/fitlake-{m}" for m in EXPERIMENTS}
+    assert {k: (v["catalog_name"], v["schema_name"], v["name"]) for k, v in resources["registered_models"].items()} == {
+        f"model_{m}": ("lake", "${resources.schemas.fitlake.name}", f"fitlake_{m}") for m in MODELS}
+    assert_clusters_name_the_deployed_mlflow_resources(jobs)
     wheel_tasks = [t for j in jobs.values() for t in j["tasks"] if "python_wheel_task" in t]
     assert all(t["python_wheel_task"]["parameters"][:2] == ["--target", "prod"] for t in wheel_tasks)
 

@@ -1,6 +1,7 @@
-"""`fitlake bundle run fitlake_batch -t dev` against the stand-in workspace (issue #18 Build 4): the dev target's task
-entry points, each a spark-submit, with Unity Catalog names, the bundle's schema and Volumes and Auto Loader's
-contract, leave the same silver and gold rows as the local code path on the same landing files."""
+"""`fitlake bundle run fitlake_batch` and `fitlake_stream` (availableNow) `-t dev` against the stand-in workspace
+(issue #18 Build 4): the dev target's task entry points, each a spark-submit, with Unity Catalog names, the bundle's
+schema and Volumes and Auto Loader's contract, leave the same silver and gold rows as the local code path on the
+same landing files."""
 
 from __future__ import annotations
 
@@ -67,3 +68,53 @@ def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, tmp_pat
     state = workspace / "Volumes" / "spark_catalog" / SCHEMA / "state"
     assert (state / "_schemas" / "daily_activity").is_dir() and (state / "_checkpoints" / "bronze").is_dir()
     assert spark.read.format("delta").load(str(tables / "ops_run_log")).where(F.col("target") == "dev").count() > 0
+
+
+EVENTS = REPO / "fixtures" / "events"
+STREAM_TABLES = (("bronze", "events"), ("silver", "events"), ("gold", "event_windows"), ("gold", "event_daily_steps"),
+                 ("gold", "goal_alerts"))
+
+
+def test_stream_job_on_the_dev_target_equals_the_local_run(spark, tmp_path, monkeypatch):
+    """`fitlake_stream` of the dev target, availableNow (as `databricks bundle run fitlake_stream --python-params`
+    would start it once), through Auto Loader's stand-in on the landing Volume: first on an empty Volume (no
+    events/ yet: "no files yet", not CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE and a retry loop), then on the fixture
+    events - the rows of `fitlake stream --available-now` on the same files."""
+    from fitlake_bundle import load_bundle, run_job
+
+    from fitlake.streaming.job import StreamOptions, run_stream
+
+    workspace = tmp_path / "ws"
+    landing = workspace / "Volumes" / "spark_catalog" / SCHEMA / "landing"
+    monkeypatch.setenv("FITLAKE_STANDIN_WORKSPACE", str(workspace))
+    monkeypatch.delenv("FITLAKE_LANDING", raising=False)
+    monkeypatch.delenv("FITLAKE_ROOT", raising=False)
+    bundle = load_bundle(REPO, target="dev", cli_vars={"catalog": "spark_catalog", "node_type_id": "standin"}, user=USER)
+    job = bundle.jobs["fitlake_stream"]
+    assert job.spec["continuous"] and [t["task_key"] for t in job.tasks] == ["stream"]
+    job.spec["tasks"][0]["python_wheel_task"]["parameters"].append("--available-now")  # the one-off run
+    lines: list[str] = []
+    for run in ("empty", "events"):
+        if run == "events":
+            shutil.copytree(EVENTS, landing / "events", dirs_exist_ok=True)  # files uploaded to the Volume
+        result = run_job(bundle, "fitlake_stream", echo=lines.append)
+        assert result.returncode == 0, "\n".join(lines[-20:])
+    assert f"stand-in deploy: schema spark_catalog.{SCHEMA}" in lines
+
+    local = Settings(root=tmp_path / "local", landing=landing)
+    summary = run_stream(spark, local, StreamOptions(available_now=True), poll_seconds=0.2)
+    assert summary["events_in"] > 0
+    tables = workspace / "catalog" / f"{SCHEMA}.db"
+    compared = 0
+    for layer, name in STREAM_TABLES:
+        local_df = spark.read.format("delta").load(local.table(layer, name).path).drop("alerted_at")
+        dev_df = spark.read.format("delta").load(str(tables / f"{layer}_{name}")).drop("alerted_at")
+        want, cols = _comparable(local_df)
+        got, dev_cols = _comparable(dev_df)
+        assert dev_cols == cols, f"{layer}.{name}"
+        assert got == want, f"{layer}.{name}: dev and local rows differ"
+        compared += bool(want)
+    assert compared >= 4  # bronze, silver, windows and daily totals have rows
+    state = workspace / "Volumes" / "spark_catalog" / SCHEMA / "state"
+    assert (state / "_checkpoints" / "streaming").is_dir() and (state / "_schemas" / "events").is_dir()
+    assert not (state / "_checkpoints" / "streaming" / ".lock").exists()  # no local lock off local
