@@ -87,6 +87,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 TABLES["ops"] += ("maintenance_log", "erasure_log", "suppressed_users")
 
 DEFAULT_STEP_GOAL = 10_000
+DATE_ORDERS = (None, "month_first", "day_first")
 
 
 class ConfigError(ValueError):
@@ -141,10 +142,16 @@ class Settings:
     silver_batch_bytes: str = "64m"
     # Independent tables of one stage run side by side (fitlake.concurrency): their fixed costs overlap.
     parallel_tables: int = 3
+    # How to read the dates of a file whose own values do not say (every day 12 or less): "month_first",
+    # "day_first", or None: such dates are quarantined (fitlake.bronze.formats). Default: $FITLAKE_DATE_ORDER.
+    date_order: str | None = field(default_factory=lambda: os.environ.get("FITLAKE_DATE_ORDER") or None)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ConfigError(f"Unknown target {self.target!r}: choose one of {', '.join(TARGETS)}.")
+        if self.date_order not in DATE_ORDERS:
+            raise ConfigError(f"date_order must be one of {', '.join(o for o in DATE_ORDERS if o)} (or unset), "
+                              f"not {self.date_order!r}.")
 
     @property
     def is_local(self) -> bool:

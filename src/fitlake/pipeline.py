@@ -223,6 +223,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder (<root>/landing) is empty; a given --landing is never filled")
     parser.add_argument("--no-generate", action="store_true",
                         help="never generate synthetic data (the default; kept for scripts that pass it)")
+    parser.add_argument("--date-order", choices=["month_first", "day_first"], default=None,
+                        help="how to read the dates of a file whose own values do not say (every day 12 or less); "
+                             "unset ($FITLAKE_DATE_ORDER): such rows are quarantined")
     parser.add_argument("--lock-timeout", type=float, default=0.0,
                         help="seconds to wait for another run on the same lakehouse (default 0: fail at once)")
 

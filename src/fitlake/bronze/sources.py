@@ -90,3 +90,19 @@ SOURCES: dict[str, BronzeSource] = {s.name: s for s in _SOURCES}
 # What `ingest_all` runs by default: the batch sources. Live events (`events`) are read by the streaming job with
 # the same reader; `ingest_source(spark, settings, "events")` lands them in bronze.events on demand.
 BATCH_SOURCES: tuple[str, ...] = tuple(n for n in SOURCES if n != "events")
+
+# Names one column has in other Fitbit export versions (the first is not special). A header name is matched to a
+# source's columns case-, space- and underscore-insensitively, then through these groups: a daily file whose header
+# says ``ActivityDate`` where this source expects ``ActivityDay`` fills ``ActivityDay``. The raw Fitbit names live
+# here and in ``_SOURCES`` only; silver specs take theirs from ``SOURCES`` (``fitbit_column``).
+HEADER_VARIANTS: tuple[tuple[str, ...], ...] = (
+    ("ActivityDate", "ActivityDay"),
+    ("TotalSteps", "StepTotal"),
+    ("Id", "UserId"),
+    ("SleepDay", "SleepDate"),
+)
+
+
+def fitbit_column(source: str, position: int) -> str:
+    """The raw name of column ``position`` of a Fitbit source (silver specs refer to raw columns this way)."""
+    return SOURCES[source].columns[position]
