@@ -83,6 +83,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "ops": ("run_log", "gold_state"),
 }
+# the rest of a full Fitbit export, raw in bronze only (fitlake.bronze.sources; no silver model yet)
+TABLES["bronze"] += ("minute_calories_narrow", "minute_intensities_narrow", "minute_mets_narrow", "minute_steps_narrow",
+                     "minute_calories_wide", "minute_intensities_wide", "minute_steps_wide", "minute_sleep")
 # fitlake.ops: maintenance runs, erasure requests (no personal data), suppressed ids (salted hashes)
 TABLES["ops"] += ("maintenance_log", "erasure_log", "suppressed_users")
 

@@ -48,6 +48,12 @@ def _ingest(spark, settings: Settings, report: RunReport, say) -> None:
     from fitlake.bronze import ingest_all
 
     report.bronze = ingest_all(spark, settings, progress=lambda line: say(f"  bronze  {line}"))
+    from fitlake.bronze.landing_report import file_formats, format_notes, landing_notes
+
+    if settings.is_local:  # misplaced and unknown files (a plain walk of the local landing folder)
+        report.notes += landing_notes(settings.landing_dir)
+    touched = [b["source"] for b in report.bronze if b.get("files") and b.get("source")]
+    report.notes += format_notes(file_formats(spark, settings, touched), settings.date_order)
 
 
 def _silver(spark, settings: Settings, report: RunReport, say) -> None:
@@ -278,6 +284,10 @@ def main(args) -> int:
             if settings.is_local and is_up_to_date(settings, stages):
                 say("nothing new: every landing file is ingested and silver and gold are up to date "
                     "(checked from the landing folder and the Delta logs, without starting Spark)")
+                from fitlake.bronze.landing_report import landing_notes
+
+                for line in landing_notes(settings.landing_dir):  # e.g. an export dropped straight into landing/
+                    say(line)
                 say(f"total {time.monotonic() - started:.1f} s")
                 return 0
             t0 = time.monotonic()

@@ -39,6 +39,11 @@ def _fitbit(name: str, file_stem: str, columns: str) -> BronzeSource:
     return BronzeSource(name, "csv", f"fitbit/*/{file_stem}_merged*.csv", tuple(columns.split(",")))
 
 
+def _minutes(prefix: str) -> str:
+    """The 60 per-minute columns of a wide file: Steps00,...,Steps59."""
+    return ",".join(f"{prefix}{m:02d}" for m in range(60))
+
+
 _SOURCES = (
     BronzeSource(
         "activity",
@@ -77,6 +82,15 @@ _SOURCES = (
     _fitbit("sleep_day", "sleepDay", "Id,SleepDay,TotalSleepRecords,TotalMinutesAsleep,TotalTimeInBed"),
     _fitbit("weight_log", "weightLogInfo", "Id,Date,WeightKg,WeightPounds,Fat,BMI,IsManualReport,LogId"),
     _fitbit("heartrate_seconds", "heartrate_seconds", "Id,Time,Value"),
+    # The rest of a full Fitbit export: raw in bronze (no silver model yet), so nothing of an export is left unread.
+    _fitbit("minute_calories_narrow", "minuteCaloriesNarrow", "Id,ActivityMinute,Calories"),
+    _fitbit("minute_intensities_narrow", "minuteIntensitiesNarrow", "Id,ActivityMinute,Intensity"),
+    _fitbit("minute_mets_narrow", "minuteMETsNarrow", "Id,ActivityMinute,METs"),
+    _fitbit("minute_steps_narrow", "minuteStepsNarrow", "Id,ActivityMinute,Steps"),
+    _fitbit("minute_calories_wide", "minuteCaloriesWide", "Id,ActivityHour," + _minutes("Calories")),
+    _fitbit("minute_intensities_wide", "minuteIntensitiesWide", "Id,ActivityHour," + _minutes("Intensity")),
+    _fitbit("minute_steps_wide", "minuteStepsWide", "Id,ActivityHour," + _minutes("Steps")),
+    _fitbit("minute_sleep", "minuteSleep", "Id,date,value,logId"),
     BronzeSource(
         "events",
         "json",
