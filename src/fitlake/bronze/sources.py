@@ -6,6 +6,7 @@ a column does not shrink the schema, and Databricks gets the same list as ``clou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 FORMATS = ("csv", "json")
@@ -117,6 +118,20 @@ HEADER_VARIANTS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def fitbit_column(source: str, position: int) -> str:
-    """The raw name of column ``position`` of a Fitbit source (silver specs refer to raw columns this way)."""
-    return SOURCES[source].columns[position]
+# Silver's name for a raw Fitbit column: snake_case of the raw name, but for these.
+_SILVER_NAMES = {"Id": "user_id", "ActivityDate": "activity_date", "ActivityDay": "activity_date",
+                 "SleepDay": "sleep_date"}
+
+
+def snake_name(raw: str) -> str:
+    """``TotalSteps`` -> ``total_steps``, ``BMI`` -> ``bmi``, ``Id`` -> ``user_id`` (``_SILVER_NAMES``)."""
+    return _SILVER_NAMES.get(raw) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", raw).lower()
+
+
+def raw_column(source: str, name: str) -> str:
+    """The raw column of ``source`` whose silver name is ``name``: how silver specs name their bronze fields, so
+    each raw Fitbit name is written once, in ``_SOURCES``."""
+    found = [c for c in SOURCES[source].columns if snake_name(c) == name]
+    if len(found) != 1:
+        raise KeyError(f"bronze source {source} has {len(found)} columns named {name!r} in silver")
+    return found[0]
