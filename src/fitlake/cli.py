@@ -36,7 +36,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "generate": ("fitlake generate --users 200 --days 30 --out lakehouse/landing",
                  "fitlake generate --scale 10 --out /tmp/l10x"),
     "generate-events": ("fitlake generate-events --out lakehouse/landing --rate 50/s --duration 60 --no-realtime",),
-    "run": ("fitlake run", "fitlake run --root /tmp/mylake --no-generate", "fitlake run --date-order day_first",
+    "run": ("fitlake run", "fitlake run --root /tmp/mylake --no-generate", "fitlake run --date-order day_first --strict",
             "fitlake run --stage gold --lock-timeout 60"),
     "stream": ("fitlake stream --available-now", "fitlake stream --trigger 5s --until 60s",
                "fitlake stream --source kafka --bootstrap 127.0.0.1:9092 --available-now"),

@@ -148,6 +148,10 @@ class Settings:
     # How to read the dates of a file whose own values do not say (every day 12 or less): "month_first",
     # "day_first", or None: such dates are quarantined (fitlake.bronze.formats). Default: $FITLAKE_DATE_ORDER.
     date_order: str | None = field(default_factory=lambda: os.environ.get("FITLAKE_DATE_ORDER") or None)
+    # A silver table whose run quarantined more than this share of its rows is reported loudly (fitlake run --strict
+    # fails then).
+    max_quarantine_share: float = field(
+        default_factory=lambda: float(os.environ.get("FITLAKE_MAX_QUARANTINE_SHARE") or 0.05))
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

@@ -60,6 +60,9 @@ def _silver(spark, settings: Settings, report: RunReport, say) -> None:
     from fitlake.silver.job import run_silver
 
     report.silver = run_silver(spark, settings, progress=lambda c: say("  silver  " + describe_silver(c)))
+    from fitlake.silver.completeness import completeness_lines
+
+    report.notes += completeness_lines(report.silver, settings.max_quarantine_share)
 
 
 def _gold(spark, settings: Settings, report: RunReport, say) -> None:
@@ -232,6 +235,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date-order", choices=["month_first", "day_first"], default=None,
                         help="how to read the dates of a file whose own values do not say (every day 12 or less); "
                              "unset ($FITLAKE_DATE_ORDER): such rows are quarantined")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 3 when a silver table quarantined more than max_quarantine_share of its rows "
+                             "($FITLAKE_MAX_QUARANTINE_SHARE, default 0.05); without it such a run says so and exits 0")
     parser.add_argument("--lock-timeout", type=float, default=0.0,
                         help="seconds to wait for another run on the same lakehouse (default 0: fail at once)")
 
@@ -306,4 +312,8 @@ def main(args) -> int:
         say(line)
     say(f"total {time.monotonic() - started:.1f} s (incl. Spark start)")
     mismatched = [c.table for c in report.silver if not c.reconciles]
-    return 1 if mismatched else 0
+    if mismatched:
+        return 1
+    from fitlake.silver.completeness import over_threshold
+
+    return 3 if getattr(args, "strict", False) and over_threshold(report.silver, settings.max_quarantine_share) else 0
