@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 COMMANDS["maintain"] = ("fitlake.ops.maintain", "OPTIMIZE, VACUUM (7 days) and log clean-up of every table")
 COMMANDS["forget"] = ("fitlake.ops.forget", "erase one user from every table, suppress them, vacuum their files")
+COMMANDS["import"] = ("fitlake.import_export", "put a Fitbit export (folder or .zip) in landing/fitbit/<name>/")
 
 # name -> example command lines, shown under "examples:" in ``fitlake <name> --help`` (tests/test_docs.py parses each
 # with the real parser, so an example that drifts from the options fails the suite).
@@ -35,7 +36,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "generate": ("fitlake generate --users 200 --days 30 --out lakehouse/landing",
                  "fitlake generate --scale 10 --out /tmp/l10x"),
     "generate-events": ("fitlake generate-events --out lakehouse/landing --rate 50/s --duration 60 --no-realtime",),
-    "run": ("fitlake run", "fitlake run --root /tmp/mylake --no-generate",
+    "run": ("fitlake run", "fitlake run --root /tmp/mylake --no-generate", "fitlake run --date-order day_first --strict",
             "fitlake run --stage gold --lock-timeout 60"),
     "stream": ("fitlake stream --available-now", "fitlake stream --trigger 5s --until 60s",
                "fitlake stream --source kafka --bootstrap 127.0.0.1:9092 --available-now"),
@@ -47,6 +48,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "bench": ("fitlake bench --quick", "fitlake bench --only B1,B2 --workdir /tmp/fitbench --keep"),
     "maintain": ("fitlake maintain", "fitlake maintain --root /tmp/mylake --retain-hours 336"),
     "forget": ("fitlake forget --user 1503960366",),
+    "import": ("fitlake import ~/Downloads/fitbit_export.zip", "fitlake import ./my-export --name 2016-04 --root /tmp/mylake"),
 }
 
 

@@ -57,10 +57,14 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "ops": ("run_log", "gold_state"),
 }
+# the rest of a full Fitbit export, raw in bronze only (fitlake.bronze.sources; no silver model yet)
+TABLES["bronze"] += ("minute_calories_narrow", "minute_intensities_narrow", "minute_mets_narrow", "minute_steps_narrow",
+                     "minute_calories_wide", "minute_intensities_wide", "minute_steps_wide", "minute_sleep")
 # fitlake.ops: maintenance runs, erasure requests (no personal data), suppressed ids (salted hashes)
 TABLES["ops"] += ("maintenance_log", "erasure_log", "suppressed_users")
 
 DEFAULT_STEP_GOAL = 10_000
+DATE_ORDERS = (None, "month_first", "day_first")
 
 
 class ConfigError(ValueError):
@@ -119,10 +123,20 @@ class Settings:
     silver_batch_bytes: str = "64m"
     # Independent tables of one stage run side by side (fitlake.concurrency): their fixed costs overlap.
     parallel_tables: int = 3
+    # How to read the dates of a file whose own values do not say (every day 12 or less): "month_first",
+    # "day_first", or None: such dates are quarantined (fitlake.bronze.formats). Default: $FITLAKE_DATE_ORDER.
+    date_order: str | None = field(default_factory=lambda: os.environ.get("FITLAKE_DATE_ORDER") or None)
+    # A silver table whose run quarantined more than this share of its rows is reported loudly (fitlake run --strict
+    # fails then).
+    max_quarantine_share: float = field(
+        default_factory=lambda: float(os.environ.get("FITLAKE_MAX_QUARANTINE_SHARE") or 0.05))
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ConfigError(f"Unknown target {self.target!r}: choose one of {', '.join(TARGETS)}.")
+        if self.date_order not in DATE_ORDERS:
+            raise ConfigError(f"date_order must be one of {', '.join(o for o in DATE_ORDERS if o)} (or unset), "
+                              f"not {self.date_order!r}.")
 
     @property
     def is_local(self) -> bool:

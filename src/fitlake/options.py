@@ -27,4 +27,5 @@ def settings_from_args(args) -> Settings:
         schema=getattr(args, "schema", None),
         step_goal=getattr(args, "step_goal", None),
         experiment_prefix=getattr(args, "experiment_prefix", None),
+        date_order=getattr(args, "date_order", None),
     )

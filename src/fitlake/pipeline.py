@@ -48,12 +48,21 @@ def _ingest(spark, settings: Settings, report: RunReport, say) -> None:
     from fitlake.bronze import ingest_all
 
     report.bronze = ingest_all(spark, settings, progress=lambda line: say(f"  bronze  {line}"))
+    from fitlake.bronze.landing_report import file_formats, format_notes, landing_notes
+
+    if settings.is_local:  # misplaced and unknown files (a plain walk of the local landing folder)
+        report.notes += landing_notes(settings.landing_dir)
+    touched = [b["source"] for b in report.bronze if b.get("files") and b.get("source")]
+    report.notes += format_notes(file_formats(spark, settings, touched), settings.date_order)
 
 
 def _silver(spark, settings: Settings, report: RunReport, say) -> None:
     from fitlake.silver.job import run_silver
 
     report.silver = run_silver(spark, settings, progress=lambda c: say("  silver  " + describe_silver(c)))
+    from fitlake.silver.completeness import completeness_lines
+
+    report.notes += completeness_lines(report.silver, settings.max_quarantine_share)
 
 
 def _gold(spark, settings: Settings, report: RunReport, say) -> None:
@@ -223,6 +232,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder (<root>/landing) is empty; a given --landing is never filled")
     parser.add_argument("--no-generate", action="store_true",
                         help="never generate synthetic data (the default; kept for scripts that pass it)")
+    parser.add_argument("--date-order", choices=["month_first", "day_first"], default=None,
+                        help="how to read the dates of a file whose own values do not say (every day 12 or less); "
+                             "unset ($FITLAKE_DATE_ORDER): such rows are quarantined")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 3 when a silver table quarantined more than max_quarantine_share of its rows "
+                             "($FITLAKE_MAX_QUARANTINE_SHARE, default 0.05); without it such a run says so and exits 0")
     parser.add_argument("--lock-timeout", type=float, default=0.0,
                         help="seconds to wait for another run on the same lakehouse (default 0: fail at once)")
 
@@ -275,6 +290,10 @@ def main(args) -> int:
             if settings.is_local and is_up_to_date(settings, stages):
                 say("nothing new: every landing file is ingested and silver and gold are up to date "
                     "(checked from the landing folder and the Delta logs, without starting Spark)")
+                from fitlake.bronze.landing_report import landing_notes
+
+                for line in landing_notes(settings.landing_dir):  # e.g. an export dropped straight into landing/
+                    say(line)
                 say(f"total {time.monotonic() - started:.1f} s")
                 return 0
             t0 = time.monotonic()
@@ -293,4 +312,8 @@ def main(args) -> int:
         say(line)
     say(f"total {time.monotonic() - started:.1f} s (incl. Spark start)")
     mismatched = [c.table for c in report.silver if not c.reconciles]
-    return 1 if mismatched else 0
+    if mismatched:
+        return 1
+    from fitlake.silver.completeness import over_threshold
+
+    return 3 if getattr(args, "strict", False) and over_threshold(report.silver, settings.max_quarantine_share) else 0

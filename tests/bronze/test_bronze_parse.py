@@ -95,6 +95,7 @@ def test_csv_maps_by_name_rescues_unknown_columns_and_keeps_bad_lines(spark):
     }
     df = files(spark, *text.values()).transform(parse_landing_files("csv", CSV_COLS))
     assert df.columns == bronze_columns(CSV_COLS)
+    df = df.drop("_date_format")  # tested on its own below
     want = expected(
         spark,
         CSV_COLS,
@@ -128,6 +129,8 @@ def test_json_lines_keep_text_of_every_key_and_whole_bad_lines(spark):
         '{"user_id": "caf\ufffd"}',
     ]
     df = files(spark, "\ufeff" + "\r\n".join(lines) + "\r\n").transform(parse_landing_files("json", JSON_COLS))
+    assert df.where("_date_format IS NOT NULL").count() == 0  # JSON dates are ISO: nothing to detect
+    df = df.drop("_date_format")
     want = expected(
         spark,
         JSON_COLS,
@@ -146,3 +149,46 @@ def test_unknown_format_and_no_columns_are_refused():
         parse_landing_files("xml", ["a"])
     with pytest.raises(ValueError, match="at least one"):
         parse_landing_files("csv", [])
+
+
+def test_each_file_gets_the_date_format_its_own_values_show(spark):
+    head = "Id,ActivityHour,StepTotal\r\n"
+    text = {
+        "native": head + "1,4/12/2016 1:00:00 AM,5\r\n1,4/13/2016 1:00:00 PM,6\r\n",
+        "day_first_24h": head + "1,12/04/2016 01:00,5\r\n1,13/04/2016 00:00,6\r\n",
+        "ambiguous": head + "1,04/12/2016 00:00,5\r\n1,05/12/2016 13:00,6\r\n",  # every field <= 12
+        "conflicting": head + "1,4/13/2016 1:00:00 AM,5\r\n1,13/4/2016 1:00:00 AM,6\r\n",
+        "dates_only": "Id,ActivityDay,StepTotal\r\n1,4/13/2016,5\r\n",
+        "two_clocks": head + "1,4/13/2016 1:00:00 AM,5\r\n1,4/13/2016 13:00,6\r\n",
+        "impossible": head + "1,4/31/2016 1:00 AM,5\r\n1,4/12/2016 1:00 AM,6\r\n",  # 31 April votes for nothing
+        "no_dates": head,
+    }
+    df = files(spark, *text.values()).transform(parse_landing_files("csv", ["Id", "ActivityHour", "StepTotal"]))
+    got = {r["_source_file"]: r["_date_format"] for r in df.select("_source_file", "_date_format").collect()}
+    names = {f"file:/f{i}": name for i, name in enumerate(text)}
+    assert {names[f]: v for f, v in got.items()} == {
+        "native": "M/d/yyyy h:mm:ss a",
+        "day_first_24h": "d/M/yyyy H:mm",
+        "ambiguous": "?/?/yyyy H:mm",
+        "conflicting": "!/!/yyyy h:mm:ss a",
+        "dates_only": "M/d/yyyy",
+        "two_clocks": "M/d/yyyy h:mm:ss a|H:mm",
+        "impossible": "?/?/yyyy h:mm a",
+        # a header-only file has no rows at all
+    }
+
+
+def test_header_variants_map_to_the_expected_columns(spark):
+    text = {
+        "other_version": "Id,ActivityDate,StepTotal\r\n1,4/13/2016,5\r\n",  # dailyActivity's name for the day
+        "case_and_spacing": "id,Activity Day,step_total\r\n2,4/13/2016,6\r\n",
+        "exact_wins": "Id,ActivityDay,ActivityDate,StepTotal\r\n3,4/13/2016,x,7\r\n",
+    }
+    df = files(spark, *text.values()).transform(parse_landing_files("csv", CSV_COLS))
+    got = sorted((r["Id"], r["ActivityDay"], r["StepTotal"], r["_rescued_data"], r["_corrupt_record"])
+                 for r in df.collect())
+    assert got == [
+        ("1", "4/13/2016", "5", None, None),
+        ("2", "4/13/2016", "6", None, None),
+        ("3", "4/13/2016", "7", '{"ActivityDate":"x"}', None),  # both names: the exact one fills the column
+    ]

@@ -43,7 +43,7 @@ def test_fitbit_timestamps_and_numbers(spark):
     expected = spark.createDataFrame(
         [(dt.datetime(2016, 4, 12, 0, 0), 13162, 8.5, True),
          (dt.datetime(2016, 4, 12, 13, 5, 9), -3, 1.87999999523163, False),
-         (None, None, None, None),
+         (dt.datetime(2016, 4, 12, 13, 0), None, None, None),  # a 24-hour value says so itself (no AM/PM)
          (None, None, None, None),
          (None, 0, 0.0, True)],
         "ts TIMESTAMP, i INT, d DOUBLE, b BOOLEAN",

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from fitlake.bronze.formats import DATE_FORMAT, date_format
+from fitlake.bronze.headers import canonical_header
+
 RESCUED = "_rescued_data"
 CORRUPT = "_corrupt_record"
 SOURCE_FILE = "_source_file"
@@ -22,7 +25,8 @@ SOURCE_MODIFIED = "_source_file_modified"
 LINE = "_line"
 INGESTED_AT = "_ingested_at"
 BATCH_ID = "_batch_id"
-META_COLUMNS = (RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE, INGESTED_AT, BATCH_ID)
+# the file's date format as its own values show it (``fitlake.bronze.formats``); the same on every row of a file
+META_COLUMNS = (RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE, DATE_FORMAT, INGESTED_AT, BATCH_ID)
 
 # Java's decoder turns bytes that are not UTF-8 into U+FFFD: such a line is not trustworthy text.
 REPLACEMENT_CHAR = "\ufffd"
@@ -43,7 +47,7 @@ Transform = Callable[[DataFrame], DataFrame]
 
 def bronze_columns(columns: Sequence[str]) -> list[str]:
     """The column order every parser returns (``_ingested_at`` and ``_batch_id`` are added by the writer)."""
-    return [*columns, RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE]
+    return [*columns, RESCUED, CORRUPT, SOURCE_FILE, SOURCE_MODIFIED, LINE, DATE_FORMAT]
 
 
 def with_file_lines(text_col: str = "value") -> Transform:
@@ -59,13 +63,15 @@ def with_file_lines(text_col: str = "value") -> Transform:
 def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
     """The file's first non-blank line is its header; usable only if it names a known column, each name once.
 
-    A header that shares no known column is a wrong delimiter or no header at all: its lines become corrupt rows.
+    Names are first mapped to the known columns they stand for (``fitlake.bronze.headers``: another export
+    version's name, other case or spacing). A header that shares no known column is a wrong delimiter or no header
+    at all: its lines become corrupt rows.
     """
     known = _literal_array(columns)
 
     def _(df: DataFrame) -> DataFrame:
         raw_header = F.try_element_at(F.filter(F.col(_LINES), lambda x: F.trim(x) != ""), F.lit(1))
-        header = split_delimited(raw_header, delimiter)
+        header = canonical_header(split_delimited(raw_header, delimiter), columns)
         usable = F.arrays_overlap(F.col(_HEADER), known) & (
             F.size(F.array_distinct(F.col(_HEADER))) == F.size(F.col(_HEADER))
         )
@@ -153,6 +159,7 @@ def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform
                 F.col(SOURCE_FILE),
                 F.col(SOURCE_MODIFIED),
                 F.col(LINE),
+                F.col(DATE_FORMAT),
             )
         )
 
@@ -189,6 +196,7 @@ def _project_record(record: Column, columns: Sequence[str]) -> Transform:
             F.col(SOURCE_FILE),
             F.col(SOURCE_MODIFIED),
             F.col(LINE),
+            F.col(DATE_FORMAT),
         )
 
     return _
@@ -198,6 +206,7 @@ def parse_landing_files(fmt: str, columns: Sequence[str], delimiter: str = ",", 
     """Whole files (``value``, ``_source_file``, ``_source_file_modified``) -> bronze rows."""
     if not columns:
         raise ValueError("a bronze source needs at least one expected column")
+    fmt_is_csv = fmt == "csv"
     if fmt == "csv":
         steps = [with_csv_header(columns, delimiter), explode_lines, parse_csv_records(columns, delimiter)]
     elif fmt == "json":
@@ -206,7 +215,9 @@ def parse_landing_files(fmt: str, columns: Sequence[str], delimiter: str = ",", 
         raise ValueError(f"unknown landing format {fmt!r}")
 
     def _(df: DataFrame) -> DataFrame:
-        out = df.transform(with_file_lines(text_col))
+        # once per file, from its whole text: what its dates show (JSON sources carry ISO dates: none here)
+        fmt = date_format(F.col(text_col)) if fmt_is_csv else F.lit(None).cast("string")
+        out = df.withColumn(DATE_FORMAT, fmt).transform(with_file_lines(text_col))
         for step in steps:
             out = out.transform(step)
         return out

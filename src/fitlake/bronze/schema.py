@@ -86,7 +86,9 @@ def _sample_names(fmt: str, line: str, expected: Sequence[str], delimiter: str) 
     if fmt == "csv":
         import csv
 
-        header = next(csv.reader([line], delimiter=delimiter), [])
+        from fitlake.bronze.headers import canonical_names
+
+        header = canonical_names(next(csv.reader([line], delimiter=delimiter), []), expected)
         usable = set(header) & set(expected) and len(set(header)) == len(header)
         return header if usable else []
     try:

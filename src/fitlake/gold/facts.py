@@ -62,18 +62,33 @@ def build_fact_sleep(sleep_day: DataFrame) -> DataFrame:
     )
 
 
+HOURLY_INPUTS = ("hourly_steps", "hourly_calories", "hourly_intensities")
+
+
+def missing_inputs(present: dict[str, str]) -> F.Column:
+    """Completeness of a combined row: the names of the inputs (``{input: presence column}``) that have no row for
+    it, comma-separated in the given order; null when every input is there. An input's row may be missing because
+    the file lacked it or because its rows were quarantined (see ``quarantine.<input>``)."""
+    names = [F.when(F.col(flag).isNull(), F.lit(name)) for name, flag in present.items()]
+    joined = F.concat_ws(",", *names)
+    return F.when(joined != "", joined)
+
+
 def build_fact_hourly_activity(steps: DataFrame, calories: DataFrame, intensities: DataFrame) -> DataFrame:
     keys = ["user_id", "activity_hour"]
     joined = (
-        steps.select(*keys, F.col("step_total").alias("steps"))
-        .join(calories.select(*keys, "calories"), keys, "full")
-        .join(intensities.select(*keys, "total_intensity", "average_intensity"), keys, "full")
+        steps.select(*keys, F.col("step_total").alias("steps"), F.lit(True).alias("_has_steps"))
+        .join(calories.select(*keys, "calories", F.lit(True).alias("_has_calories")), keys, "full")
+        .join(intensities.select(*keys, "total_intensity", "average_intensity", F.lit(True).alias("_has_intensities")),
+              keys, "full")
     )
+    present = dict(zip(HOURLY_INPUTS, ("_has_steps", "_has_calories", "_has_intensities")))
     return joined.select(
         "user_id", "activity_hour",
         F.to_date("activity_hour").alias("date"),
         F.hour("activity_hour").alias("hour"),
         "steps", "calories", "total_intensity", "average_intensity",
+        missing_inputs(present).alias("missing_inputs"),
     )
 
 

@@ -26,8 +26,25 @@ def generic_rules(spec: SilverSpec) -> list[Rule]:
     for c in spec.columns:
         if c.required:
             rules.append((f"{c.name}_not_null", f"nullif(trim(_raw.`{c.source}`), '') IS NOT NULL"))
+    rules += damage_rules(spec)
     for c in spec.columns:
         rules.append((f"{c.name}_parses_exactly", f"nullif(trim(_raw.`{c.source}`), '') IS NULL OR {c.name} IS NOT NULL"))
+    return rules
+
+
+def damage_rules(spec: SilverSpec) -> list[Rule]:
+    """What a spreadsheet's re-save does that no setting can undo, named for what happened (before the generic
+    ``_parses_exactly``): an id rewritten in scientific notation (its digits are gone), dates whose file does not
+    decide day or month first (set ``date_order``, ``fitlake run --date-order``), or decides both ways."""
+    rules: list[Rule] = []
+    for c in spec.columns:
+        text = f"nullif(trim(_raw.`{c.source}`), '')"
+        if c.check == "id":
+            lost = f"{text} RLIKE '^[-+]?[0-9]*[.]?[0-9]+[eE][-+]?[0-9]+$'"
+            rules.append((f"{c.name}_scientific_notation_digits_lost", f"NOT coalesce({lost}, false)"))
+        if c.kind in ("fitbit_date", "fitbit_timestamp"):
+            rules.append((f"{c.name}_date_order_undecided_set_date_order", f"{text} IS NULL OR _date_order <> '?/?'"))
+            rules.append((f"{c.name}_date_order_conflicting_in_file", f"{text} IS NULL OR _date_order <> '!/!'"))
     return rules
 
 

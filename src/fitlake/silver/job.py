@@ -64,12 +64,12 @@ class TableCounts:
             self.quarantined[rule] = self.quarantined.get(rule, 0) + n
 
 
-def checked_rows(bronze: DataFrame, spec: SilverSpec, rules) -> DataFrame:
+def checked_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
     """Bronze rows typed, with their first failing rule (a row-level rule, else ``conflicting_values_in_delivery``
     when its own file holds the key again with other values, else ``stale_redelivery`` when it lost to a newer
     delivery in the batch that was ingested before it) and their duplicate rank among the valid rows."""
     return (
-        bronze.transform(T.with_typed_columns, spec.columns)
+        bronze.transform(T.with_typed_columns, spec.columns, date_order)
         .transform(T.with_failed_rule, rules)
         .transform(T.with_delivery_conflicts, spec.keys, spec.value_columns, CONFLICT_RULE)
         .withColumn("_valid", F.col("_rule").isNull())
@@ -91,7 +91,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
     # Read three times (counts, quarantine, winners). On disk, not in memory: a batch evicted to disk is read back
     # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
     bronze = bronze.transform(suppression(spark, settings))  # erased users (fitlake forget) never come back
-    checked = checked_rows(bronze, spec, rules).persist(StorageLevel.DISK_ONLY)
+    checked = checked_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
     try:
         stats = (
             checked.groupBy("_rule")

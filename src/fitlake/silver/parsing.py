@@ -19,12 +19,13 @@ ISO_DATE = "yyyy-MM-dd"
 
 _PATTERNS = {
     "fitbit_date": r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$",
-    "fitbit_timestamp": r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M$",
+    # seconds or not, 12-hour (AM/PM) or 24-hour clock: each value shows which (``fitbit.bronze.formats``)
+    "fitbit_timestamp": r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?( [AaPp][Mm])?$",
     "iso_date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     "int": r"^-?[0-9]{1,10}$",
     "bigint": r"^-?[0-9]{1,19}$",
     "double": r"^-?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$",
-    "boolean": r"^(?i)(true|false)$",
+    "boolean": r"^(?i)(true|false|1|0)$",  # a spreadsheet writes TRUE / FALSE, some tools 1 / 0
 }
 
 KINDS = ("string", "int", "bigint", "double", "boolean", "fitbit_date", "fitbit_timestamp", "iso_date")
@@ -47,9 +48,30 @@ def _matches(text: Column, kind: str) -> Column:
     return F.regexp_like(text, F.lit(_PATTERNS[kind]))
 
 
-def parse(raw: Column, kind: str) -> Column:
-    """Typed value of ``raw`` as ``kind``, or null when ``raw`` is missing or not exactly in that format."""
+def _fitbit_datetime(text: Column, kind: str, order: Column) -> Column:
+    """A Fitbit date or timestamp read in its file's date order (``M/d`` or ``d/M``; anything else: null). The clock
+    is the value's own: ``AM``/``PM`` -> 12-hour, none -> 24-hour; seconds optional."""
+    out = None
+    for o in ("M/d", "d/M"):
+        if kind == "fitbit_date":
+            value = F.to_date(F.try_to_timestamp(text, F.lit(f"{o}/yyyy")))
+        else:
+            twelve = F.try_to_timestamp(text, F.lit(f"{o}/yyyy h:mm[:ss] a"))
+            value = F.when(F.regexp_like(text, F.lit("[AaPp][Mm]$")), twelve).otherwise(
+                F.try_to_timestamp(text, F.lit(f"{o}/yyyy H:mm[:ss]"))
+            )
+        out = (out.when if out is not None else F.when)(order == o, value)
+    return F.when(_matches(text, kind), out)
+
+
+def parse(raw: Column, kind: str, order: Column | None = None) -> Column:
+    """Typed value of ``raw`` as ``kind``, or null when ``raw`` is missing or not exactly in that format.
+
+    ``order``: for the Fitbit date kinds, the date order of the value's file (``fitlake.bronze.formats.file_order``);
+    without it, month-first as Fitbit writes."""
     text = clean_text(raw)
+    if kind in ("fitbit_date", "fitbit_timestamp"):
+        return _fitbit_datetime(text, kind, F.lit("M/d") if order is None else order)
     if kind == "string":
         return text
     if kind in ("int", "bigint"):
@@ -57,11 +79,7 @@ def parse(raw: Column, kind: str) -> Column:
     if kind == "double":
         return finite(F.when(_matches(text, kind), text.try_cast(kind)))
     if kind == "boolean":
-        return F.when(_matches(text, kind), F.lower(text) == "true")
-    if kind == "fitbit_date":
-        return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(FITBIT_DATE))))
-    if kind == "fitbit_timestamp":
-        return F.when(_matches(text, kind), F.try_to_timestamp(text, F.lit(FITBIT_TIMESTAMP)))
+        return F.when(_matches(text, kind), F.lower(text).isin("true", "1"))
     if kind == "iso_date":
         return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(ISO_DATE))))
     raise ValueError(f"Unknown column kind {kind!r}: choose one of {', '.join(KINDS)}")

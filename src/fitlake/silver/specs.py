@@ -9,6 +9,7 @@ from typing import Callable
 
 from pyspark.sql import DataFrame
 
+from fitlake.bronze.sources import raw_column
 from fitlake.silver import transforms as T
 
 
@@ -36,24 +37,31 @@ class SilverSpec:
         return [c.name for c in self.columns if c.name not in self.keys]
 
 
-def _fitbit(name: str, date_col: str, date_source: str, date_kind: str, *values: Col, **kw) -> SilverSpec:
-    cols = (Col("user_id", "Id", "bigint", check="id"), Col(date_col, date_source, date_kind), *values)
+@dataclass(frozen=True)
+class V:
+    """A value column of a Fitbit table: its raw field comes from ``fitlake.bronze.sources`` (``raw_column``)."""
+
+    name: str
+    kind: str
+    check: str | None = None
+    required: bool = True
+
+
+def _fitbit(name: str, date_col: str, date_kind: str, *values: V, raw_date: str | None = None, **kw) -> SilverSpec:
+    """A Fitbit table keyed by (user_id, its date column); every raw name comes from the bronze source ``name``."""
+    def col(c: V) -> Col:
+        return Col(c.name, raw_column(name, c.name), c.kind, c.required, c.check)
+
+    cols = (col(V("user_id", "bigint", "id")), Col(date_col, raw_column(name, raw_date or date_col), date_kind),
+            *map(col, values))
     date_expr = date_col if date_kind.endswith("date") else f"to_date({date_col})"
     return SilverSpec(name, cols, ("user_id", date_col), date_expr, date_col, **kw)
 
 
-_INTENSITY_MINUTES = (
-    Col("very_active_minutes", "VeryActiveMinutes", "int", check="minutes_per_day"),
-    Col("fairly_active_minutes", "FairlyActiveMinutes", "int", check="minutes_per_day"),
-    Col("lightly_active_minutes", "LightlyActiveMinutes", "int", check="minutes_per_day"),
-    Col("sedentary_minutes", "SedentaryMinutes", "int", check="minutes_per_day"),
-)
-_INTENSITY_DISTANCES = (
-    Col("very_active_distance", "VeryActiveDistance", "double", check="distance_km"),
-    Col("moderately_active_distance", "ModeratelyActiveDistance", "double", check="distance_km"),
-    Col("light_active_distance", "LightActiveDistance", "double", check="distance_km"),
-    Col("sedentary_active_distance", "SedentaryActiveDistance", "double", check="distance_km"),
-)
+_INTENSITY_MINUTES = tuple(V(f"{k}_minutes", "int", "minutes_per_day") for k in ("very_active", "fairly_active",
+                                                                               "lightly_active", "sedentary"))
+_INTENSITY_DISTANCES = tuple(V(f"{k}_distance", "double", "distance_km") for k in ("very_active", "moderately_active",
+                                                                                 "light_active", "sedentary_active"))
 
 SPECS: dict[str, SilverSpec] = {
     s.name: s
@@ -84,16 +92,14 @@ SPECS: dict[str, SilverSpec] = {
         _fitbit(
             "daily_activity",
             "activity_date",
-            "ActivityDate",
             "fitbit_date",
-            Col("total_steps", "TotalSteps", "int", check="steps_per_day"),
-            Col("total_distance", "TotalDistance", "double", check="distance_km"),
-            Col("tracker_distance", "TrackerDistance", "double", check="distance_km"),
-            Col("logged_activities_distance", "LoggedActivitiesDistance", "double",
-                check="distance_km"),
+            V("total_steps", "int", "steps_per_day"),
+            V("total_distance", "double", "distance_km"),
+            V("tracker_distance", "double", "distance_km"),
+            V("logged_activities_distance", "double", "distance_km"),
             *_INTENSITY_DISTANCES,
             *_INTENSITY_MINUTES,
-            Col("calories", "Calories", "int", check="calories_per_day"),
+            V("calories", "int", "calories_per_day"),
             cluster_by=("activity_date",),
             features=(
                 lambda df: T.with_calories_to_steps_ratio(df, "calories", "total_steps"),
@@ -106,44 +112,41 @@ SPECS: dict[str, SilverSpec] = {
                 ),
             ),
         ),
-        _fitbit("daily_steps", "activity_date", "ActivityDay", "fitbit_date",
-                Col("step_total", "StepTotal", "int", check="steps_per_day")),
-        _fitbit("daily_calories", "activity_date", "ActivityDay", "fitbit_date",
-                Col("calories", "Calories", "int", check="calories_per_day")),
+        _fitbit("daily_steps", "activity_date", "fitbit_date", V("step_total", "int", "steps_per_day")),
+        _fitbit("daily_calories", "activity_date", "fitbit_date", V("calories", "int", "calories_per_day")),
+        _fitbit("daily_intensities", "activity_date", "fitbit_date", *_INTENSITY_MINUTES, *_INTENSITY_DISTANCES),
         _fitbit(
-            "daily_intensities", "activity_date", "ActivityDay", "fitbit_date",
-            *_INTENSITY_MINUTES, *_INTENSITY_DISTANCES,
+            "sleep_day", "sleep_date", "fitbit_timestamp",
+            V("total_sleep_records", "int", "sleep_records_per_day"),
+            V("total_minutes_asleep", "int", "minutes_per_day"),
+            V("total_time_in_bed", "int", "minutes_per_day"),
         ),
+        _fitbit("hourly_steps", "activity_hour", "fitbit_timestamp", V("step_total", "int", "steps_per_hour"),
+                cluster_by=("activity_hour",)),
+        _fitbit("hourly_calories", "activity_hour", "fitbit_timestamp", V("calories", "int", "calories_per_hour"),
+                cluster_by=("activity_hour",)),
         _fitbit(
-            "sleep_day", "sleep_date", "SleepDay", "fitbit_timestamp",
-            Col("total_sleep_records", "TotalSleepRecords", "int", check="sleep_records_per_day"),
-            Col("total_minutes_asleep", "TotalMinutesAsleep", "int", check="minutes_per_day"),
-            Col("total_time_in_bed", "TotalTimeInBed", "int", check="minutes_per_day"),
-        ),
-        _fitbit("hourly_steps", "activity_hour", "ActivityHour", "fitbit_timestamp",
-                Col("step_total", "StepTotal", "int", check="steps_per_hour"), cluster_by=("activity_hour",)),
-        _fitbit("hourly_calories", "activity_hour", "ActivityHour", "fitbit_timestamp",
-                Col("calories", "Calories", "int", check="calories_per_hour"), cluster_by=("activity_hour",)),
-        _fitbit(
-            "hourly_intensities", "activity_hour", "ActivityHour", "fitbit_timestamp",
-            Col("total_intensity", "TotalIntensity", "int", check="intensity_per_hour"),
-            Col("average_intensity", "AverageIntensity", "double", check="average_intensity"),
+            "hourly_intensities", "activity_hour", "fitbit_timestamp",
+            V("total_intensity", "int", "intensity_per_hour"),
+            V("average_intensity", "double", "average_intensity"),
             cluster_by=("activity_hour",),
         ),
-        _fitbit("heartrate_seconds", "time", "Time", "fitbit_timestamp",
-                Col("value", "Value", "int", check="heart_rate"),
+        _fitbit("heartrate_seconds", "time", "fitbit_timestamp", V("value", "int", "heart_rate"),
                 cluster_by=("time",)),
         SilverSpec(
             "weight_log",
-            (
-                Col("user_id", "Id", "bigint", check="id"),
-                Col("log_time", "Date", "fitbit_timestamp"),
-                Col("weight_kg", "WeightKg", "double", check="weight_kg"),
-                Col("weight_pounds", "WeightPounds", "double", check="weight_pounds"),
-                Col("fat", "Fat", "double", required=False, check="body_fat_percent"),
-                Col("bmi", "BMI", "double", check="bmi"),
-                Col("is_manual_report", "IsManualReport", "boolean"),
-                Col("log_id", "LogId", "bigint", check="id"),
+            tuple(
+                Col(v.name, raw_column("weight_log", raw or v.name), v.kind, v.required, v.check)
+                for v, raw in (
+                    (V("user_id", "bigint", "id"), None),
+                    (V("log_time", "fitbit_timestamp"), "date"),
+                    (V("weight_kg", "double", "weight_kg"), None),
+                    (V("weight_pounds", "double", "weight_pounds"), None),
+                    (V("fat", "double", "body_fat_percent", required=False), None),
+                    (V("bmi", "double", "bmi"), None),
+                    (V("is_manual_report", "boolean"), None),
+                    (V("log_id", "bigint", "id"), None),
+                )
             ),
             ("user_id", "log_id"),
             "to_date(log_time)",

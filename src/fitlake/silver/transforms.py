@@ -11,23 +11,34 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from fitlake.bronze.formats import DATE_FORMAT, file_order
 from fitlake.silver.parsing import parse
 
 LINEAGE = ("_source_file", "_ingested_at", "_line")
 NON_WEAR_SEDENTARY_MINUTES = 1440
 
 
-def with_typed_columns(df: DataFrame, columns: Sequence) -> DataFrame:
-    """Pack the bronze row into ``_raw`` and add each typed column (``Col(name, source, kind)``) next to it."""
+DATE_ORDER = "_date_order"
+"""Working column: the date order each row's Fitbit dates are read in (``fitlake.bronze.formats.file_order``)."""
+
+
+def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None = None) -> DataFrame:
+    """Pack the bronze row into ``_raw`` and add each typed column (``Col(name, source, kind)``) next to it.
+
+    Fitbit dates are read in their file's own order (bronze ``_date_format``); a file whose values do not decide
+    it uses ``date_order`` (the user's setting: ``month_first`` / ``day_first``), else its dates stay null and the
+    rows fail ``<col>_date_order_undecided_set_date_order``."""
     raw = F.struct(*[F.col(f"`{c}`") for c in df.columns]).alias("_raw")
     present = set(df.columns)
 
     def source(c) -> Column:
         return F.col(f"`{c.source}`") if c.source in present else F.lit(None).cast("string")
 
-    typed = [parse(source(c), c.kind).alias(c.name) for c in columns]
+    fmt = F.col(DATE_FORMAT) if DATE_FORMAT in present else F.lit(None).cast("string")
+    order = file_order(fmt, date_order)
+    typed = [parse(source(c), c.kind, F.col(DATE_ORDER)).alias(c.name) for c in columns]
     lineage = [F.col(c) for c in LINEAGE]
-    return df.select(raw, *lineage, *typed)
+    return df.withColumn(DATE_ORDER, order).select(raw, *lineage, F.col(DATE_ORDER), *typed)
 
 
 def failed_rule(rules: Sequence[tuple[str, str]]) -> Column:

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS gold.fact_hourly_activity (
   calories INT,
   total_intensity INT,
   average_intensity DOUBLE,
+  missing_inputs STRING COMMENT 'silver inputs with no row for this hour (hourly_steps, hourly_calories, hourly_intensities: missing or quarantined), null when complete',
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 

@@ -1,0 +1,88 @@
+"""Per-file date format detection: decided from the file's own unambiguous values, never guessed.
+
+A spreadsheet that opens and re-saves a Fitbit export may write its dates day-first (``12/04/2016 00:00`` for
+12 April), drop the seconds, switch to a 24-hour clock or zero-pad the day, file by file. So bronze records, for
+every CSV file, what its date values show (``_date_format`` on each of its rows), and silver reads each value with
+its own file's order:
+
+* the order comes from values only one order can read: ``4/13/2016`` is month-first (there is no month 13),
+  ``13/04/2016`` is day-first. A value neither order can read (``4/31/2016``) or both can (``4/12/2016``) says
+  nothing. Votes for both orders in one file: the file contradicts itself (``!/!``). No vote at all (every day of
+  the file is 12 or less): undecided (``?/?``), and silver uses the user's ``date_order`` setting or quarantines
+  the value with a reason that names that setting;
+* the clock and the seconds are visible in every value (``AM``/``PM`` or not, ``:ss`` or not): recorded per file
+  for the run summary (each variant seen), and each value is read by what it shows.
+
+``_date_format`` is the file's Spark pattern, e.g. ``M/d/yyyy h:mm:ss a``, ``d/M/yyyy H:mm``, ``?/?/yyyy H:mm``
+(undecided), ``M/d/yyyy h:mm:ss a|H:mm`` (two clock variants in one file); null for a file without such dates.
+Computed once per file from its whole text (one distinct-dates scan, one ``rlike`` per time variant), before the
+file is split into lines.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+DATE_FORMAT = "_date_format"
+
+MONTH_FIRST, DAY_FIRST, UNDECIDED, CONFLICTING = "M/d", "d/M", "?/?", "!/!"
+ORDERS = {"month_first": MONTH_FIRST, "day_first": DAY_FIRST}  # the user's ``date_order`` setting -> order
+LEGACY_ORDER = MONTH_FIRST  # bronze rows written before detection existed: Fitbit's own export order
+
+_DATE = r"(?<![0-9/])[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?![0-9/])"
+_AFTER_DATE = r"(?<![0-9/])[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}"
+_AMPM = r" [AaPp][Mm](?![A-Za-z])"
+# each time variant a file may show, as a Spark pattern fragment -> the regex that finds one value written so
+_TIME_VARIANTS = (
+    ("h:mm:ss a", _AFTER_DATE + r":[0-9]{2}" + _AMPM),
+    ("h:mm a", _AFTER_DATE + r"(?![0-9:])" + _AMPM),
+    ("H:mm:ss", _AFTER_DATE + r":[0-9]{2}(?![0-9])(?!" + _AMPM + ")"),
+    ("H:mm", _AFTER_DATE + r"(?![0-9:])(?!" + _AMPM + ")"),
+)
+
+
+def _readable(date: Column, pattern: str) -> Column:
+    return F.try_to_timestamp(date, F.lit(pattern)).isNotNull()
+
+
+def date_order(text: Column) -> Column:
+    """``M/d``, ``d/M``, ``?/?`` (no value decides) or ``!/!`` (values decide both ways); null: no dates."""
+    dates = F.array_distinct(F.regexp_extract_all(text, F.lit(_DATE), F.lit(0)))
+    month_only = F.filter(dates, lambda d: _readable(d, "M/d/yyyy") & ~_readable(d, "d/M/yyyy"))
+    day_only = F.filter(dates, lambda d: _readable(d, "d/M/yyyy") & ~_readable(d, "M/d/yyyy"))
+    return (
+        F.when(F.size(dates) == 0, F.lit(None).cast("string"))
+        .when((F.size(month_only) > 0) & (F.size(day_only) > 0), F.lit(CONFLICTING))
+        .when(F.size(month_only) > 0, F.lit(MONTH_FIRST))
+        .when(F.size(day_only) > 0, F.lit(DAY_FIRST))
+        .otherwise(F.lit(UNDECIDED))
+    )
+
+
+def time_variants(text: Column) -> Column:
+    """The time notations the file's dates carry, ``|``-joined in a fixed order; empty for dates without times."""
+    seen = [F.when(F.regexp_like(text, F.lit(regex)), F.lit(name)) for name, regex in _TIME_VARIANTS]
+    return F.concat_ws("|", *seen)
+
+
+def date_format(text: Column) -> Column:
+    """The file's ``_date_format`` (see the module doc) from its whole text."""
+    order = date_order(text)
+    times = time_variants(text)
+    return F.when(
+        order.isNotNull(),
+        F.concat(order, F.lit("/yyyy"), F.when(times != "", F.concat(F.lit(" "), times)).otherwise(F.lit(""))),
+    )
+
+
+def file_order(fmt: Column, setting: str | None = None) -> Column:
+    """The order to read a file's values with: its own, else (undecided) the ``date_order`` setting, else
+    ``?/?``; ``!/!`` stays. A row without ``_date_format`` (older bronze, or a file with no such dates) reads as
+    Fitbit writes."""
+    own = F.coalesce(F.substring(fmt, 1, 3), F.lit(LEGACY_ORDER))
+    if setting is None:
+        return own
+    if setting not in ORDERS:
+        raise ValueError(f"date_order must be one of {', '.join(ORDERS)}, not {setting!r}")
+    return F.when(own == UNDECIDED, F.lit(ORDERS[setting])).otherwise(own)

@@ -1,0 +1,67 @@
+"""Header names as people's exports have them -> the columns a source expects.
+
+A spreadsheet or another Fitbit export version may spell a column differently: other case (``activitydate``),
+spaces or underscores (``Activity Date``, ``activity_date``), or another version's name (``ActivityDay`` for
+``ActivityDate``, ``sources.HEADER_VARIANTS``). Each header name is mapped to the source column it stands for; an
+exact name always wins (a variant of a column the header also names exactly stays as it is), and a name that stands for nothing known stays as it is (it goes to ``_rescued_data``).
+The same mapping serves the Spark parser (``canonical_header``) and schema inference (``canonical_names``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from fitlake.bronze.sources import HEADER_VARIANTS
+
+_IGNORED = r"[\s_\-]"
+
+
+def normalized(name: str) -> str:
+    return re.sub(_IGNORED, "", name.strip()).lower()
+
+
+def variant_map(columns: Sequence[str]) -> dict[str, str]:
+    """normalized header name -> the column of ``columns`` it stands for."""
+    out: dict[str, str] = {}
+    for c in columns:
+        out.setdefault(normalized(c), c)
+    for c in columns:
+        for group in HEADER_VARIANTS:
+            if c in group:
+                for other in group:
+                    if other not in columns:
+                        out.setdefault(normalized(other), c)
+    return out
+
+
+def canonical_names(header: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """Python twin of ``canonical_header`` (schema inference reads headers without Spark)."""
+    mapping, known, present = variant_map(columns), set(columns), set(header)
+    out = []
+    for h in header:
+        target = h if h in known else mapping.get(normalized(h), h)
+        out.append(h if target != h and target in present else target)
+    return out
+
+
+def canonical_header(header: Column, columns: Sequence[str]) -> Column:
+    """Each name of the split header (an array column) mapped to the known column it stands for."""
+    mapping = variant_map(columns)
+    if not mapping:
+        return header
+    lookup = F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
+    known = F.array(*[F.lit(c) for c in columns])
+
+    def one(name: Column) -> Column:
+        key = F.lower(F.regexp_replace(F.trim(name), _IGNORED, ""))
+        target = F.coalesce(F.try_element_at(lookup, key), name)
+        # a variant whose column the header also names exactly stays as it is (rescued), never a second copy
+        return (F.when(F.array_contains(known, name), name)
+                .when(F.array_contains(header, target), name)
+                .otherwise(target))
+
+    return F.transform(header, one)
