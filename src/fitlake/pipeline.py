@@ -163,7 +163,11 @@ def append_run_log(spark, settings: Settings, report: RunReport) -> None:
 
 # ---- landing, lock, main ---------------------------------------------------------------------------------------------
 def landing_is_empty(landing: Path) -> bool:
-    return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
+    try:
+        return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
+    except OSError as e:  # e.g. a landing the user running fitlake may not list: one sentence, not a traceback
+        raise PipelineError(f"the landing folder {landing} cannot be read ({e.strerror or e}): fix its permissions "
+                            "(the user running fitlake must be able to list it and its folders), then rerun") from e
 
 
 def ensure_landing(settings: Settings, generate: bool, say, explicit: bool = False) -> None:
