@@ -94,10 +94,14 @@ def summary_lines(report: RunReport) -> list[str]:
             lines.append(f"{b.get('table', ''):<32}{b.get('files') or 0:>10}{b.get('rows') or 0:>10}"
                          f"{b.get('corrupt_rows') or 0:>9}{b.get('rescued_rows') or 0:>10}")
         lines.append("")
-        skipped = [(b.get("table", ""), s) for b in report.bronze for s in b.get("skipped") or []]
+        skipped: dict[tuple[str, str], list[str]] = {}  # a folder not walked is met by every source under it
+        for b in report.bronze:
+            for s in b.get("skipped") or []:
+                skipped.setdefault((s["path"], s["detail"]), []).append(b.get("table", ""))
         if skipped:
             lines.append(f"landing entries not read ({len(skipped)}; the other files were ingested; fix these, rerun):")
-            lines += [f"  {t}: {s['path']}: {s['detail']}" for t, s in skipped]
+            lines += [f"  {path}: {detail} ({tables[0] if len(tables) == 1 else f'{len(tables)} sources'})"
+                      for (path, detail), tables in skipped.items()]
             lines.append("")
     active = [c for c in report.silver if c.batches]
     if report.silver and not active:

@@ -38,6 +38,7 @@ from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
 from fitlake.locks import file_lock
+from fitlake.sqltext import delta_path
 from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
@@ -153,7 +154,7 @@ def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
     have = set(delta_io.read(spark, ref).columns)
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
-        ident = f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+        ident = delta_path(ref.path) if ref.path is not None else ref.full_name
         spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ("
                   + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
 
