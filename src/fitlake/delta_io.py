@@ -77,6 +77,12 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
 
     if ref.path is not None:
         clear_failed_create(ref.path)
+    if ref.path is not None and "`" in ref.path:  # the builder parses delta.`<path>` unescaped: SQL, quoted
+        from fitlake.sqltext import create_table_sql
+
+        spark.sql(create_table_sql(ref.path, schema, partition_by or (), cluster_by, properties))
+        register_table(spark, ref)
+        return DeltaTable.forPath(spark, ref.path)
     builder = DeltaTable.createIfNotExists(spark).addColumns(schema)
     builder = builder.location(ref.path) if ref.path is not None else builder.tableName(_builder_name(ref.full_name))
     if partition_by:

@@ -103,10 +103,14 @@ def summary_lines(report: RunReport) -> list[str]:
             lines.append(f"{b.get('table', ''):<32}{b.get('files') or 0:>10}{b.get('rows') or 0:>10}"
                          f"{b.get('corrupt_rows') or 0:>9}{b.get('rescued_rows') or 0:>10}")
         lines.append("")
-        skipped = [(b.get("table", ""), s) for b in report.bronze for s in b.get("skipped") or []]
+        skipped: dict[tuple[str, str], list[str]] = {}  # a folder not walked is met by every source under it
+        for b in report.bronze:
+            for s in b.get("skipped") or []:
+                skipped.setdefault((s["path"], s["detail"]), []).append(b.get("table", ""))
         if skipped:
             lines.append(f"landing entries not read ({len(skipped)}; the other files were ingested; fix these, rerun):")
-            lines += [f"  {t}: {s['path']}: {s['detail']}" for t, s in skipped]
+            lines += [f"  {path}: {detail} ({tables[0] if len(tables) == 1 else f'{len(tables)} sources'})"
+                      for (path, detail), tables in skipped.items()]
             lines.append("")
     active = [c for c in report.silver if c.batches]
     if report.silver and not active:
@@ -172,7 +176,11 @@ def append_run_log(spark, settings: Settings, report: RunReport) -> None:
 
 # ---- landing, lock, main ---------------------------------------------------------------------------------------------
 def landing_is_empty(landing: Path) -> bool:
-    return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
+    try:
+        return not landing.is_dir() or not any(p for p in landing.iterdir() if not p.name.startswith("."))
+    except OSError as e:  # e.g. a landing the user running fitlake may not list: one sentence, not a traceback
+        raise PipelineError(f"the landing folder {landing} cannot be read ({e.strerror or e}): fix its permissions "
+                            "(the user running fitlake must be able to list it and its folders), then rerun") from e
 
 
 def ensure_landing(settings: Settings, generate: bool, say, explicit: bool = False) -> None:

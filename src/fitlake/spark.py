@@ -104,11 +104,6 @@ def get_spark(
     except jars.JarCacheError as e:
         raise FitlakeSetupError(str(e)) from e
     options.update(conf or {})
-    if "`" in str(settings.root):  # Delta's table builder parses delta.`<path>` itself, unescaped
-        raise FitlakeSetupError(
-            f"the lakehouse root {str(settings.root)!r} contains a backtick (`), which Delta Lake cannot use in a "
-            "table location: pass another folder with --root or FITLAKE_ROOT."
-        )
     try:
         settings.root.mkdir(parents=True, exist_ok=True)
     except OSError as e:

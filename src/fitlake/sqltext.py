@@ -30,3 +30,19 @@ def jvm_option(name: str, value: str | os.PathLike) -> str:
     double-quoted, with backslash and double quote escaped."""
     v = os.fspath(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"-D{name}={v}"'
+
+
+def create_table_sql(path: str | os.PathLike, schema, partition_by=(), cluster_by=(), properties=None) -> str:
+    """``CREATE TABLE IF NOT EXISTS delta.`<path>` (...)`` for a PySpark StructType: what Delta's table builder does,
+    for a path it cannot take (the builder parses ``delta.`<path>``` itself, unescaped, so a backtick breaks it)."""
+    cols = ", ".join(f"{identifier(f.name)} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}"
+                     for f in schema.fields)
+    sql = f"CREATE TABLE IF NOT EXISTS {delta_path(path)} ({cols}) USING DELTA"
+    if partition_by:
+        sql += " PARTITIONED BY (" + ", ".join(identifier(c) for c in partition_by) + ")"
+    if cluster_by:
+        sql += " CLUSTER BY (" + ", ".join(identifier(c) for c in cluster_by) + ")"
+    if properties:
+        sql += " TBLPROPERTIES (" + ", ".join(f"{string_literal(k)} = {string_literal(str(v))}"
+                                              for k, v in properties.items()) + ")"
+    return sql

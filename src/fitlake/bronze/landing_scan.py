@@ -86,6 +86,8 @@ ACTIONS = {
     "regular file",
     "unreadable": "cannot be read ({error}): skipped, the other files were read. Fix its permissions; the next "
     "run picks it up",
+    "unreadable_content": "cannot be decoded ({error}): skipped, the other files were read. Replace it with a "
+    "complete copy (a cut-off or mislabelled .gz, say); it is read again when its content changes",
     "unreadable_folder": "folder cannot be listed ({error}): its files were not read. Fix its permissions; the "
     "next run picks them up",
     "hidden_folder": "hidden folder holding {count} file(s) of this source: not read. Rename the folder without "
@@ -95,8 +97,9 @@ ACTIONS = {
 }
 
 
-def skipped(rel: str, reason: str, **fmt) -> Skipped:
-    return Skipped(rel, reason, ACTIONS[reason].format(**fmt))
+def skipped(rel: str, reason: str, action: str | None = None, **fmt) -> Skipped:
+    """``reason``: the code reported; ``action``: the ACTIONS text, when it differs from the code."""
+    return Skipped(rel, reason, ACTIONS[action or reason].format(**fmt))
 
 
 def name_matches(name: str, source: BronzeSource) -> str | None:

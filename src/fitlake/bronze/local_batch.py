@@ -333,7 +333,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
             except Exception as e:  # noqa: BLE001
                 message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
                 bad.append(f)
-                skipped.append(landing_scan.skipped(f["rel"], "unreadable", error=message))
+                skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=message))
         if not bad:
             raise first_error
         good = [f["path"] for f in present if f not in bad]

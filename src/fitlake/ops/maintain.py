@@ -61,7 +61,9 @@ class TableMaintenance:
 
 
 def sql_name(ref: TableRef) -> str:
-    return f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+    from fitlake.sqltext import delta_path  # any path quoted (spaces, quotes, backticks)
+
+    return delta_path(ref.path) if ref.path is not None else ref.full_name
 
 
 def detail(spark, ref: TableRef) -> dict:

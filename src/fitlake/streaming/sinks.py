@@ -13,6 +13,7 @@ from fitlake import delta_io
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
+from fitlake.sqltext import delta_path
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
     DAILY_STEPS_SCHEMA,
@@ -79,7 +80,7 @@ def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
     have = set(delta_io.read(spark, ref).columns)
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
-        ident = f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+        ident = delta_path(ref.path) if ref.path is not None else ref.full_name
         spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ("
                   + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
 
