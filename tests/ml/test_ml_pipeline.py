@@ -35,13 +35,26 @@ def client(trained, ml_lakehouse):
     return MlflowClient()
 
 
-def test_every_model_trains_and_beats_its_baseline(trained):
+def test_every_model_trains_and_beats_its_baseline(spark, trained, ml_lakehouse):
+    import json
+
+    from fitlake.ml.data import persona_inputs
+
     results, _ = trained
     assert {k: r["status"] for k, r in results.items()} == {k: "trained" for k in REGISTERED}
     p = results["personas"]["metrics"]
-    # three behaviour groups generated; on 27 training users the finest stable k may split one of them in two
-    assert p["k"] in (3, 4) and p["silhouette"] > 0.5 and p["silhouette"] > p["baseline_silhouette"] + 0.2
+    assert p["silhouette"] > 0.5 and p["silhouette"] > p["baseline_silhouette"] + 0.2
     assert p[f"stability_k{int(p['k'])}"] >= mdl.STABLE and p["latent_persona_ari"] >= 0.8  # the groups are found
+    # ml_synth draws three behaviour groups (12 users each). The finest reproducible k may cut a group along a real
+    # sub-structure (measured: k = 4, the athletes split into running- and cycling-dominant ones), never merge two:
+    # every cluster lies inside one group, and every group is found.
+    model = tracking.load_model(ml_lakehouse, f"models:/{results['personas']['registered_model']}/1")
+    assigned = {r["user_id"]: int(r["prediction"]) for r in
+                model.transform(persona_inputs(spark, ml_lakehouse)).select("user_id", "prediction").collect()}
+    groups = json.loads((ml_lakehouse.landing_dir / "_manifest.json").read_text())["personas"]["by_user"]
+    groups_of_cluster = {c: {groups[str(u)] for u, k in assigned.items() if k == c} for c in set(assigned.values())}
+    assert all(len(g) == 1 for g in groups_of_cluster.values()), groups_of_cluster  # pure: no two groups merged
+    assert set().union(*groups_of_cluster.values()) == set(groups.values()) and p["k"] >= 3
     a = results["activity"]["metrics"]
     assert a["accuracy"] > a["baseline_accuracy"] + 0.3 and a["macro_f1"] > a["baseline_macro_f1"] + 0.3
     for key in ("calories", "calories_fitbit"):

@@ -49,5 +49,7 @@ def main(args) -> int:
     model_dir = tracking.local_model_dir(settings, f"models:/{name}/{version}")
     print(f"fitlake serve: {name} v{version} on http://127.0.0.1:{args.port}/invocations (Ctrl+C stops it)",
           flush=True)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
+    # mlflow starts `uvicorn` by name: put this interpreter's bin folder first, so an unactivated venv works too
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
     return run_server(serve_command(model_dir, args.port, args.workers), env)
