@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 COMMANDS["maintain"] = ("fitlake.ops.maintain", "OPTIMIZE, VACUUM (7 days) and log clean-up of every table")
 COMMANDS["forget"] = ("fitlake.ops.forget", "erase one user from every table, suppress them, vacuum their files")
 COMMANDS["import"] = ("fitlake.import_export", "put a Fitbit export (folder or .zip) in landing/fitbit/<name>/")
+COMMANDS["serve"] = ("fitlake.ml.serve", "serve a @champion model on 127.0.0.1 (MLflow /invocations)")
 
 # name -> example command lines, shown under "examples:" in ``fitlake <name> --help`` (tests/test_docs.py parses each
 # with the real parser, so an example that drifts from the options fails the suite).
@@ -49,6 +50,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "maintain": ("fitlake maintain", "fitlake maintain --root /tmp/mylake --retain-hours 336"),
     "forget": ("fitlake forget --user 1503960366",),
     "import": ("fitlake import ~/Downloads/fitbit_export.zip", "fitlake import ./my-export --name 2016-04 --root /tmp/mylake"),
+    "serve": ("fitlake serve --model calories", "fitlake serve --model calories_fitbit --port 5002"),
 }
 
 

@@ -54,6 +54,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "predicted_activity_type",
         "activity_recommendations",
         "event_daily_steps",  # the streaming job's running daily step totals (goal alerts)
+        "model_monitoring",  # fitlake score: input/prediction drift and rolling error per champion (ml/monitoring.py)
     ),
     "ops": ("run_log", "gold_state"),
 }
@@ -65,6 +66,16 @@ TABLES["ops"] += ("maintenance_log", "erasure_log", "suppressed_users")
 
 DEFAULT_STEP_GOAL = 10_000
 DATE_ORDERS = (None, "month_first", "day_first")
+
+# Model monitoring (fitlake.ml.monitoring, written by `fitlake score` to gold.model_monitoring): a feature or the
+# predictions drifted when their PSI against the training bins exceeds MONITOR_PSI_THRESHOLD (0.1 small, 0.25 large
+# shift: the usual reading of PSI); the champion's error over the last MONITOR_ERROR_WINDOW_DAYS days with actuals
+# counts as degraded above MONITOR_ERROR_RATIO x its held-out training error, once MONITOR_MIN_ROWS rows back it.
+# Batches of fewer than MONITOR_MIN_ROWS scored rows are too small for a PSI and are not checked for drift.
+MONITOR_PSI_THRESHOLD = 0.25
+MONITOR_ERROR_RATIO = 1.5
+MONITOR_ERROR_WINDOW_DAYS = 14
+MONITOR_MIN_ROWS = 30
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""Entry point of ``fitlake dashboard``: six pages over the lakehouse and the MLflow registry.
+"""Entry point of ``fitlake dashboard``: seven pages over the lakehouse and the MLflow registry.
 
 Run with ``streamlit run app.py -- --root DIR`` (``fitlake dashboard`` does this), or set FITLAKE_ROOT.
 """
@@ -18,6 +18,7 @@ navigation = st.navigation(
         st.Page(PAGES / "personas.py", title="Personas & EDA", icon=":material/groups:"),
         st.Page(PAGES / "predictions.py", title="Live predictions", icon=":material/model_training:"),
         st.Page(PAGES / "realtime.py", title="Real-time", icon=":material/bolt:"),
+        st.Page(PAGES / "monitoring.py", title="Model monitoring", icon=":material/monitoring:"),
     ]
 )
 navigation.run()

@@ -16,5 +16,7 @@ def main(args) -> int:
     settings = settings_from_args(args)
     results = score(get_spark(settings, app_name="fitlake-score"), settings)
     scored = sum(r["status"] == "scored" for r in results)
-    print(f"fitlake score: {scored} scored, {len(results) - scored} skipped")
+    due = [r["model"] for r in results if r.get("retrain_due")]
+    print(f"fitlake score: {scored} scored, {len(results) - scored} skipped"
+          + (f"; retrain due: {', '.join(due)} (see gold.model_monitoring)" if due else ""))
     return 0

@@ -17,9 +17,10 @@ from pyspark.sql.types import (
 )
 
 from fitlake import delta_io
+from fitlake import config
 from fitlake.config import Settings
 from fitlake.ml import models as mdl
-from fitlake.ml import tracking
+from fitlake.ml import monitoring, tracking
 from fitlake.ml import features as fx
 from fitlake.ml.data import Skip, lineage_time, persona_inputs, read_optional, read_required
 from fitlake.ml.features import top_k_per_user
@@ -77,6 +78,50 @@ def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows
     return {"inserted": int(result["num_inserted_rows"]), "updated": int(result["num_updated_rows"])}
 
 
+class _Monitor:
+    """One model's monitoring in one scoring run: the drift of the rows it scores is measured before they are
+    merged (the merge makes them "already scored"), the rolling error after (it reads the merged gold table)."""
+
+    def __init__(self, spark, settings: Settings, model_key: str, version: str, scored: DataFrame,
+                 id_cols: list[str]):
+        self.spark, self.settings, self.model_key, self.version = spark, settings, model_key, version
+        self.baseline = monitoring.load_baseline(settings, model_key, version)
+        self.rows: list[dict] = []
+        self.batch = None
+        if self.baseline is None:
+            return
+        scored = scored.cache()
+        try:
+            n = scored.count()
+            if n == 0:  # nothing new scored: nothing to monitor (a rerun records nothing)
+                return
+            self.batch = monitoring.batch_id(settings.model_name(model_key), version, scored, id_cols)
+            if n >= config.MONITOR_MIN_ROWS:
+                self.rows = monitoring.drift_rows(spark, scored, self.baseline)
+        finally:
+            scored.unpersist()
+
+    def finish(self, predictions: DataFrame | None = None, error=None) -> dict:
+        if self.baseline is None:
+            return {"monitoring": "no training baseline (a version trained before monitoring); retrain to monitor",
+                    "retrain_due": False}
+        if self.batch is None:
+            return {"monitoring": "nothing new scored", "retrain_due": False}
+        if predictions is not None:
+            row = monitoring.error_row(self.baseline, monitoring.rolling_error(predictions, error))
+            self.rows += [row] if row else []
+        result = monitoring.record_model_monitoring(self.spark, self.settings, self.model_key, self.version, self.batch, self.rows)
+        return {"monitoring": f"{len(self.rows)} metrics, batch {self.batch}", "retrain_due": result["retrain_due"],
+                "retrain_reasons": result["reasons"]}
+
+
+def _mine(spark, settings: Settings, table: str, model_key: str, version: str, actual: str) -> DataFrame:
+    """Rows of a prediction table scored by this model version that have an actual."""
+    df = delta_io.read(spark, settings.table("gold", table))
+    return df.where((F.col("model_name") == settings.model_name(model_key)) & (F.col("model_version") == version)
+                    & F.col(actual).isNotNull())
+
+
 def score_personas(spark, settings: Settings) -> dict:
     version, model = _champion(settings, "personas")
     users = persona_inputs(spark, settings)
@@ -84,13 +129,15 @@ def score_personas(spark, settings: Settings) -> dict:
     missing = [c for c in imputer.getInputCols() if c not in users.columns]
     users = users.withColumns({c: F.lit(None).cast("double") for c in missing})  # imputed like unseen values
     names = F.array(*[F.lit(n) for n in mdl.persona_model_names(model)])
+    monitor = _Monitor(spark, settings, "personas", version, model.transform(users),
+                       ["user_id", *imputer.getInputCols()])
     scored = model.transform(users).select(
         "user_id", F.col("prediction").cast("int").alias("persona_id"),
         F.element_at(names, F.col("prediction").cast("int") + 1).alias("persona_name"))
     out = _with_model(scored, settings, "personas", version)
-    return {"table": "gold.user_personas", "version": version,
-            **merge_changed(spark, settings, "user_personas", PERSONAS_SCHEMA, out, ["user_id"],
-                            ["persona_id", "persona_name", "model_version"])}
+    merged = merge_changed(spark, settings, "user_personas", PERSONAS_SCHEMA, out, ["user_id"],
+                           ["persona_id", "persona_name", "model_version"])
+    return {"table": "gold.user_personas", "version": version, **merged, **monitor.finish()}
 
 
 def not_yet_scored(frame: DataFrame, scored: DataFrame | None, version: str, source: str | None = None) -> DataFrame:
@@ -114,29 +161,35 @@ def score_calories(spark, settings: Settings, source: str) -> dict:
     version, model = _champion(settings, spec.model_key)
     frame = calories_frame(spark, settings, source)
     todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_calories"), version, source)
+    monitor = _Monitor(spark, settings, spec.model_key, version, model.transform(todo),
+                       ["user_id", "date", "_input_updated_at"])
     out = model.transform(todo).select(
         "source", "user_id", "date", F.col(spec.label).cast("double").alias("actual_calories"),
         F.col("prediction").alias("predicted_calories"),
         (F.col(spec.label) - F.col("prediction")).alias("residual"), "_input_updated_at")
     out = _with_model(out, settings, spec.model_key, version)
-    return {"table": f"gold.predicted_calories ({source})", "version": version,
-            **merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out,
-                            ["source", "user_id", "date"],
-                            ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])}
+    merged = merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out, ["source", "user_id", "date"],
+                           ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])
+    mine = _mine(spark, settings, "predicted_calories", spec.model_key, version, "actual_calories")
+    return {"table": f"gold.predicted_calories ({source})", "version": version, **merged,
+            **monitor.finish(mine.where(F.col("source") == source), F.abs(F.col("residual")))}
 
 
 def score_activity_type(spark, settings: Settings) -> dict:
     version, model = _champion(settings, "activity")
     frame = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity"))
     todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_activity_type"), version)
+    monitor = _Monitor(spark, settings, "activity", version, model.transform(todo),
+                       ["user_id", "date", "_input_updated_at"])
     out = model.transform(todo).select(
         "user_id", "date", F.col("activity_type").alias("actual_activity_type"), "predicted_activity_type",
         F.array_max(vector_to_array("probability")).alias("probability"), "_input_updated_at")
     out = _with_model(out, settings, "activity", version)
-    return {"table": "gold.predicted_activity_type", "version": version,
-            **merge_changed(spark, settings, "predicted_activity_type", ACTIVITY_TYPE_SCHEMA, out,
-                            ["user_id", "date"],
-                            ["predicted_activity_type", "actual_activity_type", "model_version", "_input_updated_at"])}
+    merged = merge_changed(spark, settings, "predicted_activity_type", ACTIVITY_TYPE_SCHEMA, out, ["user_id", "date"],
+                           ["predicted_activity_type", "actual_activity_type", "model_version", "_input_updated_at"])
+    mine = _mine(spark, settings, "predicted_activity_type", "activity", version, "actual_activity_type")
+    wrong = (F.col("predicted_activity_type") != F.col("actual_activity_type")).cast("double")
+    return {"table": "gold.predicted_activity_type", "version": version, **merged, **monitor.finish(mine, wrong)}
 
 
 def score_recommendations(spark, settings: Settings) -> dict:
@@ -161,6 +214,9 @@ def score(spark, settings: Settings) -> list[dict]:
             r = {"model": name, "status": "scored", **job()}
             print(f"fitlake score: {name}: v{r['version']} -> {r['table']}: {r['inserted']} inserted, "
                   f"{r['updated']} updated")
+            if r.get("retrain_due"):
+                print(f"fitlake score: {name}: retrain due — {'; '.join(r['retrain_reasons'])} "
+                      "(gold.model_monitoring; run `fitlake train --model ...`)")
         except Skip as e:
             r = {"model": name, "status": "skipped", "reason": str(e)}
             print(f"fitlake score: {name}: skipped — {e}")

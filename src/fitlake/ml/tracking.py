@@ -227,9 +227,18 @@ def load_model(settings: Settings, model_uri: str):
     configure(settings)
     if not settings.is_local:
         return mlflow.spark.load_model(model_uri, dfs_tmpdir=dfs_tmpdir(settings))
-    from mlflow import MlflowClient
     from pyspark.ml import PipelineModel
 
+    return PipelineModel.load(str(local_model_dir(settings, model_uri) / "sparkml"))
+
+
+def local_model_dir(settings: Settings, model_uri: str):
+    """Local lakehouses: the MLflow model folder of a registered version (``MLmodel``, ``sparkml/``), downloaded
+    once into ``<root>/_mlcache`` (versions are immutable; an alias is resolved to its version first)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    configure(settings)
     if "@" in model_uri:  # cache by immutable version, never by a movable alias
         name, alias = model_uri.removeprefix("models:/").split("@", 1)
         model_uri = f"models:/{name}/{MlflowClient().get_model_version_by_alias(name, alias).version}"
@@ -237,4 +246,4 @@ def load_model(settings: Settings, model_uri: str):
     if not (dst / "sparkml" / "metadata").is_dir():
         dst.mkdir(parents=True, exist_ok=True)
         mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst))
-    return PipelineModel.load(str(dst / "sparkml"))
+    return dst

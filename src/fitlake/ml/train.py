@@ -16,7 +16,7 @@ from pyspark.sql.types import MapType
 from fitlake.config import Settings
 from fitlake.ml import features as fx
 from fitlake.ml import models as mdl
-from fitlake.ml import lineage, plots, tracking
+from fitlake.ml import lineage, monitoring, plots, tracking
 from fitlake.ml.data import Skip, fingerprint, non_null_columns, persona_inputs, read_required
 from fitlake.ml.splits import NotEnoughData, split_by_time, split_by_user, time_cutoff
 
@@ -121,7 +121,9 @@ def train_personas(spark, settings: Settings, k_max: int = 8, force: bool = Fals
             fingerprint=fingerprint(eval_on, cols, {"model": "personas", "features": feats}),
             input_fingerprint=input_fp,
             figures={"silhouette_curve.png": plots.silhouette_curve(fit.silhouette_by_k, fit.k)},
-            texts={"personas.json": json.dumps(dict(enumerate(names)), indent=2)},
+            texts={"personas.json": json.dumps(dict(enumerate(names)), indent=2),
+                   monitoring.BASELINE_FILE: json.dumps(monitoring.training_baseline(
+                       fit.model.transform(train), list(feats), "prediction", numeric_prediction=False))},
         )
         example = _example(eval_on, cols)
         output = fit.model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
@@ -174,7 +176,10 @@ def train_activity_type(spark, settings: Settings, force: bool = False) -> dict:
             fingerprint=fingerprint(test, cols, {"model": "activity", "cutoff": cutoff}),
             input_fingerprint=input_fp,
             figures={"confusion_matrix.png": plots.confusion_matrix(confusion, classes)},
-            texts={"confusion_matrix.json": json.dumps([[t, p, n] for (t, p), n in sorted(confusion.items())])},
+            texts={"confusion_matrix.json": json.dumps([[t, p, n] for (t, p), n in sorted(confusion.items())]),
+                   monitoring.BASELINE_FILE: json.dumps(monitoring.training_baseline(
+                       model.transform(train), list(numeric), "predicted_activity_type", numeric_prediction=False,
+                       error_metric="error_rate", training_error=1.0 - metrics["accuracy"]))},
         )
         example = _example(test, [c for c in cols if c != "activity_type"])
         output = model.transform(spark.createDataFrame(example)).select("predicted_activity_type").toPandas()
@@ -236,6 +241,9 @@ def train_calories_source(spark, settings: Settings, source: str, force: bool = 
             input_fingerprint=input_fp,
             figures={"residuals.png": plots.residuals(sample["prediction"].tolist(), sample[spec.label].tolist(),
                                                       f"calories ({source}): test residuals")},
+            texts={monitoring.BASELINE_FILE: json.dumps(monitoring.training_baseline(
+                model.transform(train), list(spec.numeric), "prediction", numeric_prediction=True,
+                error_metric="mae", training_error=metrics["mae"]))},
         )
         example = _example(test, cols)
         output = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()

@@ -132,3 +132,22 @@ CREATE TABLE IF NOT EXISTS gold.kpi_sleep_efficiency (
   trailing_nights BIGINT,
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
+
+-- Written by `fitlake score` (fitlake.ml.monitoring.record), not by the gold job: one row per scoring batch, model
+-- version, metric (input_psi | prediction_psi | rolling_<error>) and feature; thresholds in fitlake.config.
+CREATE TABLE IF NOT EXISTS gold.model_monitoring (
+  batch_id STRING COMMENT 'hash of the scored rows: the same rows scored again add nothing',
+  model_name STRING,
+  model_version STRING,
+  metric STRING COMMENT 'input_psi | prediction_psi | rolling_mae | rolling_error_rate',
+  feature STRING,
+  value DOUBLE,
+  baseline DOUBLE COMMENT 'training value: 0 for a PSI, the held-out error for a rolling error',
+  threshold DOUBLE,
+  drifted BOOLEAN,
+  rows BIGINT,
+  window_start DATE,
+  window_end DATE,
+  retrain_due BOOLEAN COMMENT 'any metric of this batch and model version drifted',
+  _monitored_at TIMESTAMP
+) USING DELTA CLUSTER BY (model_name);
