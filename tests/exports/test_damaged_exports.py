@@ -131,4 +131,7 @@ def test_spreadsheet_damage_never_changes_a_surviving_value(spark, kaggle_dir, t
     assert "set --date-order month_first|day_first" in notes
     assert re.search(r"bronze\.hourly_intensities: \S+/fitbit/ambiguous/hourlyIntensities_merged\.csv", notes)
     assert all(c.reconciles for c in report.silver)
+    # completeness per table: weight lost two variants' rows to scientific LogIds, far above the 5 % threshold
+    assert re.search(r"silver\.weight_log\s+77\.8%\s+\(68 of 306 quarantined\)", notes), notes
+    assert "WARNING: silver.weight_log quarantined 22% of its rows (above max_quarantine_share 5%)" in notes
     assert FILES  # the corpus files are the ones above

@@ -59,11 +59,11 @@ def landing_notes(landing: Path) -> list[str]:
     return notes
 
 
-def file_formats(spark, settings, tables: list[str]) -> list[tuple[str, str, str | None]]:
-    """(table, file, _date_format) of the files the latest ingest of each table wrote (one query for all)."""
+def file_formats(spark, settings, tables: list[str], since_us: int) -> list[tuple[str, str, str | None]]:
+    """(table, file, _date_format) of the files ingested since ``since_us`` (epoch microseconds, the run's start),
+    one query for all tables; ``_ingested_at`` statistics skip the older Delta files."""
     from functools import reduce
 
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from fitlake import delta_io
@@ -75,16 +75,13 @@ def file_formats(spark, settings, tables: list[str]) -> list[tuple[str, str, str
         if not delta_io.exists(spark, ref):
             continue
         df = delta_io.read(spark, ref)
-        if DATE_FORMAT not in df.columns:
-            continue
-        frames.append(df.groupBy(SOURCE_FILE, DATE_FORMAT).agg(F.max(INGESTED_AT).alias("_at"))
-                      .withColumn("_table", F.lit(name)))
+        if DATE_FORMAT in df.columns:
+            frames.append(df.where(F.col(INGESTED_AT) >= F.timestamp_micros(F.lit(since_us)))
+                          .select(F.lit(name).alias("_table"), SOURCE_FILE, DATE_FORMAT).distinct())
     if not frames:
         return []
-    everything = reduce(lambda a, b: a.unionByName(b), frames)
-    latest = everything.withColumn("_last", F.max("_at").over(Window.partitionBy("_table")))
-    rows = latest.where(F.col("_at") == F.col("_last")).select("_table", SOURCE_FILE, DATE_FORMAT).collect()
-    return sorted((r["_table"], r[SOURCE_FILE], r[DATE_FORMAT]) for r in rows)
+    rows = reduce(lambda a, b: a.unionByName(b), frames).collect()
+    return sorted(((r["_table"], r[SOURCE_FILE], r[DATE_FORMAT]) for r in rows), key=lambda t: (t[0], t[1], t[2] or ""))
 
 
 def format_notes(formats: list[tuple[str, str, str | None]], date_order: str | None) -> list[str]:
