@@ -140,3 +140,18 @@ def test_open_regular_refuses_fifo_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
         landing_scan.open_regular(str(fifo))
+
+
+def test_a_file_spark_cannot_decode_is_named_with_its_cause_not_a_py4j_object():
+    from fitlake.bronze.local_batch import spark_error_message
+
+    py4j = ("An error occurred while calling o1524.count.\n: org.apache.spark.SparkException: Job aborted due to "
+            "stage failure: Lost task 0.0 (TID 3) (127.0.0.1 executor driver): java.io.IOException: not a gzip file\n"
+            "\tat org.apache.spark.SparkException$.internalError(SparkException.scala:92)\n")
+    assert spark_error_message(RuntimeError(py4j)) == "IOException: not a gzip file"
+    caused = py4j + "Caused by: java.io.EOFException: Unexpected end of input stream\n\tat x.Y.z(Y.java:1)\n"
+    assert spark_error_message(RuntimeError(caused)) == "EOFException: Unexpected end of input stream"
+    assert spark_error_message(RuntimeError("plain words")) == "plain words"
+    s = landing_scan.skipped("a.csv.gz", "unreadable", "unreadable_content", error="IOException: not a gzip file")
+    assert s.reason == "unreadable" and "(IOException: not a gzip file)" in s.detail
+    assert "Replace it with a complete copy" in s.detail

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.parse
 import uuid
@@ -331,7 +332,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
             try:
                 spark.read.format("text").option("wholetext", "true").load(_literal_path(f["path"])).count()
             except Exception as e:  # noqa: BLE001
-                message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                message = spark_error_message(e)
                 bad.append(f)
                 skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=message))
         if not bad:
@@ -342,6 +343,19 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
             stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
                                     suppress)
         return {**stats, "unreadable": [f["rel"] for f in bad]}
+
+
+def spark_error_message(error: BaseException) -> str:
+    """What went wrong, for a person: the innermost Java cause (``EOFException: Unexpected end of input stream``),
+    never Py4J's "An error occurred while calling o1524.count" wrapper that names an object, not the problem."""
+    text = str(error).strip()
+    qualified = r"(?:[a-z_$][\w$]*\.)+(\w*(?:Exception|Error))(?=:|\n|$)"  # not a stack frame's Foo$.bar(
+    causes = re.findall(qualified + r":? ?([^\n]*?)(?=" + qualified + r"|\n|$)", text)
+    if causes:  # the last one named: the innermost cause
+        name, message = causes[-1][0], causes[-1][1].strip().rstrip(":").strip()
+        return (f"{name}: {message}" if message else name)[:200]
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("An error occurred while")]
+    return (lines[0].strip() if lines else type(error).__name__)[:200]
 
 
 def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True,
