@@ -35,6 +35,7 @@ from fitlake.bronze import SOURCES as BRONZE_SOURCES
 from fitlake.bronze import read_landing_stream
 from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
+from fitlake.ops.suppress import stream_suppression
 from fitlake.config import Settings, TableRef
 from fitlake.faults import fault_point
 from fitlake.locks import file_lock
@@ -265,6 +266,7 @@ class StreamBatch:
                  goal: int, publisher: AlertPublisher | None = None):
         self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
         self.state, self.goal, self.publisher = state, goal, publisher
+        self.suppression: Callable[[], Callable[[DataFrame], DataFrame]] = lambda: (lambda df: df)
         self.bronze_columns = delta_io.read(spark, tables.bronze).columns
         self.quarantine_columns = delta_io.read(spark, tables.quarantine).columns
         # What this process did, per batch id (a replayed batch overwrites its own entry, never adds).
@@ -284,6 +286,7 @@ class StreamBatch:
         now = F.lit(plan.now).cast("timestamp")
         if self.source == "kafka":
             batch = kafka_bronze_rows(batch)
+        batch = batch.transform(self.suppression())  # erased users (fitlake forget) are not ingested again
         bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
         new = None
@@ -468,6 +471,7 @@ def start_stream(spark: SparkSession, settings: Settings, tables: StreamTables, 
     cp = checkpoint(settings, opts.source)
     handler = StreamBatch(spark, tables, opts.source, _txn_app_id(cp), StreamState(cp, WATERMARK),
                           settings.step_goal, publisher)
+    handler.suppression = lambda: stream_suppression(spark, settings, opts.source)
     writer = (
         source_df.writeStream.queryName(f"fitlake_stream_{opts.source}")
         .option("checkpointLocation", cp)
