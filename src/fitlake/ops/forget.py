@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 
 from fitlake import delta_io
 from fitlake.config import TABLES, ConfigError, Settings, TableRef
+from fitlake.faults import fault_point
 from fitlake.ops.suppress import SUPPRESSED, ensure_salt, user_hash
 from fitlake.options import add_common_arguments, settings_from_args
 
@@ -194,7 +195,9 @@ def forget(spark, settings: Settings, user_id: int, say=print, vacuum: bool = Tr
     report.already_completed = "completed" in events
     if "requested" not in events:
         _log(spark, settings, request_hash, "requested")
+    fault_point("forget:requested")
     _suppress(spark, settings, request_hash)
+    fault_point("forget:suppressed")
     _catch_up(spark, settings, say)
     silver_before = {name: table_version(spark, settings.table("silver", name)) for name in TABLES["silver"]}
     refs = personal_tables(spark, settings)
@@ -203,10 +206,15 @@ def forget(spark, settings: Settings, user_id: int, say=print, vacuum: bool = Tr
         report.rows_deleted[ref.full_name] = n
         if n:
             say(f"  {ref.full_name:<40} {n:>8} rows deleted")
+        fault_point(f"forget:delete:{ref.full_name}")
     _advance_gold_state(spark, settings, silver_before)
     if vacuum:
+        before_vacuum = {name: table_version(spark, settings.table("silver", name)) for name in TABLES["silver"]}
         for ref in refs:
             report.files_vacuumed += vacuum_now(spark, ref)
+            fault_point(f"forget:vacuum:{ref.full_name}")
+        # VACUUM logs its own commits (no data change): gold need not read them, and a rerun must find nothing new
+        _advance_gold_state(spark, settings, before_vacuum)
     if not report.already_completed:
         _log(spark, settings, request_hash, "completed", report)
     report.seconds = time.monotonic() - started

@@ -217,8 +217,9 @@ def append_log(spark, settings: Settings, run_id: str, results: list[TableMainte
     rows = [{**{k: v for k, v in asdict(r).items() if k != "table"}, "table_name": r.table, "run_id": run_id,
              "retain_hours": float(retain_hours)} for r in results]
     df = spark.createDataFrame(rows, MAINTENANCE_LOG_SCHEMA) if rows else spark.createDataFrame([], MAINTENANCE_LOG_SCHEMA)
-    delta_io.write(df.withColumn("logged_at", F.current_timestamp()), settings.table("ops", "maintenance_log"),
-                   mode="append")
+    # one file per run (the rows are a few dozen): the log does not itself become a small-files table to compact
+    delta_io.write(df.coalesce(1).withColumn("logged_at", F.current_timestamp()),
+                   settings.table("ops", "maintenance_log"), mode="append")
 
 
 def summary_lines(results: list[TableMaintenance], tmp_removed: int) -> list[str]:

@@ -70,8 +70,24 @@ def drop_suppressed(hashes: frozenset[str] | set[str], salt: str | None,
         column = next((c for c in columns if c in df.columns), None)
         if not hashes or not salt or column is None:
             return df
-        hashed = hash_column(salt, column)
-        return df.where(F.col(column).isNull() | ~hashed.isin(sorted(hashes)))
+        return _drop(df, F.col(column), hashes, salt)
+
+    return transform
+
+
+def _drop(df: DataFrame, ident: Column, hashes: frozenset[str] | set[str], salt: str) -> DataFrame:
+    hashed = F.sha2(F.concat(F.lit(salt), F.trim(ident.cast("string"))), 256)
+    return df.where(ident.isNull() | ~hashed.isin(sorted(hashes)))
+
+
+def drop_suppressed_json(hashes: frozenset[str] | set[str], salt: str | None,
+                         column: str = "value") -> Callable[[DataFrame], DataFrame]:
+    """Like ``drop_suppressed`` for raw JSON text (a Kafka record's ``value``): the id is its ``$.user_id``."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        if not hashes or not salt or column not in df.columns:
+            return df
+        return _drop(df, F.get_json_object(F.col(column), "$.user_id"), hashes, salt)
 
     return transform
 
@@ -80,6 +96,10 @@ def suppressed_hashes(spark, settings: Settings) -> frozenset[str]:
     ref = settings.table(*SUPPRESSED)
     if not delta_io.exists(spark, ref):
         return frozenset()
+    if ref.path is not None:  # local: straight from the Delta log and its one small file, no Spark job
+        from deltalake import DeltaTable
+
+        return frozenset(DeltaTable(ref.path).to_pyarrow_table(columns=["user_hash"]).column(0).to_pylist())
     return frozenset(r[0] for r in delta_io.read(spark, ref).select("user_hash").collect())
 
 
@@ -89,3 +109,15 @@ def suppression(spark, settings: Settings) -> Callable[[DataFrame], DataFrame]:
     if salt is None:  # no erasure ever ran on this lakehouse: nothing to read
         return lambda df: df
     return drop_suppressed(suppressed_hashes(spark, settings), salt)
+
+
+def stream_suppression(spark, settings: Settings, source: str) -> Callable[[DataFrame], DataFrame]:
+    """The live stream's hook, called once per micro-batch (an erasure while the stream runs holds from the next
+    batch on): ``batch.transform(...)`` on the batch's bronze-shaped rows — the file source's ``user_id`` text, or a
+    Kafka record's JSON ``value`` — before anything of the batch is written (bronze, quarantine, windows, alerts,
+    silver)."""
+    salt = read_salt(settings)
+    if salt is None:
+        return lambda df: df
+    hashes = suppressed_hashes(spark, settings)
+    return drop_suppressed_json(hashes, salt) if source == "kafka" else drop_suppressed(hashes, salt)

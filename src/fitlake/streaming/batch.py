@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -59,6 +60,7 @@ class StreamBatch:
                  goal: int, publisher: AlertPublisher | None = None):
         self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
         self.state, self.goal, self.publisher = state, goal, publisher
+        self.suppression: Callable[[], Callable[[DataFrame], DataFrame]] = lambda: (lambda df: df)
         self.bronze_columns = delta_io.read(spark, tables.bronze).columns
         self.quarantine_columns = delta_io.read(spark, tables.quarantine).columns
         # What this process did, per batch id (a replayed batch overwrites its own entry, never adds).
@@ -78,6 +80,7 @@ class StreamBatch:
         now = F.lit(plan.now).cast("timestamp")
         if self.source == "kafka":
             batch = kafka_bronze_rows(batch)
+        batch = batch.transform(self.suppression())  # erased users (fitlake forget) are not ingested again
         bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
         new = None

@@ -27,6 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.locks import file_lock
+from fitlake.ops.suppress import stream_suppression
 from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.batch import StreamBatch
 from fitlake.streaming.options import SOURCES, StreamError, StreamOptions
@@ -65,6 +66,7 @@ def start_stream(spark: SparkSession, settings: Settings, tables: StreamTables, 
     cp = checkpoint(settings, opts.source)
     handler = StreamBatch(spark, tables, opts.source, _txn_app_id(cp), StreamState(cp, WATERMARK),
                           settings.step_goal, publisher)
+    handler.suppression = lambda: stream_suppression(spark, settings, opts.source)
     writer = (
         source_df.writeStream.queryName(f"fitlake_stream_{opts.source}")
         .option("checkpointLocation", cp)
