@@ -169,3 +169,36 @@ def test_a_create_killed_midway_is_redone_by_every_create_path(spark, tmp_path, 
     assert delta_io.exists(spark, ref)
     delta_io.read(spark, ref).count()
     assert not delta_io.clear_failed_create(ref.path)  # a table with a commit is never touched
+
+
+def test_table_version_is_read_from_the_log_file_names_without_spark(tmp_path):
+    """The one table-version read (delta_io.table_version): no Spark for a local table, None before a commit, the
+    newest commit even after log cleanup removed older ones; temp files and checkpoints are no commit."""
+    from fitlake import delta_io
+
+    ref = Settings(root=tmp_path).table("silver", "daily_activity")
+    assert delta_io.table_version(None, ref) is None
+    log = Path(ref.path, "_delta_log")
+    log.mkdir(parents=True)
+    assert delta_io.table_version(None, ref) is None
+    for version in (0, 1, 2):
+        (log / f"{version:020d}.json").write_text("{}\n")
+    (log / f"{2:020d}.checkpoint.parquet").write_bytes(b"")
+    (log / f".{3:020d}.json.tmp").write_text("{}\n")
+    assert delta_io.table_version(None, ref) == 2
+    for version in (0, 1):
+        (log / f"{version:020d}.json").unlink()
+    assert delta_io.table_version(None, ref) == 2
+
+
+def test_txn_app_id_is_born_once_per_checkpoint_and_kept(tmp_path):
+    """The one id maker for idempotent writes (bronze sources, the stream): fresh per checkpoint, then never replaced."""
+    from fitlake import delta_io
+
+    marker = tmp_path / "cp" / "_fitlake" / "txn_app_id"
+    first = delta_io.txn_app_id(marker, "fitlake-bronze")
+    assert first.startswith("fitlake-bronze-") and delta_io.txn_app_id(marker, "fitlake-bronze") == first
+    assert delta_io.txn_app_id(tmp_path / "other" / "id", "fitlake-bronze") != first
+    marker.write_text("fitlake-bronze-old")  # a lakehouse from older code keeps its id
+    assert delta_io.txn_app_id(marker, "fitlake-bronze") == "fitlake-bronze-old"
+    assert [p.name for p in marker.parent.iterdir()] == ["txn_app_id"]  # no temp file left

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-BUNDLE_FILE = "databricks.yml"
+from fitlake.bundle_cli import BUNDLE_FILE, find_bundle_root  # the one bundle-root search, shared with the CLI
 # The CLI's reference syntax (libs/dyn/dynvar/ref.go): dot-separated segments with optional [index] suffixes.
 # Written without nested ambiguity ([a][a]* instead of [a]+([-_]*[a]+)*, the same language): Python's backtracking
 # re takes exponential time on the ambiguous form when a long reference is followed by text (RE2 in Go does not).
@@ -63,15 +63,6 @@ class Bundle:
     mode: str | None = None  # the target's mode: development, production or none
     # schemas / volumes / experiments as the deploy creates them (names after development mode's prefix)
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-
-def find_bundle_root(start: Path | None = None) -> Path:
-    """The nearest folder, from ``start`` upward, that holds a databricks.yml."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / BUNDLE_FILE).is_file():
-            return folder
-    raise BundleError(f"no {BUNDLE_FILE} in {here} or any folder above it: run this inside a bundle (the fitlake repo)")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

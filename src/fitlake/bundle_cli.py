@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from fitlake.config import ConfigError
+
 BUNDLE_FILE = "databricks.yml"
 RUNNER_PACKAGE = "fitlake_bundle"
 
@@ -35,26 +37,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a bundle variable")
 
 
-def find_bundle_root(start: Path) -> Path:
-    for folder in (start, *start.parents):
+def find_bundle_root(start: Path | None = None) -> Path:
+    """The nearest folder, from ``start`` (default: the current folder) upward, that holds a databricks.yml. The one
+    search for it: the runner in ``bundle/fitlake_bundle`` uses this too."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
         if (folder / BUNDLE_FILE).is_file():
             return folder
-    from fitlake.config import ConfigError
-
-    raise ConfigError(f"no {BUNDLE_FILE} in {start} or any folder above it: run this inside the fitlake checkout")
+    raise ConfigError(f"no {BUNDLE_FILE} in {here} or any folder above it: run this inside the fitlake checkout")
 
 
 def import_runner(root: Path) -> ModuleType:
     """The runner package from ``<root>/bundle/``, else from the checkout around the current folder."""
     candidates = [root / "bundle"]
     try:
-        candidates.append(find_bundle_root(Path.cwd().resolve()) / "bundle")
+        candidates.append(find_bundle_root() / "bundle")
     except ValueError:
         pass
     folder = next((c for c in candidates if (c / RUNNER_PACKAGE / "__init__.py").is_file()), None)
     if folder is None:
-        from fitlake.config import ConfigError
-
         raise ConfigError(f"{root / 'bundle' / RUNNER_PACKAGE} not found: the local runner lives beside {BUNDLE_FILE}")
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
@@ -85,7 +86,7 @@ def _run(runner: ModuleType, root: Path, args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    root = Path(args.bundle_root).resolve() if args.bundle_root else find_bundle_root(Path.cwd().resolve())
+    root = Path(args.bundle_root).resolve() if args.bundle_root else find_bundle_root()
     runner = import_runner(root)
     try:
         return _validate(runner, root, args) if args.action == "validate" else _run(runner, root, args)

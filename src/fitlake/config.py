@@ -16,52 +16,26 @@ from pathlib import Path
 TARGETS = ("local", "dev", "prod")
 LAYERS = ("bronze", "silver", "quarantine", "gold", "ops")
 
+# The batch sources: one bronze, silver and quarantine table each (the synthetic activity export and the Fitbit files).
+_BATCH_SOURCES = (
+    "activity",
+    "daily_activity",
+    "daily_steps",
+    "daily_calories",
+    "daily_intensities",
+    "hourly_steps",
+    "hourly_calories",
+    "hourly_intensities",
+    "sleep_day",
+    "weight_log",
+    "heartrate_seconds",
+)
+
 # Every table fitlake writes. Extend here, never with string literals elsewhere.
 TABLES: dict[str, tuple[str, ...]] = {
-    "bronze": (
-        "activity",
-        "daily_activity",
-        "daily_steps",
-        "daily_calories",
-        "daily_intensities",
-        "hourly_steps",
-        "hourly_calories",
-        "hourly_intensities",
-        "sleep_day",
-        "weight_log",
-        "heartrate_seconds",
-        "events",
-        "events_kafka",
-    ),
-    "silver": (
-        "activity",
-        "daily_activity",
-        "daily_steps",
-        "daily_calories",
-        "daily_intensities",
-        "hourly_steps",
-        "hourly_calories",
-        "hourly_intensities",
-        "sleep_day",
-        "weight_log",
-        "heartrate_seconds",
-        "events",
-    ),
-    "quarantine": (
-        "activity",
-        "daily_activity",
-        "daily_steps",
-        "daily_calories",
-        "daily_intensities",
-        "hourly_steps",
-        "hourly_calories",
-        "hourly_intensities",
-        "sleep_day",
-        "weight_log",
-        "heartrate_seconds",
-        "events",
-        "events_kafka",
-    ),
+    "bronze": (*_BATCH_SOURCES, "events", "events_kafka"),
+    "silver": (*_BATCH_SOURCES, "events"),
+    "quarantine": (*_BATCH_SOURCES, "events", "events_kafka"),
     "gold": (
         "dim_user",
         "dim_date",

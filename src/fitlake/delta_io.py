@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from fitlake.config import TableRef
-from fitlake.delta_log import clear_failed_create, has_commit  # noqa: F401 - part of this module's API
+from fitlake.delta_log import clear_failed_create, has_commit, latest_version  # noqa: F401 - part of this module's API
 from fitlake.spark import register_table
 
 
@@ -35,6 +38,16 @@ def delta_table(spark, ref: TableRef):
     if ref.path is not None:
         return DeltaTable.forPath(spark, ref.path)
     return DeltaTable.forName(spark, ref.full_name)
+
+
+def table_version(spark, ref: TableRef) -> int | None:
+    """Latest committed version, None when the table does not exist. A local table's is read from its log's file
+    names (no Spark job: a no-op run asks Spark nothing); a catalog table's from its history."""
+    if ref.path is not None:
+        return latest_version(ref.path)
+    if not exists(spark, ref):
+        return None
+    return int(delta_table(spark, ref).history(1).select("version").first()[0])
 
 
 def write(df, ref: TableRef, mode: str = "append", partition_by: list[str] | None = None, **options) -> None:
@@ -75,6 +88,21 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     table = builder.execute()
     register_table(spark, ref)
     return table
+
+
+def txn_app_id(marker: str | Path, prefix: str) -> str:
+    """The ``txnAppId`` of a writer's idempotent writes, born with its checkpoint and kept in the file ``marker``
+    inside it: a fresh checkpoint (batch ids from 0 again) gets a fresh id, so its writes are not mistaken for
+    replays of the old one's. Written atomically; an existing id is never replaced."""
+    marker = Path(marker)
+    existing = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+    if existing:
+        return existing
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+    tmp.write_text(f"{prefix}-{uuid.uuid4()}\n", encoding="utf-8")
+    tmp.replace(marker)
+    return marker.read_text(encoding="utf-8").strip()
 
 
 @contextmanager

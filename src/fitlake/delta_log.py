@@ -18,6 +18,16 @@ def has_commit(path: str | Path) -> bool:
                                 if p.name.endswith(".json") or ".checkpoint" in p.name)
 
 
+def latest_version(path: str | Path) -> int | None:
+    """The table's latest committed version, from its log's file names (a checkpoint never removes the newest
+    commit file); None when it has no commit."""
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return None
+    versions = [int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name.split(".")[0].isdigit()]
+    return max(versions) if versions else None
+
+
 def clear_failed_create(path: str | Path) -> bool:
     """Remove what a process killed while creating a table left in ``_delta_log`` (temp files, an empty
     ``_staged_commits``, no commit). Delta takes such a folder for an existing table it then cannot open, so

@@ -9,34 +9,16 @@
 
 # COMMAND ----------
 
-import os
-import sys
+import os, sys  # noqa: E401 - no wheel installed (workspace files): the package is the folder beside this one
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "x")))))
 
-try:
-    import fitlake  # noqa: F401 - the installed wheel (Databricks job library, local venv)
-except ImportError:  # workspace files: the package sits next to this folder
-    here = os.path.dirname(os.path.abspath(globals().get("__file__", os.path.join(os.getcwd(), "x"))))
-    sys.path.insert(0, os.path.dirname(here))
-
-dbutils = globals().get("dbutils")  # defined by the Databricks runtime; None locally
-
-from fitlake.ml.notebook import notebook_params, notebook_settings
-
-params = notebook_params({"target": "", "root": ""}, dbutils)
-settings = notebook_settings(params)
-
-# COMMAND ----------
-
-from fitlake.spark import get_spark
+from fitlake.ml.notebook import notebook_params, run_notebook
 from fitlake.ml.train import train_recommender
 
-spark = get_spark(settings, app_name="train_recommender")
-result = train_recommender(spark, settings)
-print(result)
+dbutils = globals().get("dbutils")  # defined by the Databricks runtime; None locally
+params = notebook_params({"target": "", "root": ""}, dbutils)
 
 # COMMAND ----------
 
-if dbutils is not None:
-    import json
-
-    dbutils.notebook.exit(json.dumps(result, default=str))
+run_notebook("train_recommender", params, dbutils,
+             lambda spark, settings: train_recommender(spark, settings))

@@ -54,3 +54,25 @@ def test_params_from_widgets_args_env_and_defaults(monkeypatch, tmp_path):
     assert notebook_params(defaults, argv=["--source", "fitbit"])["source"] == "fitbit"
     settings = notebook_settings(got)
     assert settings.root == tmp_path.resolve() and settings.target == "local"
+
+
+def test_run_notebook_runs_the_job_with_settings_and_exits_with_json(monkeypatch, tmp_path, capsys):
+    from fitlake.ml import notebook
+
+    sessions = []
+    monkeypatch.setattr(notebook, "get_spark", lambda settings, app_name: sessions.append(app_name) or "spark")
+    exits = []
+    dbutils = FakeDbutils({})
+    dbutils.notebook = type("Nb", (), {"exit": staticmethod(exits.append)})()
+    seen = {}
+
+    def job(spark, settings):
+        seen.update(spark=spark, root=settings.root)
+        return {"rows": 3, "root": settings.root}
+
+    result = notebook.run_notebook("score", {"target": "", "root": str(tmp_path)}, dbutils, job)
+    assert sessions == ["score"] and seen == {"spark": "spark", "root": tmp_path.resolve()}
+    assert result["rows"] == 3 and "'rows': 3" in capsys.readouterr().out
+    assert exits == [f'{{"rows": 3, "root": "{tmp_path.resolve()}"}}']
+    assert notebook.run_notebook("score", {"target": "", "root": str(tmp_path)}, None, job)["rows"] == 3  # locally
+    assert len(exits) == 1  # no dbutils, no exit

@@ -32,15 +32,9 @@ columns by position. So locally the same function builds it from plain parts:
   export's largest is ~0.9 MB; the full 2.5 M-row heart-rate file, ~90 MB, still fits in a 3-4 GB driver).
 """
 
-from fitlake.bronze.ingest import (
-    BronzeIngestError,
-    cloudfiles_options,
-    describe,
-    file_source_options,
-    ingest_all,
-    ingest_source,
-    read_landing_stream,
-)
+from fitlake.bronze.autoloader import cloudfiles_options
+from fitlake.bronze.ingest import BronzeIngestError, describe, ingest_all, ingest_source, read_landing_stream
+from fitlake.bronze.local_stream import file_source_options
 from fitlake.bronze.sources import BATCH_SOURCES, SOURCES, BronzeSource
 
 __all__ = [

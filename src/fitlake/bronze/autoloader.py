@@ -25,6 +25,8 @@ options); the stand-in workspace (``FITLAKE_STANDIN_WORKSPACE``, see ``fitlake.c
 from __future__ import annotations
 
 import importlib
+import time
+import uuid
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame
@@ -33,8 +35,10 @@ from pyspark.sql import functions as F
 from fitlake.bronze import schema as schemas
 from fitlake.bronze.parse import INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BronzeSource
-from fitlake.bronze.writer import ensure_bronze_table
+from fitlake.bronze.state import pending_batch, txn_app_id
+from fitlake.bronze.writer import BatchWriter, ensure_bronze_table
 from fitlake.config import Settings, TableRef, standin_root
+from fitlake.ops.suppress import suppression
 
 STANDIN_MODULE = "fitlake_bundle.standin"  # beside databricks.yml (bundle/), never in the wheel
 AUTOLOADER_STATE = "_autoloader"  # Auto Loader's own schema tracking, inside the source's schema location
@@ -113,4 +117,43 @@ def bronze_stream(
     return read_cloudfiles(spark, settings, source, schema.columns, max_files_per_trigger), on_keys, current
 
 
-__all__ = ["bronze_stream", "cloudfiles_options", "open_cloudfiles", "read_cloudfiles", "read_landing_stream"]
+def ingest_autoloader(spark, settings: Settings, source: BronzeSource, max_files_per_trigger=None) -> dict:
+    """``ingest_source`` on Databricks: one available-now Auto Loader query whose ``foreachBatch`` appends each batch
+    exactly once (``BatchWriter``); the counts as ``ingest_source`` documents them (``files`` is not known here)."""
+    started = time.monotonic()
+    ref = settings.table("bronze", source.name)
+    checkpoint = settings.checkpoint("bronze", source.name)
+    new_columns: list[str] = []
+    # Auto Loader lists the files; the same parsing and schema evolution as locally (bronze_stream above)
+    stream, on_keys, current = bronze_stream(spark, settings, source, ref, new_columns, max_files_per_trigger)
+
+    writer = BatchWriter(ref, txn_app_id(checkpoint), pending_batch(checkpoint), on_keys)
+    writer.suppress = suppression(spark, settings)  # erased users (fitlake forget) are not written again
+    query = (
+        stream.writeStream.queryName(f"bronze_{source.name}_{uuid.uuid4().hex[:8]}")
+        .foreachBatch(writer)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return {
+        "source": source.name,
+        "table": ref.full_name,
+        "files": None,
+        **writer.totals,
+        "new_columns": new_columns,
+        "batches": len(writer.batches),
+        "schema_version": current[0].version if current[0] is not None else None,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+__all__ = [
+    "bronze_stream",
+    "cloudfiles_options",
+    "ingest_autoloader",
+    "open_cloudfiles",
+    "read_cloudfiles",
+    "read_landing_stream",
+]

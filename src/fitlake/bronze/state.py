@@ -1,25 +1,21 @@
 """Small state files of a bronze source, inside its checkpoint folder (reset together with it).
 
-Shared by the local planned batches (``local_batch``) and Auto Loader's stream (``ingest``); imports neither.
+Shared by the local planned batches (``local_batch``) and Auto Loader's stream (``autoloader``); imports neither.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
+
+from fitlake import delta_io
 
 STATE_DIR = "_fitlake"
 
 
 def txn_app_id(checkpoint: str) -> str:
-    """A stable id per checkpoint for Delta's idempotent writes (a fresh checkpoint gets a fresh id)."""
-    existing = read_state(checkpoint, "txn_app_id")
-    if existing:
-        return existing
-    app_id = f"fitlake-bronze-{uuid.uuid4()}"
-    write_state(checkpoint, "txn_app_id", app_id)
-    return app_id
+    """The id of the source's idempotent Delta writes, kept in ``<checkpoint>/_fitlake/txn_app_id``."""
+    return delta_io.txn_app_id(Path(checkpoint, STATE_DIR, "txn_app_id"), "fitlake-bronze")
 
 
 def pending_batch(checkpoint: str) -> int | None:

@@ -1,14 +1,17 @@
 """The bronze writer: one bronze table per source, created on first use, appended exactly once per batch.
 
-Used by the local planned batches (``local_batch``), Auto Loader's ``foreachBatch`` (``ingest``) and the streaming
-job; it imports none of them.
+Used by the local planned batches (``local_batch``), Auto Loader's ``foreachBatch`` (``BatchWriter``, run by
+``autoloader``) and the streaming job; it imports none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -59,3 +62,42 @@ def stat_columns() -> list:
         F.count(RESCUED).alias("rescued_rows"),
         F.to_json(F.array_distinct(keys)).alias("rescued_keys"),  # JSON text: Observation returns no arrays
     ]
+
+
+class BatchWriter:
+    """Auto Loader's foreachBatch: write one batch, measure it in the same pass, hand its new keys to ``on_keys``.
+
+    The counts come from an Observation on the write itself (no second scan). A batch the checkpoint shows as
+    started but not committed may already be in Delta (the write is then skipped, so nothing is observed): that
+    one is measured from the table instead. Keys are checked inside the batch, before Spark commits it, so a
+    crash between the write and the schema evolution is redone by the replay.
+    """
+
+    def __init__(self, ref: TableRef, app_id: str, pending: int | None, on_keys: Callable[[list[str]], None]):
+        self.ref, self.app_id, self.pending, self.on_keys = ref, app_id, pending, on_keys
+        # One `_ingested_at` per run, not per micro-batch: the file source orders files with equal modification
+        # times arbitrarily, so an original and its correction may land in different micro-batches of one run;
+        # with one timestamp the later `_source_file` still wins (the landing contract).
+        self.ingested_at = F.timestamp_micros(F.lit(time.time_ns() // 1000))
+        self.totals = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
+        self.batches: list[int] = []
+        self.suppress: Callable[[DataFrame], DataFrame] = lambda df: df  # set to fitlake.ops.suppress.suppression
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        batch_df = batch_df.withColumn(INGESTED_AT, self.ingested_at)
+        batch_df = batch_df.transform(self.suppress)
+        if batch_id == self.pending:
+            write_batch(batch_df, batch_id, self.ref, self.app_id)
+            spark = batch_df.sparkSession
+            stats = delta_io.read(spark, self.ref).where(F.col(BATCH_ID) == batch_id).agg(*stat_columns()).first()
+            stats = stats.asDict()
+        else:
+            observation = Observation(f"bronze_{uuid.uuid4().hex}")
+            write_batch(batch_df.observe(observation, *stat_columns()), batch_id, self.ref, self.app_id)
+            stats = observation.get
+        for key in self.totals:
+            self.totals[key] += int(stats.get(key) or 0)
+        keys = json.loads(stats.get("rescued_keys") or "[]")
+        if keys:
+            self.on_keys(keys)
+        self.batches.append(batch_id)

@@ -235,7 +235,7 @@ class _DayWriter:
 
     # ---- Fitbit CSVs ---------------------------------------------------------------------------------------
     def write_fitbit(self, day: Day) -> None:
-        u, d, rng = self.users, self.date, self.rng
+        u, d = self.users, self.date
         folder = self.root / "fitbit" / d.isoformat()
         ids = [str(x) for x in u.user_id.tolist()]
         n = len(ids)

@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fitlake.gold.kpis import date_key
-from fitlake.silver.expectations import ACTIVITY_TYPES
+from fitlake.silver.validity import ACTIVITY_TYPES
 from fitlake.silver.transforms import with_day_of_week
 
 NO_ACTIVITY_RECORD = "none"  # key 0: a day known only from the Fitbit daily summary

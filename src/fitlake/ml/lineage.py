@@ -37,7 +37,10 @@ class TableInput:
 def current_version(spark, ref: TableRef) -> int:
     from fitlake import delta_io
 
-    return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
+    version = delta_io.table_version(spark, ref)
+    if version is None:
+        raise FileNotFoundError(f"{ref.full_name} has no Delta commit yet")
+    return version
 
 
 def read_pinned(spark, ref: TableRef) -> tuple[DataFrame, TableInput]:

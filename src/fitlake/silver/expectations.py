@@ -13,16 +13,7 @@ in silver, not rules here. Two rules need more than one row and are applied by t
 from __future__ import annotations
 
 from fitlake.silver.specs import SPECS, SilverSpec
-from fitlake.silver.validity import (  # noqa: F401  (re-exported: the names tests and older code use)
-    ACTIVITY_TYPES,
-    EARLIEST_DATE,
-    MAX_CALORIES_PER_DAY as MAX_DAILY_CALORIES,
-    MAX_STEPS_PER_DAY as MAX_STEPS,
-    MINUTES_PER_DAY,
-    Rule,
-    column_rules,
-    date_rules,
-)
+from fitlake.silver.validity import MINUTES_PER_DAY, Rule, column_rules, date_rules
 
 CONFLICT_RULE = "conflicting_values_in_delivery"
 STALE_RULE = "stale_redelivery"

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from fitlake import delta_io
-from fitlake.delta_io import txn_guard, txn_options  # noqa: F401 - used here and by silver
+from fitlake.delta_io import table_version, txn_guard, txn_options  # noqa: F401 - used here and by silver, gold, ops
 from fitlake.config import TableRef
 from fitlake.silver.transforms import DELIVERY_PATH_SQL
 
@@ -126,20 +126,6 @@ def commit_metrics(spark, ref: TableRef, version: int) -> dict:
         return {}
     history = delta_io.delta_table(spark, ref).history().where(F.col("version") == version)
     return history.select("operationMetrics").first()[0] or {}
-
-
-def table_version(spark, ref: TableRef) -> int | None:
-    """Latest committed version; for a local table read from the log's file names, so a no-op run asks Spark
-    nothing. None when the table does not exist."""
-    if ref.path is not None:
-        log = Path(ref.path, "_delta_log")
-        if not log.is_dir():
-            return None
-        versions = [int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name.split(".")[0].isdigit()]
-        return max(versions) if versions else None
-    if not delta_io.exists(spark, ref):
-        return None
-    return int(delta_io.delta_table(spark, ref).history(1).select("version").first()[0])
 
 
 def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[str] = (),

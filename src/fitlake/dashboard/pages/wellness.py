@@ -5,6 +5,16 @@ import streamlit as st
 
 from fitlake.dashboard import shaping, ui
 
+
+def has_rows(df, name: str) -> bool:
+    """Whether ``gold.<name>`` has rows to show; if not, say why (no table yet, or no rows yet)."""
+    if df is None:
+        ui.missing("gold", name)
+    elif df.empty:
+        st.info(f"`gold.{name}` has no rows yet.")
+    return df is not None and not df.empty
+
+
 st.title("Wellness & KPIs")
 settings = ui.settings()
 ui.require_lakehouse(settings)
@@ -16,11 +26,7 @@ COMPONENTS = [c for c in ("steps_component", "active_component", "sleep_componen
               if wellness is not None and c in wellness.columns]
 
 st.subheader("Wellness score")
-if wellness is None:
-    ui.missing("gold", "kpi_wellness_daily")
-elif wellness.empty:
-    st.info("`gold.kpi_wellness_daily` has no rows yet.")
-else:
+if has_rows(wellness, "kpi_wellness_daily"):
     trend = shaping.daily_mean(wellness, ["wellness_score"])
     c1, c2, c3 = st.columns(3)
     c1.metric("Mean wellness score (all user-days)", f"{wellness['wellness_score'].mean():.1f}")
@@ -33,11 +39,7 @@ else:
         st.line_chart(shaping.daily_mean(wellness, COMPONENTS), x_label="date")
 
 st.subheader("Engagement segments")
-if engagement is None:
-    ui.missing("gold", "kpi_engagement_daily")
-elif engagement.empty:
-    st.info("`gold.kpi_engagement_daily` has no rows yet.")
-else:
+if has_rows(engagement, "kpi_engagement_daily"):
     counts = shaping.segment_counts(engagement)
     st.caption("Users per segment per day (trailing 7-day active minutes).")
     st.area_chart(counts, x_label="date", y_label="users")

@@ -1,0 +1,155 @@
+"""One micro-batch of the streaming query (``StreamBatch``, its ``foreachBatch``): bronze, quarantine, windows,
+daily totals, alerts and silver, one idempotent commit per table."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fitlake import delta_io
+from fitlake.faults import fault_point
+from fitlake.streaming.alerts_out import AlertPublisher
+from fitlake.streaming.sinks import (
+    StreamTables,
+    alerts_due,
+    crossings_of,
+    insert_goal_alerts,
+    merge_event_daily_steps,
+    merge_event_windows,
+    new_events,
+)
+from fitlake.streaming.sources import kafka_bronze_rows, kafka_events
+from fitlake.streaming.state import BatchPlan, StreamState
+from fitlake.streaming.transforms import (
+    daily_step_totals,
+    flag_late,
+    to_silver_events,
+    window_increments,
+    with_event_rule,
+)
+
+TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # a timestamp literal in the session time zone (UTC), exact to the µs
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str):
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + (time.monotonic() - started) * 1000
+
+
+class StreamBatch:
+    """foreachBatch of the one streaming query: bronze, quarantine, windows, daily totals, alerts, silver.
+
+    One commit per table per micro-batch, in this order, each guarded by Delta's idempotent-write marker
+    (``txnAppId`` = an id born with the checkpoint, ``txnVersion`` = the batch id), so a replayed batch skips every
+    write that committed. Silver goes LAST: what is new in a batch is decided against silver, and as long as this
+    batch's silver append has not committed, silver is exactly what it was before the batch; once it has, every
+    other write of the batch has committed too. The processing time and the watermark come from the batch's pinned
+    plan (``fitlake.streaming.state``), so a replay decides every row exactly as the first attempt did.
+    """
+
+    def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str, state: StreamState,
+                 goal: int, publisher: AlertPublisher | None = None):
+        self.spark, self.tables, self.source, self.app_id = spark, tables, source, app_id
+        self.state, self.goal, self.publisher = state, goal, publisher
+        self.bronze_columns = delta_io.read(spark, tables.bronze).columns
+        self.quarantine_columns = delta_io.read(spark, tables.quarantine).columns
+        # What this process did, per batch id (a replayed batch overwrites its own entry, never adds).
+        self.events: dict[int, int] = {}
+        self.quarantined: dict[int, dict[str, int]] = {}
+        self.late: dict[int, int] = {}
+        self.timings: dict[int, dict[str, float]] = {}
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        timings: dict[str, float] = {}
+        self.timings[batch_id] = timings
+        with _timed(timings, "total"):
+            self._run(batch, batch_id, timings)
+
+    def _run(self, batch: DataFrame, batch_id: int, timings: dict[str, float]) -> None:
+        plan = self.state.plan(batch_id)
+        now = F.lit(plan.now).cast("timestamp")
+        if self.source == "kafka":
+            batch = kafka_bronze_rows(batch)
+        bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
+        bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
+        new = None
+        try:
+            events = bronze.transform(kafka_events) if self.source == "kafka" else bronze
+            checked = with_event_rule(events, now)
+            # One small job for every count we report and the bounds of the silver lookup.
+            event_time = F.when(F.col("_rule").isNull(), F.col("event_time").try_cast("timestamp"))
+            with _timed(timings, "stats"):
+                stats = checked.groupBy("_rule").agg(
+                    F.count(F.lit(1)).alias("count"),
+                    F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
+                    F.date_format(F.max(event_time), TS_FORMAT).alias("max_time"),
+                    F.collect_set(F.to_date(event_time)).alias("days"),
+                ).collect()
+            self.events[batch_id] = sum(r["count"] for r in stats)
+            if not stats:
+                return
+            self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
+            valid_stats = next((r for r in stats if r["_rule"] is None), None)
+            fault_point("stream:ingest:bronze")
+            with _timed(timings, "bronze"):
+                delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
+            if self.quarantined[batch_id]:
+                fault_point("stream:ingest:quarantine")
+                quarantined = checked.where(F.col("_rule").isNotNull()).select(
+                    *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
+                    now.alias("_quarantined_at"),
+                )
+                with _timed(timings, "quarantine"):
+                    delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
+            if valid_stats is not None:
+                days = sorted(valid_stats["days"])
+                lo, hi = valid_stats["min_time"], valid_stats["max_time"]
+                valid = checked.where(F.col("_rule").isNull()).drop("_rule")
+                with _timed(timings, "new_events"):
+                    new = (new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
+                                      days, lo, hi)
+                           .transform(flag_late(plan.watermark)).persist())
+                    counts = new.agg(F.count(F.lit(1)).alias("n"),
+                                     F.count(F.when(F.col("_late"), 1)).alias("late")).first()
+                self.late[batch_id] = counts["late"]
+                if counts["n"]:
+                    self._gold(new, batch_id, plan, days, lo, hi, timings)
+                    fault_point("stream:ingest:silver")
+                    with _timed(timings, "silver"):
+                        delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id, batch_id)
+            self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
+            fault_point("stream:ingest:done")
+            if self.publisher is not None and timings.get("alerts"):
+                with _timed(timings, "publish"):
+                    self.publisher.publish(self.spark, self.tables.alerts)
+        finally:
+            bronze.unpersist()
+            if new is not None:
+                new.unpersist()
+
+    def _gold(self, new: DataFrame, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str, hi: str,
+              timings: dict[str, float]) -> None:
+        """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
+        on_time = new.where(~F.col("_late"))
+        fault_point("stream:windows:merge")
+        with _timed(timings, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+            merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+        fault_point("stream:daily:merge")
+        with _timed(timings, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+            merge_event_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
+        with _timed(timings, "alerts_check"):
+            due = alerts_due(self.spark, self.tables, new, days, self.goal)
+        if due.isEmpty():
+            return
+        crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
+        fault_point("stream:alerts:merge")
+        with _timed(timings, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+            insert_goal_alerts(self.spark, self.tables.alerts, crossings)

@@ -1,0 +1,177 @@
+"""The streaming job's tables and how a micro-batch writes them: creating them against a fixed schema, the silver
+lookup that decides which events are new, and the MERGEs into the windows, the daily totals and the goal alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fitlake import delta_io
+from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
+from fitlake.bronze.writer import ensure_bronze_table
+from fitlake.config import Settings, TableRef
+from fitlake.streaming.schema import (
+    BRONZE_KAFKA_SCHEMA,
+    DAILY_STEPS_SCHEMA,
+    EVENT_WINDOWS_SCHEMA,
+    GOAL_ALERTS_SCHEMA,
+    SILVER_EVENTS_SCHEMA,
+    quarantine_schema,
+)
+from fitlake.streaming.transforms import daily_step_totals, first_delivery_per_event, first_goal_crossings
+
+
+@dataclass(frozen=True)
+class StreamTables:
+    bronze: TableRef
+    quarantine: TableRef
+    silver: TableRef
+    windows: TableRef
+    alerts: TableRef
+    daily: TableRef
+
+    @classmethod
+    def of(cls, settings: Settings, source: str) -> "StreamTables":
+        bronze_name = "events" if source == "files" else "events_kafka"
+        return cls(
+            bronze=settings.table("bronze", bronze_name),
+            quarantine=settings.table("quarantine", bronze_name),
+            silver=settings.table("silver", "events"),
+            windows=settings.table("gold", "event_windows"),
+            alerts=settings.table("gold", "goal_alerts"),
+            daily=settings.table("gold", "event_daily_steps"),
+        )
+
+    def all(self) -> dict[str, TableRef]:
+        refs = (self.bronze, self.quarantine, self.silver, self.windows, self.alerts, self.daily)
+        return {r.full_name: r for r in refs}
+
+
+def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, source_df: DataFrame) -> StreamTables:
+    """Create the job's tables when missing, so streams start against a fixed schema (idempotent). bronze.events
+    is shaped exactly like the bronze ingest's (same helper, columns from the persisted source schema)."""
+    tables = StreamTables.of(settings, source)
+    if source == "files":
+        ensure_bronze_table(spark, tables.bronze, [c for c in source_df.columns if c not in BRONZE_META_COLUMNS])
+    else:
+        delta_io.ensure_table(spark, tables.bronze, BRONZE_KAFKA_SCHEMA)
+    if not delta_io.exists(spark, tables.quarantine):
+        delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(delta_io.read(spark, tables.bronze).schema))
+    delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])
+    delta_io.ensure_table(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
+    _add_missing_columns(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
+    delta_io.ensure_table(spark, tables.alerts, GOAL_ALERTS_SCHEMA)
+    if not delta_io.exists(spark, tables.daily):
+        # Born from silver in one commit, so a lakehouse streamed before this table existed starts from the right
+        # totals (an empty silver makes an empty table); a kill before the commit leaves no table, and the next run
+        # does it again.
+        totals = delta_io.read(spark, tables.silver).transform(daily_step_totals)
+        delta_io.write(totals.select(*[F.col(f.name).cast(f.dataType) for f in DAILY_STEPS_SCHEMA.fields]),
+                       tables.daily)
+    return tables
+
+
+def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
+    """A table made by an older version of the job gets the columns added since (null in its old rows)."""
+    have = set(delta_io.read(spark, ref).columns)
+    missing = [f for f in schema.fields if f.name not in have]
+    if missing:
+        ident = f"delta.`{ref.path}`" if ref.path is not None else ref.full_name
+        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ("
+                  + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
+
+
+def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date], min_time: str,
+               max_time: str) -> DataFrame:
+    """The batch's typed events whose ``event_id`` silver has not seen (first delivery within the batch).
+
+    A re-delivered event carries its original ``event_time``, so the lookup is bounded to the batch's day partitions
+    and event-time range (literals: Delta prunes partitions and skips files by their min/max ``event_time``) — about
+    a watermark's worth of data for a live stream, not the whole table."""
+    seen = (
+        delta_io.read(spark, silver)
+        .where(F.col("event_date").isin(days))
+        .where(F.col("event_time").between(F.lit(min_time).cast("timestamp"), F.lit(max_time).cast("timestamp")))
+        .select("event_id")
+    )
+    return events.transform(first_delivery_per_event).join(seen, "event_id", "left_anti")
+
+
+WINDOW_KEY = ("user_id", "activity_type", "window_start")
+
+
+def _plus(c: str) -> str:
+    return f"CASE WHEN t.{c} IS NULL THEN s.{c} WHEN s.{c} IS NULL THEN t.{c} ELSE t.{c} + s.{c} END"
+
+
+def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str) -> None:
+    """Add a batch's window increments to ``gold.event_windows`` (insert new windows). The key is null-safe (an event
+    may have no activity type) and bounded to the batch's event-time span, so Delta skips files of older windows."""
+    on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
+    readings = "coalesce(t.heart_rate_readings, 0) + coalesce(s.heart_rate_readings, 0)"
+    hr_sum = "coalesce(t.heart_rate_sum, 0) + coalesce(s.heart_rate_sum, 0)"
+    (
+        delta_io.delta_table(spark, target).alias("t")
+        .merge(increments.alias("s"),
+               f"t.window_start >= TIMESTAMP'{lo}' - INTERVAL 30 SECONDS AND t.window_start <= TIMESTAMP'{hi}' "
+               f"AND {on}")
+        .whenMatchedUpdate(set={
+            "steps": _plus("steps"),
+            "calories": _plus("calories"),
+            "avg_heart_rate": f"({hr_sum}) / nullif({readings}, 0)",
+            "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
+            "event_count": "t.event_count + s.event_count",
+            "heart_rate_readings": readings,
+            "heart_rate_sum": hr_sum,
+        })
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
+    """Add a batch's per (user, day) steps and events to the running daily totals in ``gold.event_daily_steps``."""
+    in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    (
+        delta_io.delta_table(spark, target).alias("t")
+        .merge(increments.alias("s"), f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date")
+        .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def alerts_due(spark: SparkSession, tables: StreamTables, new: DataFrame, days: list[dt.date],
+               goal: int) -> DataFrame:
+    """(user_id, event_date) the batch touched whose running total has reached ``goal`` and that have no alert."""
+    touched = new.select("user_id", F.col("event_date").alias("date")).distinct()
+    reached = delta_io.read(spark, tables.daily).where(F.col("date").isin(days)).where(F.col("steps") >= goal)
+    alerted = delta_io.read(spark, tables.alerts).where(F.col("date").isin(days)).select("user_id", "date")
+    return (touched.join(reached.select("user_id", "date"), ["user_id", "date"], "left_semi")
+            .join(alerted, ["user_id", "date"], "left_anti")
+            .withColumnRenamed("date", "event_date"))
+
+
+def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: DataFrame, days: list[dt.date],
+                 goal: int, now: str) -> DataFrame:
+    """The first event at which each due (user, day)'s running total reaches ``goal``, in event-time order: the day's
+    events from silver (as before this batch: silver is written last) plus the batch's new ones. Read once per
+    alert, when it fires — never for users still below their goal."""
+    cols = ["user_id", "event_date", "event_time", "event_id", "steps"]
+    before = delta_io.read(spark, silver).where(F.col("event_date").isin(days)).select(*cols)
+    day_events = before.unionByName(new.select(*cols)).join(due, ["user_id", "event_date"], "left_semi")
+    return day_events.transform(first_goal_crossings(goal)).withColumn(
+        "alerted_at", F.lit(now).cast("timestamp"))
+
+
+def insert_goal_alerts(spark: SparkSession, target: TableRef, crossings: DataFrame) -> None:
+    """Insert-only MERGE of goal crossings into ``gold.goal_alerts``: one alert per (user, day), never a second."""
+    (
+        delta_io.delta_table(spark, target).alias("t")
+        .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
