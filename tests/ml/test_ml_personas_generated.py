@@ -1,7 +1,10 @@
 """Personas on the *default* synthetic data: a landing written by the generator with its own five personas and
 default feature shapes (fewer users and days than `fitlake generate`'s defaults, the same persona mix), taken
 through the real bronze and silver jobs and the gold sleep fact, then `fitlake train --model personas`. The k the
-model picks and the metric it logs must recover the generator's latent personas."""
+model picks and the metric it logs must recover the generator's latent personas.
+
+Measured under load: 607 s; k 5, latent ARI 0.880. With 21 days instead of 28 the same rule picks k 2 (resample
+stability 0.80 for k 2, 0.65 for k 5) and ARI falls to 0.29: five personas need about four weeks of history."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from fitlake import delta_io
 
-USERS, DAYS = 200, 21  # the fixture's size; seed and every other generator argument are the defaults
+USERS, DAYS = 200, 28  # the fixture's size; seed and every other generator argument are the defaults
 SOURCES = ("activity", "daily_activity", "sleep_day")  # what the persona features read
 
 

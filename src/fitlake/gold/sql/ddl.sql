@@ -133,7 +133,7 @@ CREATE TABLE IF NOT EXISTS gold.kpi_sleep_efficiency (
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 
--- Written by `fitlake score` (fitlake.ml.monitoring.record), not by the gold job: one row per scoring batch, model
+-- Written by `fitlake score` (fitlake.ml.monitoring.record_model_monitoring), not by the gold job: one row per scoring batch, model
 -- version, metric (input_psi | prediction_psi | rolling_<error>) and feature; thresholds in fitlake.config.
 CREATE TABLE IF NOT EXISTS gold.model_monitoring (
   batch_id STRING COMMENT 'hash of the scored rows: the same rows scored again add nothing',
