@@ -46,11 +46,12 @@ test: install jars kafka databricks-cli chromium
 test-fast: install jars
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests -m "not slow and not kafka and not browser and not databricks_cli"
 
-# The main job graph locally: ingest -> silver -> gold, then train the models and score them back into gold;
+# The main job graph locally: ingest -> silver -> gold (the synthetic exports are month-first, as Fitbit writes them;
+# their one-day files cannot show it, hence --date-order), then train the models and score them back into gold;
 # then two minutes of live device events (written once; existing files are kept) through the streaming job, so
 # the dashboard's real-time page has windows to show. Every step is idempotent: a second `make run` adds nothing.
 run: install jars
-	$(BIN)/fitlake run --generate
+	$(BIN)/fitlake run --generate --date-order month_first
 	$(BIN)/fitlake train
 	$(BIN)/fitlake score
 	$(BIN)/fitlake generate-events --no-realtime --duration 120
