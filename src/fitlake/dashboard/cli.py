@@ -88,7 +88,7 @@ def stop_server(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
         proc.wait()
 
 
-def run_server(cmd: list[str], env: dict[str, str]) -> int:
+def run_server(cmd: list[str], env: dict[str, str], name: str = "fitlake dashboard") -> int:
     """Run ``cmd`` until it exits or this process is asked to stop; either way the child is gone on return.
     A stop by signal returns 128 + its number, as a shell would report it."""
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
@@ -101,7 +101,7 @@ def run_server(cmd: list[str], env: dict[str, str]) -> int:
     try:
         return proc.wait()
     except _Stopped as e:
-        print(f"fitlake dashboard: stopping the server (signal {e.signum})", file=sys.stderr, flush=True)
+        print(f"{name}: stopping the server (signal {e.signum})", file=sys.stderr, flush=True)
         return 128 + e.signum
     finally:
         for s in STOP_SIGNALS:  # a second signal during the stop must not interrupt it

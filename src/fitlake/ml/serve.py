@@ -52,4 +52,4 @@ def main(args) -> int:
     # mlflow starts `uvicorn` by name: put this interpreter's bin folder first, so an unactivated venv works too
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-    return run_server(serve_command(model_dir, args.port, args.workers), env)
+    return run_server(serve_command(model_dir, args.port, args.workers), env, name="fitlake serve")
