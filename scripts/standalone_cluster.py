@@ -41,6 +41,8 @@ class Cluster:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def stop(self) -> None:
+        """SIGTERM the daemons (workers first), then SIGKILL each daemon's process group: every daemon leads its own
+        (``start_new_session``), and the executors and Python workers a worker launched are in the worker's group."""
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -50,6 +52,10 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _env(extra_pythonpath: list[str]) -> dict[str, str]:
