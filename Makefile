@@ -7,7 +7,7 @@ STAMP := $(VENV)/.fitlake-installed
 CACHE := .cache
 export FITLAKE_JARS_DIR ?= $(CURDIR)/$(CACHE)/jars
 
-.PHONY: help install jars kafka databricks-cli chromium test test-fast run doctor clean-lakehouse
+.PHONY: help install jars kafka databricks-cli chromium test test-fast test-cluster run doctor clean-lakehouse
 
 help:
 	@echo "make test   - install everything and run the test suite"
@@ -40,11 +40,15 @@ chromium:
 # Two workers, a test file per worker at a time (module fixtures run once): ~2x faster on 2 cores.
 PYTEST_WORKERS ?= 2
 test: install jars kafka databricks-cli chromium
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests -m "not cluster"
+
+# fitlake on a Spark standalone cluster (master + two workers on 127.0.0.1) = the local run, table by table.
+test-cluster: install jars
+	$(BIN)/python -m pytest -p no:xdist tests/ops/test_cluster.py
 
 # Unit tests only: no services, no browser, no external CLI.
 test-fast: install jars
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests -m "not slow and not kafka and not browser and not databricks_cli"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests -m "not slow and not kafka and not browser and not databricks_cli and not cluster"
 
 # The main job graph locally: ingest -> silver -> gold (the synthetic exports are month-first, as Fitbit writes them;
 # their one-day files cannot show it, hence --date-order), then train the models and score them back into gold;

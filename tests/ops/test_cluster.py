@@ -31,7 +31,8 @@ COMMANDS = (("run", "--no-generate"), ("train",), ("score",), ("stream", "--avai
 VOLATILE = re.compile(r"(^_ingested_at$|_at$|^run_id$|_run_id$|^mlflow_|^model_version$|^seconds$|_s$|_ms$|"
                       r"^duration|^started|^finished|^logged|^processed_time$|^now$)")
 
-pytestmark = pytest.mark.slow
+# A standalone master and two workers beside the rest of the suite on 2 cores: its own target (`make test-cluster`).
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 
 def _import_cluster():
