@@ -40,12 +40,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10x runs and the long fault mode")
     parser.add_argument("--workdir", default=None, help="scratch folder for landing/lakehouses (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--profile", nargs="?", const="export", choices=("export", "generated"), default=None,
+                        help="instead of the figures: where each second of `fitlake run` goes, per table (Spark jobs, "
+                             "time outside them, Delta commits), on the real export (default) or on the generated "
+                             "landing at --scale (from empty, +1 day, no-op)")
     parser.add_argument("--readme", default=None,
                         help="also write the results table into this page's bench markers (docs/performance.md)")
 
 
 def main(args) -> int:
     run = _benchmarks()
+    if args.profile:
+        import benchmarks.profile_run as profile
+
+        argv = ["--out", args.out, *(["--workdir", args.workdir] if args.workdir else [])]
+        return profile.main(argv + (["--scale", str(args.scale)] if args.profile == "generated" else []))
     only = {s.strip().upper() for s in args.only.split(",")} if args.only else None
     return run.main(scale=args.scale, out=args.out, only=only, quick=args.quick, workdir=args.workdir,
                     keep=args.keep, readme=args.readme)

@@ -76,7 +76,18 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
+        **event_log_conf(),
     }
+
+
+def event_log_conf() -> dict[str, str]:
+    """``FITLAKE_EVENT_LOG_DIR``: Spark's event log into that folder (for the Spark history server, and for
+    ``fitlake bench --profile``, which attributes every Spark job to the table that ran it)."""
+    folder = os.environ.get("FITLAKE_EVENT_LOG_DIR")
+    if not folder:
+        return {}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": Path(folder).resolve().as_uri()}
 
 
 def get_spark(
