@@ -1,0 +1,97 @@
+"""gold.data_completeness and the KPI rows' ``incomplete_inputs`` on tiny DataFrames: a complete day, a day with a
+missing night, a partial hour and quarantined rows, an activity-export day (no hourly or heart-rate files), a day
+known only from quarantine (everything missing), and no input at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from chispa import assert_df_equality
+
+from fitlake.gold import facts, kpis
+
+D = dt.date
+A, B = D(2016, 4, 12), D(2016, 4, 13)
+DAYS = "user_id BIGINT, date DATE"
+HOURLY = "user_id BIGINT, date DATE, missing_inputs STRING"
+QUARANTINED = "user_id BIGINT, date DATE, input STRING, rows BIGINT"
+OUT = ("user_id BIGINT, date DATE, date_key INT, has_daily_activity BOOLEAN, has_activity_record BOOLEAN, "
+       "has_sleep BOOLEAN, hourly_complete_hours INT, hourly_coverage DOUBLE, heart_rate_hours INT, "
+       "missing_inputs STRING, quarantined_inputs STRING, quarantined_rows BIGINT, is_complete BOOLEAN")
+ALL_HOURLY = "hourly_steps,hourly_calories,hourly_intensities"
+
+
+def test_build_data_completeness_names_missing_and_quarantined_inputs_per_day(spark):
+    daily = spark.createDataFrame([(1, A), (1, B)], DAYS)
+    activity = spark.createDataFrame([(2, A)], DAYS)
+    sleep = spark.createDataFrame([(1, A)], DAYS)
+    hourly = spark.createDataFrame(
+        [(1, A, None)] * 24  # every hour has all three inputs
+        + [(1, B, None)] * 22 + [(1, B, "hourly_steps"), (1, B, "hourly_steps,hourly_intensities")],
+        HOURLY,
+    )
+    heart = spark.createDataFrame([(1, A)] * 3, DAYS)  # three hours with samples
+    quarantined = spark.createDataFrame(
+        [(1, B, "sleep_day", 2), (1, B, "hourly_steps", 1),
+         (3, A, "daily_activity", 1), (3, A, "hourly_steps", 24)],  # a day whose every row was quarantined
+        QUARANTINED,
+    )
+    out = facts.build_data_completeness(daily, activity, sleep, hourly, heart, quarantined).orderBy("user_id", "date")
+    expected = spark.createDataFrame(
+        [(1, A, 20160412, True, False, True, 24, 1.0, 3, None, None, 0, True),
+         # no night, 22 complete hours (steps missing in two, intensities in one), no heart rate, quarantined rows
+         (1, B, 20160413, True, False, False, 22, 22 / 24, 0, f"sleep_day,hourly_steps,hourly_intensities,"
+          "heartrate_seconds", "hourly_steps,sleep_day", 3, False),
+         # an activity-export day: the daily record is there, the Fitbit-only inputs are not (zero, not null)
+         (2, A, 20160412, False, True, False, 0, 0.0, 0, f"sleep_day,{ALL_HOURLY},heartrate_seconds", None, 0,
+          False),
+         # known only from quarantine: everything missing, and said why
+         (3, A, 20160412, False, False, False, 0, 0.0, 0, f"daily_activity,sleep_day,{ALL_HOURLY},heartrate_seconds",
+          "daily_activity,hourly_steps", 25, False)],
+        OUT,
+    )
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
+def test_build_data_completeness_of_nothing_is_empty(spark):
+    empty = spark.createDataFrame([], DAYS)
+    out = facts.build_data_completeness(empty, empty, empty, spark.createDataFrame([], HOURLY), empty,
+                                        spark.createDataFrame([], QUARANTINED))
+    assert out.count() == 0
+    assert_df_equality(out, spark.createDataFrame([], OUT), ignore_nullable=True)
+
+
+def test_kpi_rows_name_the_inputs_they_use_that_were_incomplete(spark):
+    completeness = spark.createDataFrame(
+        [(1, A, None, None),  # complete
+         (1, B, "sleep_day,hourly_steps", "daily_activity"),  # hourly is not a wellness input: not named
+         (2, A, "hourly_steps,heartrate_seconds", "sleep_day,hourly_steps"),
+         (2, B, "daily_activity", None)],
+        "user_id BIGINT, date DATE, missing_inputs STRING, quarantined_inputs STRING",
+    )
+    daily = spark.createDataFrame(
+        [(1, A, 20160412, 10000, 60, None, False), (1, B, 20160413, 5000, 30, None, False),
+         (2, A, 20160412, 0, 0, None, False), (2, B, 20160413, 1000, 10, 7.0, False),
+         (3, A, 20160412, None, None, None, False)],  # no completeness row: nothing is claimed
+        "user_id BIGINT, date DATE, date_key INT, steps INT, active_minutes INT, sleep_hours DOUBLE, "
+        "is_non_wear BOOLEAN",
+    )
+    sleep = spark.createDataFrame([(1, A, 480), (2, A, 400)], "user_id BIGINT, date DATE, minutes_asleep INT")
+    wellness = kpis.build_kpi_wellness_daily(daily, sleep, 10000, completeness)
+    got = wellness.select("user_id", "date", "incomplete_inputs").orderBy("user_id", "date")
+    expected = spark.createDataFrame(
+        [(1, A, None), (1, B, "daily_activity:quarantined,sleep_day:missing"), (2, A, "sleep_day:quarantined"),
+         (2, B, "daily_activity:missing"), (3, A, None)],
+        "user_id BIGINT, date DATE, incomplete_inputs STRING",
+    )
+    assert_df_equality(got, expected, ignore_nullable=True)
+
+    nights = spark.createDataFrame(
+        [(1, A, 20160412, 400, 500, 0.8), (2, A, 20160412, 300, 0, None)],
+        "user_id BIGINT, date DATE, date_key INT, minutes_asleep INT, time_in_bed INT, sleep_efficiency DOUBLE",
+    )
+    efficiency = kpis.build_kpi_sleep_efficiency(nights, completeness)
+    got = efficiency.select("user_id", "date", "incomplete_inputs").orderBy("user_id")
+    expected = spark.createDataFrame([(1, A, None), (2, A, "sleep_day:quarantined")],
+                                     "user_id BIGINT, date DATE, incomplete_inputs STRING")
+    assert_df_equality(got, expected, ignore_nullable=True)
