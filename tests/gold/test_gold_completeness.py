@@ -66,7 +66,7 @@ def test_kpi_rows_name_the_inputs_they_use_that_were_incomplete(spark):
         [(1, A, None, None),  # complete
          (1, B, "sleep_day,hourly_steps", "daily_activity"),  # hourly is not a wellness input: not named
          (2, A, "hourly_steps,heartrate_seconds", "sleep_day,hourly_steps"),
-         (2, B, "daily_activity", None)],
+         (2, B, "daily_activity", "activity")],
         "user_id BIGINT, date DATE, missing_inputs STRING, quarantined_inputs STRING",
     )
     daily = spark.createDataFrame(
@@ -81,7 +81,7 @@ def test_kpi_rows_name_the_inputs_they_use_that_were_incomplete(spark):
     got = wellness.select("user_id", "date", "incomplete_inputs").orderBy("user_id", "date")
     expected = spark.createDataFrame(
         [(1, A, None), (1, B, "daily_activity:quarantined,sleep_day:missing"), (2, A, "sleep_day:quarantined"),
-         (2, B, "daily_activity:missing"), (3, A, None)],
+         (2, B, "daily_activity:missing,activity:quarantined"), (3, A, None)],
         "user_id BIGINT, date DATE, incomplete_inputs STRING",
     )
     assert_df_equality(got, expected, ignore_nullable=True)

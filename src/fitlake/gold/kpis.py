@@ -124,7 +124,7 @@ def worn_days(daily: DataFrame) -> DataFrame:
     return daily.where(~F.col("is_non_wear"))
 
 
-WELLNESS_INPUTS = ("daily_activity", "sleep_day")
+WELLNESS_INPUTS = ("daily_activity", "activity", "sleep_day")  # "activity" only ever quarantined: missing says daily_activity
 SLEEP_EFFICIENCY_INPUTS = ("sleep_day",)
 
 
