@@ -150,6 +150,8 @@ def test_completeness_counts_each_input_and_flags_the_incomplete_days(monkeypatc
     later_days = int((table["hourly_complete_hours"] < 24).sum())
     assert per_input.loc["hourly_steps", "days_missing"] == later_days  # 8 users x 12 days without hourly data
     assert (per_input.loc["sleep_day", "days_missing"], per_input.loc["activity", "days_quarantined"]) == (1, 2)
+    gaps = at.table[1].value.set_index("gap")["user_days"]
+    assert gaps.loc["missing: sleep_day"] == 1 and gaps.sum() == int((~table["is_complete"]).sum())
     user, day = INCOMPLETE_DAY
     flags = at.dataframe[0].value.set_index(["user_id", "date"])["flags"]
     assert flags.loc[(user, day)] == "missing: sleep_day"

@@ -113,6 +113,11 @@ def test_completeness_by_input_and_flags_put_the_rare_gaps_first():
         [2, d[0], "missing: sleep_day, heartrate_seconds", 1],
         [1, d[1], "missing: heartrate_seconds", 2],
         [1, d[0], "missing: heartrate_seconds", 2]]  # the complete day is not listed
-    empty = df[df["is_complete"]]
-    assert shaping.completeness_flags(empty).empty
+    gaps = shaping.completeness_gaps(flags)
+    assert gaps.values.tolist() == [
+        ["missing: heartrate_seconds", 2, 1, d[0], d[1]],
+        ["missing: heartrate_seconds; quarantined: hourly_steps, sleep_day (3 rows)", 1, 1, d[1], d[1]],
+        ["missing: sleep_day, heartrate_seconds", 1, 1, d[0], d[0]]]
+    empty = df[df["is_complete"]]  # only the complete day: nothing to flag
+    assert shaping.completeness_flags(empty).empty and shaping.completeness_gaps(shaping.completeness_flags(empty)).empty
     assert shaping.completeness_by_input(empty).empty

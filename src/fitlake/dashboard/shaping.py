@@ -172,3 +172,16 @@ def completeness_flags(df: pd.DataFrame) -> pd.DataFrame:
     pattern = bad["missing_inputs"].fillna("") + "|" + bad["quarantined_inputs"].fillna("")
     bad["days_alike"] = pattern.map(pattern.value_counts()).astype("int64")
     return bad.sort_values(["days_alike", "date", "user_id"], ascending=[True, False, True], ignore_index=True)
+
+
+def completeness_gaps(flags: pd.DataFrame) -> pd.DataFrame:
+    """completeness_flags() grouped by its ``flags`` line: ``gap``, ``user_days``, ``users``, ``first``, ``last``
+    (dates), the most common gap first."""
+    if flags.empty:
+        return pd.DataFrame(columns=["gap", "user_days", "users", "first", "last"])
+    out = (flags.groupby("flags")
+           .agg(user_days=("user_id", "size"), users=("user_id", "nunique"), first=("date", "min"),
+                last=("date", "max"))
+           .rename_axis("gap").reset_index())
+    out[["user_days", "users"]] = out[["user_days", "users"]].astype("int64")
+    return out.sort_values(["user_days", "gap"], ascending=[False, True], ignore_index=True)

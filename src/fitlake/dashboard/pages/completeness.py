@@ -6,7 +6,7 @@ import streamlit as st
 
 from fitlake.dashboard import shaping, ui
 
-FLAG_LINES = 50
+FLAG_LINES = 20
 
 st.title("Data completeness")
 settings = ui.settings()
@@ -35,6 +35,8 @@ st.subheader("Incomplete days")
 if flags.empty:
     st.success("Every user-day has all its inputs, nothing quarantined.", icon=":material/check_circle:")
     st.stop()
+st.caption("Each gap (the same inputs missing or quarantined) with how many user-days and users have it.")
+st.table(shaping.completeness_gaps(flags))
 shown = flags.head(FLAG_LINES)
 st.caption(f"{len(flags):,} incomplete user-days; the {len(shown)} with the rarest gaps below (a gap shared by many "
            "days, like a file the export lacks, comes last), all of them in the table.")
