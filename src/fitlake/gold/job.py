@@ -247,7 +247,7 @@ def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
         if q is None:
             continue
         spec = SPECS[name]
-        q = q.select(*q.columns, *[F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns])
+        q = q.select(*[F.col(f"`{c}`") for c in q.columns], *[F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns])
         typed = q.transform(T.with_typed_columns, spec.columns, run.settings.date_order)
         days = typed.select("user_id", F.expr(spec.date_expr).alias("date")).where(
             F.col("user_id").isNotNull() & F.col("date").isNotNull())
