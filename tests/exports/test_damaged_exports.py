@@ -174,3 +174,6 @@ def test_spreadsheet_damage_never_changes_a_surviving_value(spark, kaggle_dir, t
     flagged = {(r["user_id"], r["date"]): r["incomplete_inputs"] for r in wellness.collect()}
     assert flagged[(PARTIAL_USER, dt.date(2016, 4, 20))] == "sleep_day:missing"
     assert flagged[(1503960366, dt.date(2016, 4, 12))] is None  # its daily record and night are there
+    complete = sum(r["is_complete"] for r in completeness.values())
+    assert f"gold completeness: {complete} of {len(completeness)} user-days have every input" in notes
+    assert re.search(r"inputs with quarantined rows \(user-days\): hourly_intensities 1\b", notes), notes

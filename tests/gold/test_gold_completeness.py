@@ -95,3 +95,21 @@ def test_kpi_rows_name_the_inputs_they_use_that_were_incomplete(spark):
     expected = spark.createDataFrame([(1, A, None), (2, A, "sleep_day:quarantined")],
                                      "user_id BIGINT, date DATE, incomplete_inputs STRING")
     assert_df_equality(got, expected, ignore_nullable=True)
+
+
+def test_run_summary_counts_complete_days_and_each_inputs_gaps(spark):
+    from fitlake.gold.job import completeness_summary
+
+    rows = spark.createDataFrame(
+        [(1, A, "sleep_day,heartrate_seconds", None, False), (1, B, "heartrate_seconds", "hourly_steps", False),
+         (2, A, None, None, True)],
+        "user_id BIGINT, date DATE, missing_inputs STRING, quarantined_inputs STRING, is_complete BOOLEAN")
+    assert completeness_summary(rows) == [
+        "gold completeness: 1 of 3 user-days have every input (gold.data_completeness; the dashboard's Data "
+        "completeness page lists the rest)",
+        "  inputs missing (user-days): heartrate_seconds 2, sleep_day 1",
+        "  inputs with quarantined rows (user-days): hourly_steps 1"]
+    assert completeness_summary(rows.where("is_complete")) == [
+        "gold completeness: 1 of 1 user-days have every input (gold.data_completeness; the dashboard's Data "
+        "completeness page lists the rest)"]
+    assert completeness_summary(rows.limit(0)) == []

@@ -434,3 +434,29 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
         return [results[b.table] for b in BUILDERS if results.get(b.table) is not None]
     finally:
         changes.unpersist()
+
+
+# ---- run summary -------------------------------------------------------------------------------------------------
+def completeness_summary(completeness: DataFrame) -> list[str]:
+    """The run summary's lines on gold.data_completeness: how many user-days have every input, and per input on how
+    many user-days it was missing or had rows quarantined (most affected first)."""
+    total = completeness.agg(F.count(F.lit(1)).alias("n"),
+                             F.sum(F.col("is_complete").cast("int")).alias("complete")).first()
+    if not total["n"]:
+        return []
+    lines = [f"gold completeness: {total['complete'] or 0} of {total['n']} user-days have every input "
+             "(gold.data_completeness; the dashboard's Data completeness page lists the rest)"]
+    for column, what in (("missing_inputs", "missing"), ("quarantined_inputs", "with quarantined rows")):
+        counts = (completeness.select(F.explode(F.split(column, ",")).alias("input")).groupBy("input").count()
+                  .orderBy(F.desc("count"), "input").collect())
+        if counts:
+            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{r['input']} {r['count']}" for r in counts))
+    return lines
+
+
+def completeness_notes(spark, settings: Settings) -> list[str]:
+    """completeness_summary of the whole gold.data_completeness, [] before it exists."""
+    ref = settings.table("gold", "data_completeness")
+    if not delta_io.exists(spark, ref):
+        return []
+    return completeness_summary(delta_io.read(spark, ref))
