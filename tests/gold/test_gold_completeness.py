@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from fitlake.gold import facts, kpis
 
@@ -113,3 +114,27 @@ def test_run_summary_counts_complete_days_and_each_inputs_gaps(spark):
         "gold completeness: 1 of 1 user-days have every input (gold.data_completeness; the dashboard's Data "
         "completeness page lists the rest)"]
     assert completeness_summary(rows.limit(0)) == []
+
+
+def test_quarantined_rows_are_counted_on_their_readable_day_but_not_stale_redeliveries(spark, tmp_path):
+    """gold.job._quarantined on a tiny quarantine.hourly_steps: typed like silver (the file's own date format),
+    limited to the scope's keys; an unreadable id and a stale re-delivery are not counted."""
+    from fitlake import delta_io
+    from fitlake.config import Settings
+    from fitlake.gold.job import GoldRun, Scope, _quarantined
+
+    settings = Settings(root=tmp_path / "lake")
+    raw = spark.createDataFrame(
+        [("1503960366", "4/12/2016 1:00:00 AM", "-5", "f1", 1, "step_total_in_range"),
+         ("1503960366", "4/12/2016 2:00:00 AM", "99999", "f1", 2, "step_total_in_range"),
+         ("1503960366", "4/12/2016 3:00:00 AM", "10", "f0", 3, "stale_redelivery"),
+         ("1.50396E+09", "4/12/2016 4:00:00 AM", "10", "f1", 4, "user_id_scientific_notation_digits_lost"),
+         ("1503960366", "4/13/2016 1:00:00 AM", "-5", "f1", 5, "step_total_in_range"),  # outside the scope
+         ("2022484408", "4/12/2016 1:00:00 AM", "-5", "f1", 6, "step_total_in_range")],
+        "Id STRING, ActivityHour STRING, StepTotal STRING, _source_file STRING, _line INT, _rule STRING",
+    ).withColumn("_date_format", F.lit("M/d/yyyy h:mm:ss a"))
+    delta_io.write(raw, settings.table("quarantine", "hourly_steps"), mode="overwrite")
+    keys = spark.createDataFrame([(1503960366, A), (2022484408, A)], DAYS)
+    got = _quarantined(GoldRun(spark, settings), Scope(keys, A, A)).orderBy("user_id")
+    assert [tuple(r) for r in got.select("user_id", "date", "input", "rows").collect()] == [
+        (1503960366, A, "hourly_steps", 2), (2022484408, A, "hourly_steps", 1)]

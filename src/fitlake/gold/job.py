@@ -27,6 +27,7 @@ from fitlake.config import TABLES, Settings
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
+from fitlake.silver.expectations import STALE_RULE
 from fitlake.silver.specs import SPECS
 from fitlake.sqltext import delta_path
 
@@ -240,14 +241,18 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
 def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
     """(user_id, date, input, rows) of the rows of ``quarantine.<input>`` (the per-day inputs of
     gold.data_completeness) on the scope's keys: their raw text is typed the way silver types it (the file's own
-    date order, else the setting), and rows whose user or day cannot be read are left out (they have no day)."""
+    date order, else the setting). Left out: rows whose user or day cannot be read (they have no day) and stale
+    re-deliveries (an older copy of a row whose newer version is in silver: nothing of that day is missing)."""
     parts = []
     for name in (*DAILY, "sleep_day", *HOURLY, "heartrate_seconds"):
         q = run.read("quarantine", name)
         if q is None:
             continue
         spec = SPECS[name]
-        q = q.select(*[F.col(f"`{c}`") for c in q.columns], *[F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns])
+        if "_rule" in q.columns:
+            q = q.where(F.coalesce(F.col("_rule") != STALE_RULE, F.lit(True)))
+        absent = [F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns]
+        q = q.select(*[F.col(f"`{c}`") for c in q.columns], *absent)
         typed = q.transform(T.with_typed_columns, spec.columns, run.settings.date_order)
         days = typed.select("user_id", F.expr(spec.date_expr).alias("date")).where(
             F.col("user_id").isNotNull() & F.col("date").isNotNull())
