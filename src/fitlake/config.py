@@ -47,6 +47,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "kpi_wellness_daily",
         "kpi_engagement_daily",
         "kpi_sleep_efficiency",
+        "data_completeness",  # per user and day: which silver inputs are missing or quarantined (gold/facts.py)
         "event_windows",
         "goal_alerts",
         "user_personas",

@@ -72,6 +72,10 @@ def _gold(spark, settings: Settings, report: RunReport, say) -> None:
     report.gold = run_gold(spark, settings, progress=lambda c: say("  gold    " + describe_gold(c)))
     if not report.gold:
         say("  gold    silver unchanged since the last run: nothing to do")
+    else:
+        from fitlake.gold.job import completeness_notes
+
+        report.notes += completeness_notes(spark, settings)
 
 
 STAGES: list[Stage] = [Stage("ingest", _ingest), Stage("silver", _silver), Stage("gold", _gold)]

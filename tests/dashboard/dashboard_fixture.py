@@ -134,6 +134,7 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
             "sleep_component": sleep_c,
             "sleep_component_missing": False,
             "wellness_score": (100 * (0.4 * steps_c + 0.3 * active_c + 0.3 * sleep_c)).round(1),
+            "incomplete_inputs": [_wellness_flags(u, d) for u, d in zip(fact["user_id"], fact["date"])],
             "_updated_at": updated,
         }
     )
@@ -243,6 +244,7 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         "fact_daily_activity": fact,
         "fact_sleep": sleep,
         "fact_hourly_activity": hourly,
+        "data_completeness": completeness_frame(fact),
         "kpi_wellness_daily": wellness,
         "kpi_engagement_daily": engagement,
         "event_windows": pd.DataFrame(windows).astype({"steps": "int64", "max_heart_rate": "int32"}),
@@ -251,6 +253,45 @@ def gold_frames(activity: pd.DataFrame, rng: np.random.Generator) -> dict[str, p
         "predicted_calories": predicted,
         "predicted_activity_type": predicted_types,
     }
+
+
+INCOMPLETE_DAY = (1644430081, dt.date(2023, 4, 1))  # no sleep log that night (the browser test looks for it)
+
+
+QUARANTINED_DAYS = {(1503960366, dt.date(2023, 4, 2)): 1, (1624580081, dt.date(2023, 4, 3)): 1}
+
+
+def _wellness_flags(user: int, day: dt.date) -> str | None:
+    """kpi_wellness_daily.incomplete_inputs as the gold job derives it from completeness_frame()."""
+    flags = [f for f, on in (("activity:quarantined", (user, day) in QUARANTINED_DAYS),
+                             ("sleep_day:missing", (user, day) == INCOMPLETE_DAY)) if on]
+    return ",".join(flags) or None
+
+
+def completeness_frame(fact: pd.DataFrame) -> pd.DataFrame:
+    """gold.data_completeness for the fixture's user-days: the activity export's daily record on every day, a night
+    on every day but INCOMPLETE_DAY, hourly and heart-rate data on the first two days only (like
+    fact_hourly_activity), and the rows of quarantine_frame() that have a readable day, counted on their day."""
+    days = _days()
+    quarantined = QUARANTINED_DAYS
+    rows = []
+    for user, day in zip(fact["user_id"], fact["date"]):
+        sleep = (user, day) != INCOMPLETE_DAY
+        hourly = day in days[:2]
+        missing = [n for n, gap in (("sleep_day", not sleep), ("hourly_steps", not hourly),
+                                    ("hourly_calories", not hourly), ("hourly_intensities", not hourly),
+                                    ("heartrate_seconds", not hourly)) if gap]
+        q = quarantined.get((user, day), 0)
+        rows.append({
+            "user_id": user, "date": day, "date_key": int(day.strftime("%Y%m%d")), "has_daily_activity": False,
+            "has_activity_record": True, "has_sleep": sleep, "hourly_complete_hours": 24 if hourly else 0,
+            "hourly_coverage": 1.0 if hourly else 0.0, "heart_rate_hours": 24 if hourly else 0,
+            "missing_inputs": ",".join(missing) or None, "quarantined_inputs": "activity" if q else None,
+            "quarantined_rows": q, "is_complete": not missing and not q,
+        })
+    frame = pd.DataFrame(rows)
+    return frame.astype({"date_key": "int32", "hourly_complete_hours": "int32", "heart_rate_hours": "int32",
+                         "quarantined_rows": "int64"})
 
 
 def quarantine_frame() -> pd.DataFrame:

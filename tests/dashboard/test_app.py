@@ -14,7 +14,7 @@ from fitlake.config import TABLES, Settings
 
 APP = str(Path(fitlake.dashboard.__file__).with_name("app.py"))
 PAGES = ["pages/home.py", "pages/data_overview.py", "pages/wellness.py", "pages/personas.py",
-         "pages/predictions.py", "pages/realtime.py"]
+         "pages/predictions.py", "pages/realtime.py", "pages/completeness.py"]
 TIMEOUT = 120
 
 
@@ -135,3 +135,26 @@ def test_missing_streaming_and_model_tables_are_said_per_panel(monkeypatch, tmp_
         at = run_page(monkeypatch, settings.root, page)
         assert_clean(at)
         assert any(expected in w.value for w in at.warning), (page, [w.value for w in at.warning])
+
+
+def test_completeness_counts_each_input_and_flags_the_incomplete_days(monkeypatch, lakehouse):
+    from dashboard_fixture import INCOMPLETE_DAY
+
+    at = run_page(monkeypatch, lakehouse.root, "pages/completeness.py")
+    assert_clean(at)
+    table = _pandas(lakehouse, "gold", "data_completeness")
+    shown = metrics(at)
+    assert shown["User-days"] == f"{len(table):,}" and shown["Complete"] == f"{int(table['is_complete'].sum()):,}"
+    assert shown["Quarantined rows"] == "2"
+    per_input = at.table[0].value.set_index("input")
+    later_days = int((table["hourly_complete_hours"] < 24).sum())
+    assert per_input.loc["hourly_steps", "days_missing"] == later_days  # 8 users x 12 days without hourly data
+    assert (per_input.loc["sleep_day", "days_missing"], per_input.loc["activity", "days_quarantined"]) == (1, 2)
+    gaps = at.table[1].value.set_index("gap")["user_days"]
+    assert gaps.loc["missing: sleep_day"] == 1 and gaps.sum() == int((~table["is_complete"]).sum())
+    user, day = INCOMPLETE_DAY
+    flags = at.dataframe[0].value.set_index(["user_id", "date"])["flags"]
+    assert flags.loc[(user, day)] == "missing: sleep_day"
+    at.multiselect[0].select(1503960366).run()
+    assert_clean(at)
+    assert metrics(at)["Quarantined rows"] == "1"

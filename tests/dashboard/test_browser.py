@@ -14,7 +14,8 @@ from fitlake.dashboard import bench, browser
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-artifacts" / "screenshots"
 TITLES = {"home": "fitlake", "data_overview": "Data overview", "wellness": "Wellness & KPIs",
-          "personas": "Personas & EDA", "predictions": "Live predictions", "realtime": "Real-time"}
+          "personas": "Personas & EDA", "predictions": "Live predictions", "realtime": "Real-time",
+          "completeness": "Data completeness"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,3 +43,10 @@ def test_every_page_renders_without_errors(chromium, lakehouse):
         assert result["title"] == TITLES[name]
         shot = Path(result["screenshot"])
         assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    # the completeness page shows the flags of a day the fixture knows is incomplete, and the counts per input
+    from dashboard_fixture import INCOMPLETE_DAY
+
+    text = report["completeness"]["text"]
+    user, day = INCOMPLETE_DAY
+    assert f"{day:%Y-%m-%d} · user {user}: missing: sleep_day\n" in text + "\n", text
+    assert "2023-04-02 · user 1503960366: quarantined: activity (1 rows)" in text, text

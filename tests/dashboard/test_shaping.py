@@ -87,3 +87,37 @@ def test_type_agreement_counts_per_recorded_type_and_skips_unknowns():
     assert zero["agreement"].tolist() == [0.0, 0.0]
     assert shaping.type_agreement(df.iloc[:0]).empty
     assert shaping.type_agreement(df.iloc[4:5]).empty  # nulls only
+
+
+def test_completeness_by_input_and_flags_put_the_rare_gaps_first():
+    import datetime as dt
+
+    d = [dt.date(2016, 4, i) for i in (12, 13, 14)]
+    df = pd.DataFrame({
+        "user_id": [1, 1, 1, 2, 2],
+        "date": [d[0], d[1], d[2], d[0], d[1]],
+        "missing_inputs": ["heartrate_seconds", "heartrate_seconds", None, "sleep_day,heartrate_seconds",
+                           "heartrate_seconds"],
+        "quarantined_inputs": [None, None, None, None, "hourly_steps,sleep_day"],
+        "quarantined_rows": [0, 0, 0, 0, 3],
+        "is_complete": [False, False, True, False, False],
+    })
+    by_input = shaping.completeness_by_input(df)
+    assert by_input.to_dict("records") == [
+        {"input": "heartrate_seconds", "days_missing": 4, "days_quarantined": 0},
+        {"input": "sleep_day", "days_missing": 1, "days_quarantined": 1},
+        {"input": "hourly_steps", "days_missing": 0, "days_quarantined": 1}]
+    flags = shaping.completeness_flags(df)
+    assert flags[["user_id", "date", "flags", "days_alike"]].values.tolist() == [
+        [2, d[1], "missing: heartrate_seconds; quarantined: hourly_steps, sleep_day (3 rows)", 1],
+        [2, d[0], "missing: sleep_day, heartrate_seconds", 1],
+        [1, d[1], "missing: heartrate_seconds", 2],
+        [1, d[0], "missing: heartrate_seconds", 2]]  # the complete day is not listed
+    gaps = shaping.completeness_gaps(flags)
+    assert gaps.values.tolist() == [
+        ["missing: heartrate_seconds", 2, 1, d[0], d[1]],
+        ["missing: heartrate_seconds; quarantined: hourly_steps, sleep_day (3 rows)", 1, 1, d[1], d[1]],
+        ["missing: sleep_day, heartrate_seconds", 1, 1, d[0], d[0]]]
+    empty = df[df["is_complete"]]  # only the complete day: nothing to flag
+    assert shaping.completeness_flags(empty).empty and shaping.completeness_gaps(shaping.completeness_flags(empty)).empty
+    assert shaping.completeness_by_input(empty).empty

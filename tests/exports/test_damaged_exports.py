@@ -2,7 +2,8 @@
 each spreadsheet damage alone and all at once give the untouched export's silver for every row whose values
 survived; rows whose values did not survive are quarantined with a reason naming the damage; a file whose date
 order cannot be decided is quarantined naming the setting; the rest of a full export reaches bronze; misplaced
-files are reported. One ``fitlake run`` (ingest + silver) over every variant side by side."""
+files are reported; gold.data_completeness and the KPI rows name the inputs of a day that were missing or quarantined.
+One ``fitlake run`` (ingest + silver + gold) over every variant side by side."""
 
 from __future__ import annotations
 
@@ -35,6 +36,19 @@ MINUTE_FILES = {  # the rest of a full export: tiny files of the real layout
     **{f"minute{m}Wide": "Id,ActivityHour," + ",".join(f"{m}{i:02d}" for i in range(60)) + "\r\n"
        + "1503960366,4/13/2016 12:00:00 AM," + ",".join("1" for _ in range(60)) + "\r\n"
        for m in ("Calories", "Intensities", "Steps")},
+}
+
+PARTIAL_USER = 5550000001  # fitbit/partial/: one day with no sleep log and one hourly intensity out of range
+_HOURS = [f"4/20/2016 {h % 12 or 12}:00:00 {'AM' if h < 12 else 'PM'}" for h in range(24)]
+PARTIAL_FILES = {
+    "dailyActivity": "Id,ActivityDate,TotalSteps,TotalDistance,TrackerDistance,LoggedActivitiesDistance,"
+    "VeryActiveDistance,ModeratelyActiveDistance,LightActiveDistance,SedentaryActiveDistance,VeryActiveMinutes,"
+    f"FairlyActiveMinutes,LightlyActiveMinutes,SedentaryMinutes,Calories\r\n{PARTIAL_USER},4/20/2016,2400,1.7,1.7,0,"
+    "0.5,0.2,1,0,20,10,200,900,2000\r\n",
+    "hourlySteps": "Id,ActivityHour,StepTotal\r\n" + "".join(f"{PARTIAL_USER},{h},100\r\n" for h in _HOURS),
+    "hourlyCalories": "Id,ActivityHour,Calories\r\n" + "".join(f"{PARTIAL_USER},{h},80\r\n" for h in _HOURS),
+    "hourlyIntensities": "Id,ActivityHour,TotalIntensity,AverageIntensity\r\n"
+    + "".join(f"{PARTIAL_USER},{h},{-3 if i == 5 else 6},0.1\r\n" for i, h in enumerate(_HOURS)),
 }
 
 
@@ -71,10 +85,13 @@ def test_spreadsheet_damage_never_changes_a_surviving_value(spark, kaggle_dir, t
     (landing / "fitbit" / "minutes").mkdir()
     for stem, text in MINUTE_FILES.items():
         (landing / "fitbit" / "minutes" / f"{stem}_merged.csv").write_text(text, newline="")
+    (landing / "fitbit" / "partial").mkdir()
+    for stem, text in PARTIAL_FILES.items():
+        (landing / "fitbit" / "partial" / f"{stem}_merged.csv").write_text(text, newline="")
     (landing / "dailySteps_merged.csv").write_text("Id,ActivityDay,StepTotal\r\n1,4/13/2016,5\r\n", newline="")
     settings = Settings(root=tmp_path / "lake", landing=landing, date_order=None, parallel_tables=2)
     said: list[str] = []
-    report = run_pipeline(spark, settings, ["ingest", "silver"], say=said.append)
+    report = run_pipeline(spark, settings, ["ingest", "silver", "gold"], say=said.append)
 
     # silver, per variant, normalized back to the untouched ids
     by_variant: dict[tuple[str, str], dict] = {}
@@ -85,6 +102,8 @@ def test_spreadsheet_damage_never_changes_a_surviving_value(spark, kaggle_dir, t
         for r in df.select(*cols, "_source_file").collect():
             d = r.asDict()
             v = _variant(d.pop("_source_file"))
+            if v == "partial":
+                continue  # checked in gold below
             drop = next(x for x in VARIANTS if x.name == v).drops_seconds
             key, values = _norm(d, spec, drop)
             by_variant.setdefault((v, table), {})[key] = values
@@ -135,3 +154,26 @@ def test_spreadsheet_damage_never_changes_a_surviving_value(spark, kaggle_dir, t
     assert re.search(r"silver\.weight_log\s+77\.8%\s+\(68 of 306 quarantined\)", notes), notes
     assert "WARNING: silver.weight_log quarantined 22% of its rows (above max_quarantine_share 5%)" in notes
     assert FILES  # the corpus files are the ones above
+
+    # gold says, per user and day, which inputs were missing or quarantined, and the KPI rows that used them
+    completeness = {(r["user_id"], r["date"]): r.asDict() for r in
+                    delta_io.read(spark, settings.table("gold", "data_completeness")).collect()}
+    day = completeness[(PARTIAL_USER, dt.date(2016, 4, 20))]
+    assert (day["has_daily_activity"], day["has_sleep"], day["hourly_complete_hours"], day["heart_rate_hours"],
+            day["missing_inputs"], day["quarantined_inputs"], day["quarantined_rows"], day["is_complete"]) == (
+        True, False, 23, 0, "sleep_day,hourly_intensities,heartrate_seconds", "hourly_intensities", 1, False)
+    assert abs(day["hourly_coverage"] - 23 / 24) < 1e-12
+    untouched = completeness[(1503960366, dt.date(2016, 4, 12))]  # the corpus has no hourly steps/calories file
+    assert (untouched["has_daily_activity"], untouched["has_sleep"], untouched["hourly_complete_hours"],
+            untouched["missing_inputs"], untouched["quarantined_rows"]) == (
+        True, True, 0, "hourly_steps,hourly_calories,heartrate_seconds", 0)
+    heart_only = completeness[(2022484408, dt.date(2016, 4, 13))]
+    assert (heart_only["heart_rate_hours"], heart_only["missing_inputs"]) == (
+        1, "daily_activity,sleep_day,hourly_steps,hourly_calories,hourly_intensities")
+    wellness = delta_io.read(spark, settings.table("gold", "kpi_wellness_daily"))
+    flagged = {(r["user_id"], r["date"]): r["incomplete_inputs"] for r in wellness.collect()}
+    assert flagged[(PARTIAL_USER, dt.date(2016, 4, 20))] == "sleep_day:missing"
+    assert flagged[(1503960366, dt.date(2016, 4, 12))] is None  # its daily record and night are there
+    complete = sum(r["is_complete"] for r in completeness.values())
+    assert f"gold completeness: {complete} of {len(completeness)} user-days have every input" in notes
+    assert re.search(r"inputs with quarantined rows \(user-days\): hourly_intensities 1\b", notes), notes

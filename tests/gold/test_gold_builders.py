@@ -97,7 +97,8 @@ def test_build_kpi_sleep_efficiency_trailing_mean_ignores_nights_without_efficie
         "user_id BIGINT, date DATE, date_key INT, minutes_asleep INT, time_in_bed INT, sleep_efficiency DOUBLE, "
         "trailing_sleep_efficiency DOUBLE, trailing_nights BIGINT",
     )
-    out = kpis.build_kpi_sleep_efficiency(sleep).orderBy("user_id", "date")
+    completeness = spark.createDataFrame([], "user_id BIGINT, date DATE, missing_inputs STRING, quarantined_inputs STRING")
+    out = kpis.build_kpi_sleep_efficiency(sleep, completeness).drop("incomplete_inputs").orderBy("user_id", "date")
     assert_approx_df_equality(out, expected, 1e-9, ignore_nullable=True)
 
 

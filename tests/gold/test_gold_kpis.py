@@ -113,9 +113,11 @@ def test_wellness_excludes_non_wear_days_and_prefers_logged_sleep(spark):
         "user_id BIGINT, date DATE, date_key INT, steps INT, active_minutes INT, sleep_hours DOUBLE, is_non_wear BOOLEAN",
     )
     sleep = spark.createDataFrame([(1, D(2023, 4, 1), 480)], "user_id BIGINT, date DATE, minutes_asleep INT")
-    out = kpis.build_kpi_wellness_daily(daily, sleep, 10000).orderBy("user_id")
-    assert [(r.user_id, r.sleep_hours, r.wellness_score, r.sleep_component_missing) for r in out.collect()] == [
-        (1, 8.0, 100.0, False), (2, None, 50.0, True)]
+    completeness = spark.createDataFrame([(2, D(2023, 4, 1), "sleep_day,heartrate_seconds", None)],
+                                         "user_id BIGINT, date DATE, missing_inputs STRING, quarantined_inputs STRING")
+    out = kpis.build_kpi_wellness_daily(daily, sleep, 10000, completeness).orderBy("user_id")
+    assert [(r.user_id, r.sleep_hours, r.wellness_score, r.sleep_component_missing, r.incomplete_inputs)
+            for r in out.collect()] == [(1, 8.0, 100.0, False, None), (2, None, 50.0, True, "sleep_day:missing")]
 
 
 def test_hourly_and_heart_rate_facts(spark):

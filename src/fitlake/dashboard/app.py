@@ -1,4 +1,4 @@
-"""Entry point of ``fitlake dashboard``: seven pages over the lakehouse and the MLflow registry.
+"""Entry point of ``fitlake dashboard``: eight pages over the lakehouse and the MLflow registry.
 
 Run with ``streamlit run app.py -- --root DIR`` (``fitlake dashboard`` does this), or set FITLAKE_ROOT.
 """
@@ -19,6 +19,7 @@ navigation = st.navigation(
         st.Page(PAGES / "predictions.py", title="Live predictions", icon=":material/model_training:"),
         st.Page(PAGES / "realtime.py", title="Real-time", icon=":material/bolt:"),
         st.Page(PAGES / "monitoring.py", title="Model monitoring", icon=":material/monitoring:"),
+        st.Page(PAGES / "completeness.py", title="Data completeness", icon=":material/rule:"),
     ]
 )
 navigation.run()

@@ -31,6 +31,7 @@ PAGES = {
     "personas": "personas",
     "predictions": "predictions",
     "realtime": "realtime",
+    "completeness": "completeness",
 }
 CHROMIUM_FLAGS = (
     "--headless",
@@ -252,5 +253,6 @@ def capture_pages(base: str, out_dir: str | os.PathLike, timeout: float = 90.0) 
             shot = browser.screenshot(Path(out_dir) / f"{name}.png")
             report[name] = {"screenshot": str(shot), "errors": browser.errors(),
                             "seconds": round(time.monotonic() - started, 2),
-                            "title": browser.evaluate("document.querySelector('[data-testid=\"stMain\"] h1')?.innerText")}
+                            "title": browser.evaluate("document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"),
+                            "text": browser.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.innerText")}
     return report

@@ -132,3 +132,56 @@ def type_agreement(scored: pd.DataFrame, actual: str = "actual_activity_type",
     out["predicted_same"] = out["predicted_same"].astype(int)
     out["agreement"] = out["predicted_same"] / out["records"]
     return out.sort_values(["records", "activity_type"], ascending=[False, True], ignore_index=True)
+
+
+def _names(value) -> list[str]:
+    return [n for n in str(value).split(",") if n] if isinstance(value, str) else []
+
+
+def completeness_by_input(df: pd.DataFrame) -> pd.DataFrame:
+    """gold.data_completeness per input: on how many user-days it was missing and on how many it had rows in
+    quarantine (``input``, ``days_missing``, ``days_quarantined``), most affected first; inputs never affected are
+    left out."""
+    missing = df["missing_inputs"].map(_names).explode().dropna().value_counts()
+    quarantined = df["quarantined_inputs"].map(_names).explode().dropna().value_counts()
+    out = pd.concat([missing.rename("days_missing"), quarantined.rename("days_quarantined")], axis=1).fillna(0)
+    if out.empty:
+        return pd.DataFrame(columns=["input", "days_missing", "days_quarantined"])
+    out = out.astype("int64").rename_axis("input").reset_index()
+    return out.sort_values(["days_missing", "days_quarantined", "input"], ascending=[False, False, True],
+                           ignore_index=True)
+
+
+def completeness_flags(df: pd.DataFrame) -> pd.DataFrame:
+    """The incomplete user-days of gold.data_completeness, each with one readable ``flags`` line
+    (``missing: a, b; quarantined: c (n rows)``) and ``days_alike`` (user-days with the same missing and quarantined
+    inputs): the rarest gaps first (a lost night, a quarantined row), the common ones (a file the export lacks on
+    every day) last; newest first within."""
+    bad = df[~df["is_complete"].fillna(False).astype(bool)].copy()
+
+    def line(r) -> str:
+        parts = []
+        if _names(r["missing_inputs"]):
+            parts.append("missing: " + ", ".join(_names(r["missing_inputs"])))
+        if _names(r["quarantined_inputs"]):
+            parts.append(f"quarantined: {', '.join(_names(r['quarantined_inputs']))} "
+                         f"({int(r['quarantined_rows'] or 0)} rows)")
+        return "; ".join(parts) or "incomplete"
+
+    bad["flags"] = [line(r) for _, r in bad.iterrows()] if not bad.empty else pd.Series(dtype="object")
+    pattern = bad["missing_inputs"].fillna("") + "|" + bad["quarantined_inputs"].fillna("")
+    bad["days_alike"] = pattern.map(pattern.value_counts()).astype("int64")
+    return bad.sort_values(["days_alike", "date", "user_id"], ascending=[True, False, True], ignore_index=True)
+
+
+def completeness_gaps(flags: pd.DataFrame) -> pd.DataFrame:
+    """completeness_flags() grouped by its ``flags`` line: ``gap``, ``user_days``, ``users``, ``first``, ``last``
+    (dates), the most common gap first."""
+    if flags.empty:
+        return pd.DataFrame(columns=["gap", "user_days", "users", "first", "last"])
+    out = (flags.groupby("flags")
+           .agg(user_days=("user_id", "size"), users=("user_id", "nunique"), first=("date", "min"),
+                last=("date", "max"))
+           .rename_axis("gap").reset_index())
+    out[["user_days", "users"]] = out[["user_days", "users"]].astype("int64")
+    return out.sort_values(["user_days", "gap"], ascending=[False, True], ignore_index=True)

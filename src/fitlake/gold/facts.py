@@ -105,3 +105,70 @@ def build_fact_heart_rate(heartrate: DataFrame) -> DataFrame:
         )
         .select("user_id", "hour", F.to_date("hour").alias("date"), "avg_bpm", "min_bpm", "max_bpm", "samples")
     )
+
+
+# The per-day inputs gold.data_completeness checks, in the order ``missing_inputs`` names them. ``daily_activity``
+# stands for the day's record from either daily file (the Fitbit summary or the activity export).
+COMPLETENESS_INPUTS = ("daily_activity", "sleep_day", *HOURLY_INPUTS, "heartrate_seconds")
+HOURS_PER_DAY = 24
+
+
+def build_data_completeness(daily_activity: DataFrame, activity: DataFrame, sleep_day: DataFrame,
+                            hourly: DataFrame, heart_rate: DataFrame, quarantined: DataFrame) -> DataFrame:
+    """Per user and day, which silver inputs of that day are there, missing, or had rows quarantined.
+
+    Inputs, each already limited to the wanted keys: ``daily_activity``, ``activity``, ``sleep_day`` as
+    ``(user_id, date)`` rows; ``hourly`` = gold.fact_hourly_activity rows ``(user_id, date, missing_inputs)``;
+    ``heart_rate`` = gold.fact_heart_rate rows ``(user_id, date)`` (one per hour with samples); ``quarantined`` =
+    ``(user_id, date, input, rows)``: rows of ``quarantine.<input>`` whose user and day could still be read.
+    One row per (user, day) seen in any of them. ``hourly_complete_hours`` counts the hours that have all three
+    hourly inputs, ``hourly_coverage`` = that / 24; an hourly input is missing for the day when it has fewer than
+    24 hours; ``missing_inputs`` names the missing inputs, ``quarantined_inputs`` the inputs with quarantined rows
+    that day (both null when none); ``is_complete`` = neither."""
+    keys = ["user_id", "date"]
+
+    def present(df: DataFrame, flag: str) -> DataFrame:
+        return df.select(*keys).distinct().withColumn(flag, F.lit(True))
+
+    def has_input(name: str) -> F.Column:
+        return F.col("missing_inputs").isNull() | ~F.array_contains(F.split("missing_inputs", ","), name)
+
+    hours = hourly.groupBy(*keys).agg(
+        F.sum(F.when(F.col("missing_inputs").isNull(), 1).otherwise(0)).cast("int").alias("_complete_hours"),
+        *[F.sum(F.when(has_input(n), 1).otherwise(0)).cast("int").alias(f"_{n}_hours") for n in HOURLY_INPUTS],
+    )
+    hr = heart_rate.groupBy(*keys).agg(F.count(F.lit(1)).cast("int").alias("_hr_hours"))
+    q = quarantined.groupBy(*keys).agg(
+        F.sum("rows").cast("bigint").alias("_q_rows"),
+        F.array_sort(F.collect_set("input")).alias("_q_inputs"),
+    )
+    parts = [present(daily_activity, "_has_da"), present(activity, "_has_a"), present(sleep_day, "_has_sleep"),
+             hours, hr, q]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, keys, "full")
+    complete_hours = F.coalesce(F.col("_complete_hours"), F.lit(0))
+    hr_hours = F.coalesce(F.col("_hr_hours"), F.lit(0))
+    missing = {
+        "daily_activity": F.col("_has_da").isNull() & F.col("_has_a").isNull(),
+        "sleep_day": F.col("_has_sleep").isNull(),
+        **{n: F.coalesce(F.col(f"_{n}_hours"), F.lit(0)) < HOURS_PER_DAY for n in HOURLY_INPUTS},
+        "heartrate_seconds": hr_hours == 0,
+    }
+    missing_names = F.concat_ws(",", *[F.when(cond, F.lit(name)) for name, cond in missing.items()])
+    quarantined_names = F.concat_ws(",", F.coalesce(F.col("_q_inputs"), F.array().cast("array<string>")))
+    q_rows = F.coalesce(F.col("_q_rows"), F.lit(0).cast("bigint"))
+    return joined.select(
+        *keys,
+        kpis.date_key(F.col("date")).alias("date_key"),
+        F.col("_has_da").isNotNull().alias("has_daily_activity"),
+        F.col("_has_a").isNotNull().alias("has_activity_record"),
+        F.col("_has_sleep").isNotNull().alias("has_sleep"),
+        complete_hours.cast("int").alias("hourly_complete_hours"),
+        (complete_hours / F.lit(float(HOURS_PER_DAY))).alias("hourly_coverage"),
+        hr_hours.cast("int").alias("heart_rate_hours"),
+        F.when(missing_names != "", missing_names).alias("missing_inputs"),
+        F.when(quarantined_names != "", quarantined_names).alias("quarantined_inputs"),
+        q_rows.alias("quarantined_rows"),
+        ((missing_names == "") & (q_rows == 0)).alias("is_complete"),
+    )

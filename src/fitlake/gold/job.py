@@ -26,6 +26,8 @@ from fitlake.concurrency import run_concurrently
 from fitlake.config import TABLES, Settings
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
+from fitlake.silver import transforms as T
+from fitlake.silver.expectations import STALE_RULE
 from fitlake.silver.specs import SPECS
 from fitlake.sqltext import delta_path
 
@@ -34,6 +36,7 @@ GOLD_SOURCES = ("daily_activity", "activity", "sleep_day", "hourly_steps", "hour
                 "heartrate_seconds", "weight_log")
 DAILY = ("daily_activity", "activity")
 HOURLY = ("hourly_steps", "hourly_calories", "hourly_intensities")
+COMPLETENESS_SOURCES = (*DAILY, "sleep_day", *HOURLY, "heartrate_seconds")  # the per-day inputs (not weight_log)
 _NAME = re.compile(r"\b(bronze|silver|quarantine|gold|ops)\.([a-z_][a-z0-9_]*)\b")
 
 
@@ -235,6 +238,47 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     )
 
 
+def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
+    """(user_id, date, input, rows) of the rows of ``quarantine.<input>`` (the per-day inputs of
+    gold.data_completeness) on the scope's keys: their raw text is typed the way silver types it (the file's own
+    date order, else the setting). Left out: rows whose user or day cannot be read (they have no day) and stale
+    re-deliveries (an older copy of a row whose newer version is in silver: nothing of that day is missing)."""
+    parts = []
+    for name in (*DAILY, "sleep_day", *HOURLY, "heartrate_seconds"):
+        q = run.read("quarantine", name)
+        if q is None:
+            continue
+        spec = SPECS[name]
+        if "_rule" in q.columns:
+            q = q.where(F.coalesce(F.col("_rule") != STALE_RULE, F.lit(True)))
+        absent = [F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns]
+        q = q.select(*[F.col(f"`{c}`") for c in q.columns], *absent)
+        typed = q.transform(T.with_typed_columns, spec.columns, run.settings.date_order)
+        days = typed.select("user_id", F.expr(spec.date_expr).alias("date")).where(
+            F.col("user_id").isNotNull() & F.col("date").isNotNull())
+        parts.append(days.join(scope.keys, ["user_id", "date"], "left_semi")
+                     .groupBy("user_id", "date").agg(F.count(F.lit(1)).alias("rows"))
+                     .withColumn("input", F.lit(name)))
+    if not parts:
+        return run.spark.createDataFrame([], "user_id BIGINT, date DATE, rows BIGINT, input STRING")
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return union
+
+
+def _build_data_completeness(run: GoldRun, scope: Scope) -> DataFrame:
+    def days(name: str) -> DataFrame:
+        return run.silver_or_empty(name, scope).select("user_id", F.expr(SPECS[name].date_expr).alias("date"))
+
+    return facts.build_data_completeness(
+        days("daily_activity"), days("activity"), days("sleep_day"),
+        run.gold_for("fact_hourly_activity", scope).select("user_id", "date", "missing_inputs"),
+        run.gold_for("fact_heart_rate", scope).select("user_id", "date"),
+        _quarantined(run, scope),
+    )
+
+
 def _window_base(run: GoldRun, fact: str, scope: Scope, days: int) -> DataFrame:
     """Every row of ``fact`` the trailing windows of the scope's days can see."""
     base = in_date_range(run.read("gold", fact), "date", scope.low - dt.timedelta(days=days - 1), scope.high)
@@ -259,15 +303,18 @@ BUILDERS: tuple[Builder, ...] = (
             lambda run, s: facts.build_fact_heart_rate(run.silver_or_empty("heartrate_seconds", s)),
             mark_deletes=False),
     Builder("dim_user", ("user_id",), GOLD_SOURCES, _build_dim_user, prune_on_date=False, mark_deletes=False),
+    Builder("data_completeness", ("user_id", "date"), COMPLETENESS_SOURCES, _build_data_completeness),
     Builder("kpi_wellness_daily", ("user_id", "date"), (*DAILY, "sleep_day"),
             lambda run, s: kpis.build_kpi_wellness_daily(run.gold_for("fact_daily_activity", s),
-                                                         run.gold_for("fact_sleep", s), run.settings.step_goal)),
+                                                         run.gold_for("fact_sleep", s), run.settings.step_goal,
+                                                         run.gold_for("data_completeness", s))),
     Builder("kpi_engagement_daily", ("user_id", "date"), DAILY,
             lambda run, s: kpis.build_kpi_engagement_daily(
                 _window_base(run, "fact_daily_activity", s, kpis.TRAILING_DAYS)),
             window_days=kpis.TRAILING_DAYS),
     Builder("kpi_sleep_efficiency", ("user_id", "date"), ("sleep_day",),
-            lambda run, s: kpis.build_kpi_sleep_efficiency(_window_base(run, "fact_sleep", s, kpis.TRAILING_DAYS)),
+            lambda run, s: kpis.build_kpi_sleep_efficiency(_window_base(run, "fact_sleep", s, kpis.TRAILING_DAYS),
+                                                           run.gold_for("data_completeness", s)),
             window_days=kpis.TRAILING_DAYS),
 )
 
@@ -275,9 +322,10 @@ BUILDERS: tuple[Builder, ...] = (
 # The gold tables each builder reads (besides silver), so a builder runs only after the ones it reads.
 GOLD_INPUTS: dict[str, tuple[str, ...]] = {
     "dim_user": ("fact_daily_activity", "fact_sleep"),
-    "kpi_wellness_daily": ("fact_daily_activity", "fact_sleep"),
+    "data_completeness": ("fact_hourly_activity", "fact_heart_rate"),
+    "kpi_wellness_daily": ("fact_daily_activity", "fact_sleep", "data_completeness"),
     "kpi_engagement_daily": ("fact_daily_activity",),
-    "kpi_sleep_efficiency": ("fact_sleep",),
+    "kpi_sleep_efficiency": ("fact_sleep", "data_completeness"),
 }
 
 
@@ -391,3 +439,29 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
         return [results[b.table] for b in BUILDERS if results.get(b.table) is not None]
     finally:
         changes.unpersist()
+
+
+# ---- run summary -------------------------------------------------------------------------------------------------
+def completeness_summary(completeness: DataFrame) -> list[str]:
+    """The run summary's lines on gold.data_completeness: how many user-days have every input, and per input on how
+    many user-days it was missing or had rows quarantined (most affected first)."""
+    total = completeness.agg(F.count(F.lit(1)).alias("n"),
+                             F.sum(F.col("is_complete").cast("int")).alias("complete")).first()
+    if not total["n"]:
+        return []
+    lines = [f"gold completeness: {total['complete'] or 0} of {total['n']} user-days have every input "
+             "(gold.data_completeness; the dashboard's Data completeness page lists the rest)"]
+    for column, what in (("missing_inputs", "missing"), ("quarantined_inputs", "with quarantined rows")):
+        counts = (completeness.select(F.explode(F.split(column, ",")).alias("input")).groupBy("input").count()
+                  .orderBy(F.desc("count"), "input").collect())
+        if counts:
+            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{r['input']} {r['count']}" for r in counts))
+    return lines
+
+
+def completeness_notes(spark, settings: Settings) -> list[str]:
+    """completeness_summary of the whole gold.data_completeness, [] before it exists."""
+    ref = settings.table("gold", "data_completeness")
+    if not delta_io.exists(spark, ref):
+        return []
+    return completeness_summary(delta_io.read(spark, ref))

@@ -124,15 +124,45 @@ def worn_days(daily: DataFrame) -> DataFrame:
     return daily.where(~F.col("is_non_wear"))
 
 
-def build_kpi_wellness_daily(daily: DataFrame, sleep: DataFrame, step_goal: int) -> DataFrame:
-    """Sleep hours come from the sleep log (minutes asleep / 60) when there is one, else the activity record."""
+WELLNESS_INPUTS = ("daily_activity", "activity", "sleep_day")  # "activity" only ever quarantined: missing says daily_activity
+SLEEP_EFFICIENCY_INPUTS = ("sleep_day",)
+
+
+def incomplete_inputs(inputs: tuple[str, ...]) -> Column:
+    """Which of a KPI's ``inputs`` were incomplete on the row's day, from gold.data_completeness's
+    ``missing_inputs`` / ``quarantined_inputs`` (joined in): ``<input>:missing`` (no row that day) and
+    ``<input>:quarantined`` (rows of that day are in quarantine), comma-separated; null when every input was
+    complete or the day has no completeness row."""
+    def listed(column: str, name: str) -> Column:
+        return F.coalesce(F.array_contains(F.split(F.col(column), ","), name), F.lit(False))
+
+    flags = [F.when(listed(col, name), F.lit(f"{name}:{kind}"))
+             for name in inputs for col, kind in (("missing_inputs", "missing"), ("quarantined_inputs", "quarantined"))]
+    joined = F.concat_ws(",", *flags)
+    return F.when(joined != "", joined)
+
+
+def with_incomplete_inputs(df: DataFrame, completeness: DataFrame, inputs: tuple[str, ...]) -> DataFrame:
+    """``df`` (one row per user and date) plus ``incomplete_inputs`` (see incomplete_inputs)."""
+    c = completeness.select("user_id", "date", "missing_inputs", "quarantined_inputs")
+    return (df.join(c, ["user_id", "date"], "left")
+            .withColumn("incomplete_inputs", incomplete_inputs(inputs))
+            .drop("missing_inputs", "quarantined_inputs"))
+
+
+def build_kpi_wellness_daily(daily: DataFrame, sleep: DataFrame, step_goal: int,
+                             completeness: DataFrame) -> DataFrame:
+    """Sleep hours come from the sleep log (minutes asleep / 60) when there is one, else the activity record.
+    ``completeness`` = gold.data_completeness rows of the days: a row says which of its inputs were incomplete."""
     s = sleep.select("user_id", "date", (F.col("minutes_asleep") / 60.0).alias("_logged_sleep_hours"))
     return (
         worn_days(daily).join(s, ["user_id", "date"], "left")
         .withColumn("sleep_hours", F.coalesce("_logged_sleep_hours", "sleep_hours"))
         .transform(with_wellness_score, step_goal)
+        .transform(with_incomplete_inputs, completeness, WELLNESS_INPUTS)
         .select("user_id", "date", "date_key", "steps", "active_minutes", "sleep_hours", "steps_component",
-                "active_component", "sleep_component", "sleep_component_missing", "wellness_score")
+                "active_component", "sleep_component", "sleep_component_missing", "wellness_score",
+                "incomplete_inputs")
     )
 
 
@@ -144,8 +174,10 @@ def build_kpi_engagement_daily(daily: DataFrame) -> DataFrame:
     )
 
 
-def build_kpi_sleep_efficiency(sleep: DataFrame) -> DataFrame:
+def build_kpi_sleep_efficiency(sleep: DataFrame, completeness: DataFrame) -> DataFrame:
+    """``completeness`` = gold.data_completeness rows of the nights (see build_kpi_wellness_daily)."""
     return (
         sleep.select("user_id", "date", "date_key", "minutes_asleep", "time_in_bed", "sleep_efficiency")
         .transform(with_trailing_mean, "sleep_efficiency", "trailing_sleep_efficiency", "trailing_nights")
+        .transform(with_incomplete_inputs, completeness, SLEEP_EFFICIENCY_INPUTS)
     )

@@ -94,6 +94,23 @@ CREATE TABLE IF NOT EXISTS gold.fact_heart_rate (
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 
+CREATE TABLE IF NOT EXISTS gold.data_completeness (
+  user_id BIGINT,
+  date DATE,
+  date_key INT,
+  has_daily_activity BOOLEAN COMMENT 'silver.daily_activity has the day',
+  has_activity_record BOOLEAN COMMENT 'silver.activity has the day',
+  has_sleep BOOLEAN COMMENT 'silver.sleep_day has the night',
+  hourly_complete_hours INT COMMENT 'hours of the day with all three hourly inputs',
+  hourly_coverage DOUBLE COMMENT 'hourly_complete_hours / 24',
+  heart_rate_hours INT COMMENT 'hours of the day with heart-rate samples',
+  missing_inputs STRING COMMENT 'daily_activity (neither daily file), sleep_day, hourly_* (< 24 hours), heartrate_seconds: null when none is missing',
+  quarantined_inputs STRING COMMENT 'inputs with rows of this user and day in quarantine.<input>, null when none',
+  quarantined_rows BIGINT,
+  is_complete BOOLEAN COMMENT 'nothing missing and nothing quarantined',
+  _updated_at TIMESTAMP
+) USING DELTA CLUSTER BY (date);
+
 CREATE TABLE IF NOT EXISTS gold.kpi_wellness_daily (
   user_id BIGINT,
   date DATE,
@@ -106,6 +123,7 @@ CREATE TABLE IF NOT EXISTS gold.kpi_wellness_daily (
   sleep_component DOUBLE,
   sleep_component_missing BOOLEAN,
   wellness_score DOUBLE COMMENT '0-100, see fitlake.gold.kpis',
+  incomplete_inputs STRING COMMENT 'daily_activity / sleep_day :missing or :quarantined on this day (gold.data_completeness), null when complete',
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 
@@ -130,6 +148,7 @@ CREATE TABLE IF NOT EXISTS gold.kpi_sleep_efficiency (
   sleep_efficiency DOUBLE,
   trailing_sleep_efficiency DOUBLE COMMENT 'mean over nights in date-6 .. date',
   trailing_nights BIGINT,
+  incomplete_inputs STRING COMMENT 'sleep_day:missing or :quarantined on this night (gold.data_completeness), null when complete',
   _updated_at TIMESTAMP
 ) USING DELTA CLUSTER BY (date);
 
