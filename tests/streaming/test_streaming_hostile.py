@@ -5,7 +5,15 @@ written and late events are counted."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import io
+import json
+import os
+import re
+import signal
+from pathlib import Path
 
 from streaming_helpers import U1, U2, event, read_table, run_available_now, write_events
 
@@ -60,3 +68,103 @@ def test_hostile_events_are_quarantined_and_never_move_the_watermark(spark, sett
     quarantine = read_table(spark, settings, "quarantine", "events")
     assert quarantine.count() == 11 - 1
     assert read_table(spark, settings, "bronze", "events").count() == 11 + 2 + 2
+
+
+# ---- Hostile landing entries in landing/events (issue #17): the stream reads only what fitlake's own listing
+# accepts (bronze/local_stream.LandingStager over landing_scan), never what Spark's file listing would find.
+
+SECRET_USER = 9199900001
+SECRET = "root:x:0:0:root:/root:/bin/bash"
+RUN_TIMEOUT_S = 600  # a FIFO opened for reading blocks forever: the guard turns a hang into a failure
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    def expired(signum, frame):
+        raise TimeoutError(f"`fitlake stream --available-now` still running after {seconds} s (blocked?)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _unreadable_for_everyone(monkeypatch, locked: Path) -> None:
+    """Tests run as root, whom mode 000 does not stop: answer EACCES for ``locked`` as the OS does for anyone else."""
+    real_open = os.open
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        if not isinstance(path, int) and os.path.abspath(os.fsdecode(path)) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    if os.geteuid() == 0:
+        monkeypatch.setattr(os, "open", open_)
+
+
+def _stream_cli(settings, *extra: str) -> tuple[int | None, str]:
+    """`fitlake stream --available-now` as a person runs it (in this process, reusing the session's Spark)."""
+    from fitlake import cli
+
+    out = io.StringIO()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), _deadline(RUN_TIMEOUT_S):
+            code = cli.main(["stream", "--available-now", "--root", str(settings.root),
+                             "--landing", str(settings.landing_dir), *extra])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return code, out.getvalue()
+
+
+def test_hostile_landing_entries_are_reported_never_read_and_block_nothing(spark, settings, tmp_path, monkeypatch):
+    events = settings.landing_dir / "events"
+    write_events(settings.landing_dir, "part-00000.json", [event("good1", U1, "08:00:05", 10)])
+    outside = tmp_path / "outside the landing"
+    outside.mkdir()
+    secret = outside / "passwd.json"  # a readable file outside the landing, shaped so that read, it WOULD land
+    secret.write_text(json.dumps({**event("leak", SECRET_USER, "08:00:06", 7), "activity_type": SECRET}) + "\n")
+    (events / "passwd.json").symlink_to(secret)
+    (events / "gone.json").symlink_to(outside / "no-such-file.json")
+    os.mkfifo(events / "pipe.json")
+    locked = write_events(settings.landing_dir, "locked.json", [event("locked", U2, "08:00:07", 3)])
+    os.chmod(locked, 0)
+    _unreadable_for_everyone(monkeypatch, locked)
+    expected = {
+        "events/passwd.json": ("symlink_outside", f"a symbolic link to {secret}, outside the landing folder: never "
+                                                  "read"),
+        "events/gone.json": ("dangling_symlink", "which does not exist: nothing to read"),
+        "events/pipe.json": ("special_file", "a named pipe (FIFO), not a regular file: never opened"),
+        "events/locked.json": ("unreadable", "cannot be read (Permission denied): skipped, the other files were "
+                                             "read. Fix its permissions"),
+    }
+
+    code, text = _stream_cli(settings)
+    assert code == 0, text
+    assert "Traceback" not in text and "An error occurred while calling" not in text, text
+    assert "landing entries not read (4; the other files were read; fix these, rerun):" in text, text
+    for path, (_, message) in expected.items():
+        said = [line for line in text.splitlines() if line.startswith(f"  {path}: ")]
+        assert len(said) == 1 and message in said[0], (path, text)
+    assert re.search(r"\b1 events in\b", text), text
+
+    write_events(settings.landing_dir, "part-00001.json", [event("good2", U1, "08:00:35", 20)])  # a later good file
+    code, text = _stream_cli(settings, "--json")
+    assert code == 0, text
+    summary = json.loads(text.strip().splitlines()[-1])
+    assert {s["path"]: s["reason"] for s in summary["landing_skipped"]} == {p: r for p, (r, _) in expected.items()}
+    assert summary["events_in"] == 1 and summary["rows_added"]["silver.events"] == 1
+
+    silver = {r["event_id"]: r["_source_file"] for r in read_table(spark, settings, "silver", "events").collect()}
+    assert set(silver) == {"good1", "good2"}
+    assert silver["good2"].endswith("/landing/events/part-00001.json")  # lineage: the landing path, not the copy
+    for layer in ("bronze", "quarantine", "silver"):
+        rows = read_table(spark, settings, layer, "events").toJSON().collect()
+        assert not any(SECRET in r or "leak" in r or "locked" in r for r in rows), layer
+    windows = read_table(spark, settings, "gold", "event_windows")
+    assert windows.where(f"user_id = {SECRET_USER}").count() == 0
+    assert {(r["user_id"], r["steps"]) for r in windows.collect()} == {(U1, 10), (U1, 20)}
