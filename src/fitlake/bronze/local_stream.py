@@ -113,6 +113,10 @@ class LandingStager:
         self._load()
 
     def _load(self) -> None:
+        """The manifest; dot-temp copies a killed run left behind are removed (one stream per lakehouse holds the
+        run lock while this runs, so none is being written)."""
+        for tmp in self.files.glob(".tmp-*") if self.files.is_dir() else ():
+            tmp.unlink(missing_ok=True)
         try:
             text = self.manifest.read_text(encoding="utf-8")
         except FileNotFoundError:
