@@ -17,7 +17,8 @@ the stream's checkpoint; the file source reads only that folder.
   the future never makes the source skip later files).
 * **Disk**: copies, not hard links (a hard link shares the inode, so a file rewritten in place would change a
   staged copy not read yet). The file source deletes a staged copy once the batch that read it is committed
-  (``cleanSource=delete``), so staging holds only what is not processed yet.
+  (``cleanSource=delete``, done when the next batch starts); folders left empty are removed when the next run
+  starts. Staging holds what is not processed yet and the last batch's files.
 
 The local batch ingest does not use it (it reads planned batches, ``local_batch``); on Databricks the same rows come
 from Auto Loader (``autoloader``: cloud storage has no symbolic links, FIFOs or file modes, so none of this applies).
@@ -26,6 +27,7 @@ from Auto Loader (``autoloader``: cloud storage has no symbolic links, FIFOs or 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -117,6 +119,12 @@ class LandingStager:
         run lock while this runs, so none is being written)."""
         for tmp in self.files.glob(".tmp-*") if self.files.is_dir() else ():
             tmp.unlink(missing_ok=True)
+        # folders the file source emptied (cleanSource) would be walked by every listing: removed before the query
+        # starts (never while it runs: a folder vanishing under Spark's listing fails it)
+        for folder, _, names in os.walk(self.files, topdown=False) if self.files.is_dir() else ():
+            if folder != str(self.files) and not names:
+                with contextlib.suppress(OSError):  # not empty: a sub-folder still holds a file
+                    os.rmdir(folder)
         try:
             text = self.manifest.read_text(encoding="utf-8")
         except FileNotFoundError:
