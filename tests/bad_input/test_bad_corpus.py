@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import stat
+import time
 import traceback
 from collections import Counter
 from pathlib import Path
@@ -58,7 +59,7 @@ _BY_LENGTH = sorted(EXPECTED, key=len, reverse=True)
 
 
 def kind_of(path: str | None) -> str | None:
-    if not path:
+    if not path or f"/{CORPUS.LATER_GOOD}/" in path:  # the later good files are checked by user id, not counted
         return None
     return next((k for k in _BY_LENGTH if k in path), None)
 
@@ -97,6 +98,7 @@ def run_cli(argv: list[str]) -> dict:
     from fitlake import cli, pipeline
     from fitlake.streaming import job as stream_job
 
+    started = time.monotonic()
     out, reports, summaries = io.StringIO(), [], []
     real_run, real_stream = pipeline.run_pipeline, stream_job.run_stream
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # `fitlake stream` sets them
@@ -121,7 +123,7 @@ def run_cli(argv: list[str]) -> dict:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
     return {"argv": argv, "code": code, "text": out.getvalue(), "report": reports[-1] if reports else None,
-            "stream": summaries[-1] if summaries else None}
+            "stream": summaries[-1] if summaries else None, "seconds": round(time.monotonic() - started, 1)}
 
 
 def run_batch(settings) -> dict:
@@ -205,8 +207,19 @@ def set_read_only(landing: Path, read_only: bool, modes: dict) -> None:
             os.chmod(path, modes.pop(path))
 
 
+def later_good_files() -> dict[tuple[str, str], tuple[str, bytes, int]]:
+    """(kind, table) -> (path, bytes, user id) of the good file the later run delivers to every table a kind feeds."""
+    return {(kind, table): (*CORPUS.later_good_file(kind, i, table), CORPUS.later_good_user(i, table))
+            for i, kind in enumerate(FILE_KINDS) for table in EXPECTED[kind]["tables"]}
+
+
 def deliver(landing: Path, scratch: Path, later: bool) -> None:
-    """The committed kinds' files (first delivery, or the ones EXPECTED delivers later) and the test-time kinds'."""
+    """The committed kinds' files (first delivery, or the ones EXPECTED delivers later) and the test-time kinds';
+    later, also one good file for every table each kind feeds."""
+    if later:
+        for rel, data, _ in later_good_files().values():
+            (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+            (landing / rel).write_bytes(data)
     for kind in FILE_KINDS:
         if kind in TEST_TIME:
             first, then = CORPUS.TEST_TIME_KINDS[kind]
@@ -287,7 +300,7 @@ def bad_lake(spark, tmp_path_factory):
         for c in report.silver:
             silver.setdefault(c.table, TableCounts(c.table)).add(c)
     text = "\n".join(r["text"] for r in runs)
-    (base / "runs.log").write_text("\n\n".join(f"$ fitlake {' '.join(r['argv'])}\n{r['text']}"
+    (base / "runs.log").write_text("\n\n".join(f"$ fitlake {' '.join(r['argv'])}  # {r['seconds']} s\n{r['text']}"
                                               for r in [*runs, *streams, *(r for v in own.values() for r in v)]))
     yield {"settings": settings, "runs": runs, "streams": streams, "own": own, "landing_unchanged": unchanged,
            "text": text, "messages": text.splitlines(), "bronze": [b for r in reports for b in r.bronze],
@@ -381,6 +394,10 @@ def test_kind(bad_lake, kind):
         want = {layer: t[layer] for layer in ("bronze", "silver", "quarantine")}
         assert got == want, f"{kind}/{table}: {exp['what']}"
         assert got["bronze"] - got["silver"] - got["quarantine"] == t["duplicates"]
+    for table in exp["tables"] if kind in FILE_KINDS else ():  # no kind blocks a later good file of its tables
+        _, _, user = later_good_files()[(kind, table)]
+        silver = read_delta(Path(settings.root) / "silver" / table)
+        assert user in set(silver.get("user_id", ())), f"{kind}: the later good file of {table} is not in silver"
     if "windows" in exp:
         windows = read_delta(Path(settings.root) / "gold" / "event_windows")
         mine = windows[windows["user_id"] == exp["windows"]["user_id"]]

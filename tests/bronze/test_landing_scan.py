@@ -155,3 +155,77 @@ def test_a_file_spark_cannot_decode_is_named_with_its_cause_not_a_py4j_object():
     s = landing_scan.skipped("a.csv.gz", "unreadable", "unreadable_content", error="IOException: not a gzip file")
     assert s.reason == "unreadable" and "(IOException: not a gzip file)" in s.detail
     assert "Replace it with a complete copy" in s.detail
+
+
+# ---- The stream's stager (bronze/local_stream.LandingStager): what Spark's file source may list is only what the
+# landing listing accepted, copied; staging is idempotent and survives a kill -9 at any point.
+
+EVENT = b'{"event_id":"e1","user_id":1,"event_time":"2023-04-01T08:00:00Z","steps":1}\n'
+
+
+def staged_files(stager) -> dict[str, bytes]:
+    return {p.relative_to(stager.files).as_posix(): p.read_bytes()
+            for p in stager.files.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+def test_stager_copies_only_accepted_files_and_reports_the_rest(tmp_path):
+    from fitlake.bronze.local_stream import LandingStager
+
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    write(landing / "events/a.json", EVENT)
+    write(landing / "events/UPPER.JSON", EVENT.replace(b"e1", b"e2"))
+    secret = write(outside / "passwd.json", b"root:x:0:0\n")
+    (landing / "events/passwd.json").symlink_to(secret)
+    (landing / "events/gone.json").symlink_to(outside / "nothing.json")
+    os.mkfifo(landing / "events/pipe.json")
+    write(landing / "events/.a.json.tmp", EVENT)  # being written: not yet a delivery
+    stager = LandingStager(landing, SOURCES["events"], tmp_path / "cp" / "_fitlake_landing")
+
+    assert stager.stage() == 2
+    staged = staged_files(stager)
+    assert sorted(p.split("/", 1)[1] for p in staged) == ["events/UPPER.JSON", "events/a.json"]
+    assert all(len(p.split("/", 1)[0]) == 16 for p in staged)  # <sha256[:16]>/<landing path>
+    assert b"root:x" not in b"".join(staged.values())
+    assert {s["path"]: s["reason"] for s in stager.report()} == {
+        "events/passwd.json": "symlink_outside", "events/gone.json": "dangling_symlink",
+        "events/pipe.json": "special_file"}
+    assert stager.accepted == [str(landing / "events/UPPER.JSON"), str(landing / "events/a.json")]
+
+    assert stager.stage() == 0  # nothing new: nothing copied again
+    again = LandingStager(landing, SOURCES["events"], tmp_path / "cp" / "_fitlake_landing")  # a restart
+    assert again.stage() == 0 and staged_files(again) == staged
+
+
+def test_stager_restages_a_rewrite_and_a_copy_a_kill_left_unrecorded(tmp_path):
+    from fitlake.bronze.local_stream import LandingStager
+
+    landing = tmp_path / "landing"
+    path = write(landing / "events/a.json", EVENT)
+    future = 4_102_444_800  # 2100: staged with the staging time at most (the file source would skip later files)
+    os.utime(path, (future, future))
+    folder = tmp_path / "cp" / "_fitlake_landing"
+    stager = LandingStager(landing, SOURCES["events"], folder)
+    assert stager.stage() == 1
+    first = next(p for p in stager.files.rglob("a.json"))
+    assert first.stat().st_mtime < future
+
+    # killed after the rename, before the manifest line: the next run stages it again under the SAME path (the file
+    # source has seen that path, so it is not read twice) and records it
+    lines = stager.manifest.read_text().splitlines()
+    stager.manifest.write_text("")
+    write(stager.files / ".tmp-1-0", b"half a cop")  # a kill mid-copy leaves a dot-temp file, never listed
+    restarted = LandingStager(landing, SOURCES["events"], folder)
+    assert restarted.stage() == 1
+    assert [p for p in stager.files.rglob("a.json")] == [first]
+    assert restarted.manifest.read_text().splitlines() == lines
+    assert not (stager.files / ".tmp-1-0").exists()  # the dead run's half copy is removed
+    first.unlink()  # the file source deleted it once its batch was committed (cleanSource)
+    assert LandingStager(landing, SOURCES["events"], folder).stage() == 0  # not copied again, its empty folder gone
+    assert not first.parent.parent.exists() and restarted.files.is_dir()
+
+    # rewritten in place (same size, mtime put back): new content = new delivery, a new staged path
+    st = path.stat()
+    path.write_bytes(EVENT.replace(b"e1", b"e9"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert restarted.stage() == 1
+    assert [p.read_bytes() for p in stager.files.rglob("a.json")] == [EVENT.replace(b"e1", b"e9")]

@@ -68,6 +68,10 @@ def format_summary(s: dict) -> str:
         f"  goal alerts: +{s['rows_added'].get('gold.goal_alerts', 0)} in gold.goal_alerts; published "
         f"{s['alerts_published']['published']} -> {s['alerts_published']['to']}",
     ]
+    if s.get("landing_skipped"):
+        lines.append(f"landing entries not read ({len(s['landing_skipped'])}; the other files were read; fix these, "
+                     "rerun):")
+        lines += [f"  {e['path']}: {e['detail']}" for e in s["landing_skipped"]]
     for name, q in s["queries"].items():
         if q["batches"]:
             line = f"  {name}: {q['batches']} batches ({q['batches_with_data']} with data)"

@@ -33,7 +33,7 @@ from fitlake.streaming.batch import StreamBatch
 from fitlake.streaming.options import SOURCES, StreamError, StreamOptions
 from fitlake.streaming.progress import ProgressLog, percentile, rows_added_since, table_versions
 from fitlake.streaming.sinks import StreamTables, ensure_stream_tables
-from fitlake.streaming.sources import check_kafka_reachable, read_event_source
+from fitlake.streaming.sources import check_kafka_reachable, landing_stager, read_event_source
 from fitlake.streaming.state import StreamState
 
 # The modules of the job, by seam: options (what a run is asked), sources (files / Kafka in), sinks (the tables and
@@ -97,7 +97,10 @@ def run_stream(
     if opts.source == "kafka":
         check_kafka_reachable(opts.bootstrap)
     with _run_lock(settings) if settings.is_local else contextlib.nullcontext():
-        source_df = read_event_source(spark, settings, opts)
+        stager = landing_stager(settings, opts, checkpoint(settings, opts.source))  # local files: fitlake lists
+        if stager is not None:
+            stager.stage()
+        source_df = read_event_source(spark, settings, opts, stager)
         tables = ensure_stream_tables(spark, settings, opts.source, source_df)
         publisher = None
         if opts.alerts_topic:
@@ -107,6 +110,7 @@ def run_stream(
         sinks = tables.all()
         before = table_versions(spark, sinks)
         run = _Run(spark, settings, tables, opts, source_df, stop, poll_seconds, until, on_started, publisher)
+        run.stager = stager
         started = time.monotonic()
         try:
             if publisher is not None:  # alerts a killed run committed but did not publish
@@ -143,6 +147,7 @@ def run_stream(
         "quarantined_by_rule": quarantined,
         "rows_added": added,
         "rows_dropped_by_watermark": sum(handler.late.values()) if handler else 0,
+        "landing_skipped": stager.report() if stager is not None else [],
         "watermark": queries["ingest"]["watermark"],
         "step_ms_p95": {s: percentile([t[s] for t in handler.timings.values() if s in t], 95) for s in steps},
         "alerts_published": (
@@ -172,6 +177,7 @@ class _Run:
         self.publisher = publisher
         self.progress = ProgressLog()
         self.handler: StreamBatch | None = None
+        self.stager = None  # live mode: stages new landing files while the query runs
 
     def _start(self):
         query, self.handler = start_stream(self.spark, self.settings, self.tables, self.opts, self.source_df,
@@ -196,6 +202,8 @@ class _Run:
             self.on_started()
         try:
             while not self.stop.is_set():
+                if self.stager is not None:
+                    self.stager.stage()
                 self.progress.poll(queries)
                 _raise_failures(queries)
                 ingested = sum(self.handler.events.values())

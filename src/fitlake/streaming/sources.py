@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from fitlake.bronze import SOURCES as BRONZE_SOURCES
 from fitlake.bronze import read_landing_stream
+from fitlake.bronze.local_stream import LandingStager, read_staged_stream, staging_dir
 from fitlake.config import Settings
 from fitlake.streaming.options import StreamError, StreamOptions
 from fitlake.streaming.transforms import parse_event_json
@@ -17,11 +18,23 @@ from fitlake.streaming.transforms import parse_event_json
 log = logging.getLogger("fitlake.streaming")
 
 
-def read_event_source(spark: SparkSession, settings: Settings, opts: StreamOptions) -> DataFrame:
+def landing_stager(settings: Settings, opts: StreamOptions, checkpoint_dir: str) -> LandingStager | None:
+    """Locally, the files source reads only what fitlake's own landing listing accepts (``local_stream``): the
+    stager lists ``landing/events`` and stages new files; None for Kafka and on Databricks (Auto Loader)."""
+    if opts.source == "kafka" or not settings.is_local:
+        return None
+    return LandingStager(settings.landing_dir, BRONZE_SOURCES["events"], staging_dir(checkpoint_dir))
+
+
+def read_event_source(spark: SparkSession, settings: Settings, opts: StreamOptions,
+                      stager: LandingStager | None = None) -> DataFrame:
     """The raw event stream: the bronze Auto Loader-style reader over ``landing/events/*.json`` (bronze-shaped rows:
-    one STRING per field + lineage; atomically renamed files only, dot-temp files are never read), or the topic."""
+    one STRING per field + lineage; atomically renamed files only, dot-temp files are never read), or the topic.
+    With a ``stager`` (local), the staged copies of the files it accepted."""
     if opts.source == "kafka":
         return read_kafka(spark, opts)
+    if stager is not None:
+        return read_staged_stream(spark, settings, BRONZE_SOURCES["events"], stager, opts.max_files_per_trigger)
     return read_landing_stream(spark, settings, BRONZE_SOURCES["events"], opts.max_files_per_trigger)
 
 
