@@ -15,7 +15,8 @@ The steps, each idempotent, so a rerun after a kill -9 anywhere finishes the req
 5. ``VACUUM ... RETAIN 0 HOURS`` of every table with a user column, with
    ``spark.databricks.delta.retentionDurationCheck.enabled = false`` set only for these statements: the person's
    old rows live on in the files of older versions (and in Change Data Feed files) until they are deleted. This
-   ends time travel on those tables at the erasure, by design.
+   ends time travel on those tables at the erasure, by design. Locally ``LITE`` (files named by the log) and then,
+   only if the folder still holds a file no version uses, the full listing (``vacuum_now``).
 6. ``ops.erasure_log`` event ``completed`` with the number of rows deleted per table (no personal data).
 """
 
@@ -121,14 +122,30 @@ def delete_person(spark, ref: TableRef, user_id: int) -> int:
 
 
 def vacuum_now(spark, ref: TableRef) -> int:
-    """VACUUM with retention 0: delete every file the current version does not use (old versions, CDF files)."""
-    from fitlake.ops.maintain import vacuum
+    """VACUUM with retention 0: delete every file the current version does not use (old versions, CDF files).
+
+    Locally first ``VACUUM ... LITE``, which finds the files to delete in the Delta log instead of listing the
+    table's folder (about ten times faster here than a full VACUUM per table); then, only when the listing still
+    finds a file no version uses (one the log never named: a writer killed before its commit), the full VACUUM, so
+    no file that could hold the person survives either way."""
+    from fitlake.ops.maintain import sql_name, unreferenced_files, vacuum
 
     key = "spark.databricks.delta.retentionDurationCheck.enabled"
     previous = spark.conf.get(key, "true")
     spark.conf.set(key, "false")  # only for this explicit erasure; `fitlake maintain` never goes below 7 days
     try:
-        return vacuum(spark, ref, 0)
+        if ref.path is None:
+            return vacuum(spark, ref, 0)
+        doomed = unreferenced_files(ref, 0)
+        if doomed:
+            try:
+                spark.sql(f"VACUUM {sql_name(ref)} RETAIN 0 HOURS LITE")
+            except Exception as e:  # the log no longer names every removed file: the full listing does it
+                if "DELTA_CANNOT_VACUUM_LITE" not in str(e):
+                    raise
+            if unreferenced_files(ref, 0):
+                spark.sql(f"VACUUM {sql_name(ref)} RETAIN 0 HOURS")
+        return doomed
     finally:
         spark.conf.set(key, previous)
 
