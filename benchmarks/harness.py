@@ -54,6 +54,26 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system) so far of ``pid`` and each descendant, by pid."""
+    tree = _children()
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        out[p] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 @dataclass
 class ProcResult:
     argv: list[str]
@@ -63,6 +83,7 @@ class ProcResult:
     stdout: str
     stderr: str
     samples: int = field(default=0)
+    cpu_s: float = field(default=0.0)  # user + system of the process tree, last sample of each process
 
     def check(self, log_dir: Path | None = None) -> "ProcResult":
         """Raise on a non-zero exit, naming the first exception line (a JVM stack's tail says nothing) and, with
@@ -91,12 +112,15 @@ def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | Non
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
                             cwd=cwd, start_new_session=True)
     peak, samples = 0, 0
+    cpu: dict[int, float] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak, samples
         while not stop.is_set():
             peak = max(peak, tree_rss_bytes(proc.pid))
+            for p, c in tree_cpu_seconds(proc.pid).items():
+                cpu[p] = max(cpu.get(p, 0.0), c)
             samples += 1
             stop.wait(poll_s)
 
@@ -108,7 +132,7 @@ def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | Non
         stop.set()
         sampler.join()
     wall = time.perf_counter() - start
-    return ProcResult(argv, proc.returncode, wall, peak / 2**20, out, err, samples)
+    return ProcResult(argv, proc.returncode, wall, peak / 2**20, out, err, samples, round(sum(cpu.values()), 1))
 
 
 def delta_rows(table) -> int:

@@ -301,7 +301,7 @@ def b7_real_export(ctx: dict, export: Path = REAL_EXPORT) -> dict:
         log(f"B7: fitlake {name}")
         res = run_measured([*fitlake_command(), name, "--root", str(root), "--landing", str(landing), *extra],
                            env={"PYTHONUNBUFFERED": "1"}).check(log_dir=root.parent / "logs_real")
-        out["commands"][key] = {"wall_s": round(res.wall_s, 1), "peak_rss_mb": round(res.peak_rss_mb)}
+        out["commands"][key] = {"wall_s": round(res.wall_s, 1), "cpu_s": res.cpu_s, "peak_rss_mb": round(res.peak_rss_mb)}
     out["rows"] = {layer: sum(layer_rows(root, layer).values()) for layer in ("bronze", "silver", "gold")}
     log(f"B7: {out['commands']}")
     return out

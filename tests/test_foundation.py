@@ -23,6 +23,17 @@ def test_session_has_delta_and_utc(spark):
     assert spark.sql("SELECT cast(timestamp'2016-04-12 00:00:00' AS long) AS t").first()["t"] == 1460419200
 
 
+def test_the_local_jvm_compiles_with_c1_only_unless_told(spark, monkeypatch):
+    """`fitlake.spark.local_conf` gives the session's JVM ``-XX:TieredStopAtLevel=1``; FITLAKE_JIT=full leaves the
+    JVM's default JIT."""
+    from fitlake.spark import jit_options
+
+    args = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-XX:TieredStopAtLevel=1" in args
+    monkeypatch.setenv("FITLAKE_JIT", "full")
+    assert jit_options() == []
+
+
 def test_merge_upsert_gives_expected_rows(spark, tmp_path):
     path = str(tmp_path / "demo")
     result = upsert_demo(spark, path)

@@ -61,7 +61,7 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.extraJavaOptions": " ".join([  # each path quoted: Spark splits this string like a shell
             "-Duser.timezone=UTC", jvm_option("derby.system.home", root / "_derby"),
-            jvm_option("log4j2.configurationFile", LOG4J2),
+            jvm_option("log4j2.configurationFile", LOG4J2), *jit_options(),
         ]),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
@@ -78,6 +78,14 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.driver.host": "127.0.0.1",
         **event_log_conf(),
     }
+
+
+# Local Spark is one JVM (driver and executor) whose work, per `fitlake bench --profile`, is mostly planning, code
+# generation and Delta log handling, each done once: the C2 compiler spends CPU optimising code that rarely runs
+# again. C1 only cut the CPU of a `fitlake run` on the real export by 13-17 % here (benchmarks/results/README.md).
+# FITLAKE_JIT=full gives the JVM's default (C1 then C2), e.g. for long runs on large data.
+def jit_options() -> list[str]:
+    return [] if os.environ.get("FITLAKE_JIT", "c1").lower() == "full" else ["-XX:TieredStopAtLevel=1"]
 
 
 def event_log_conf() -> dict[str, str]:
