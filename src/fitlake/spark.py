@@ -81,11 +81,12 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
 
 
 # Local Spark is one JVM (driver and executor) whose work, per `fitlake bench --profile`, is mostly planning, code
-# generation and Delta log handling, each done once: the C2 compiler spends CPU optimising code that rarely runs
-# again. C1 only cut the CPU of a `fitlake run` on the real export by 13-17 % here (benchmarks/results/README.md).
-# FITLAKE_JIT=full gives the JVM's default (C1 then C2), e.g. for long runs on large data.
+# generation and Delta log handling, each done once: FITLAKE_JIT=c1 stops the JIT at C1, which cut the CPU of a
+# `fitlake run` on the real export by 13-17 % here (benchmarks/results/README.md). Not the default: C1's larger
+# stack frames overflowed a task thread's stack in MLlib training (java.lang.StackOverflowError, which Spark treats
+# as fatal and which ends the whole local JVM), so `fitlake train` needs the default JIT.
 def jit_options() -> list[str]:
-    return [] if os.environ.get("FITLAKE_JIT", "c1").lower() == "full" else ["-XX:TieredStopAtLevel=1"]
+    return ["-XX:TieredStopAtLevel=1"] if os.environ.get("FITLAKE_JIT", "full").lower() == "c1" else []
 
 
 def event_log_conf() -> dict[str, str]:
