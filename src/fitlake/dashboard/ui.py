@@ -52,6 +52,15 @@ def missing(layer: str, name: str, hint: str = "run `make run`") -> None:
     st.warning(f"`{layer}.{name}` does not exist yet — {hint}.", icon=":material/hourglass_empty:")
 
 
+def table_or_stop(s: Settings, layer: str, name: str, hint: str = "run `make run`") -> pd.DataFrame:
+    """The whole table for a page built on it alone; the page stops with ``missing``'s sentence when it has no rows."""
+    rows = table(s, layer, name)
+    if rows is None or rows.empty:
+        missing(layer, name, hint)
+        st.stop()
+    return rows
+
+
 # ---- Delta tables --------------------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=512)
 def _status(layer: str, name: str, path: str, version: int) -> data.TableStatus:

@@ -12,10 +12,7 @@ st.title("Data completeness")
 settings = ui.settings()
 ui.require_lakehouse(settings)
 
-rows = ui.table(settings, "gold", "data_completeness")
-if rows is None or rows.empty:
-    ui.missing("gold", "data_completeness", "run `make run`")
-    st.stop()
+rows = ui.table_or_stop(settings, "gold", "data_completeness", "run `make run`")
 
 users = st.multiselect("Users", sorted(rows["user_id"].unique().tolist()))
 if users:

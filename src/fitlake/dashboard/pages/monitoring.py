@@ -11,10 +11,7 @@ st.title("Model monitoring")
 settings = ui.settings()
 ui.require_lakehouse(settings)
 
-rows = ui.table(settings, "gold", "model_monitoring")
-if rows is None or rows.empty:
-    ui.missing("gold", "model_monitoring", "run `fitlake score` after `fitlake train`")
-    st.stop()
+rows = ui.table_or_stop(settings, "gold", "model_monitoring", "run `fitlake score` after `fitlake train`")
 
 st.caption(f"PSI above {config.MONITOR_PSI_THRESHOLD} = drifted; rolling error over the last "
            f"{config.MONITOR_ERROR_WINDOW_DAYS} days above {config.MONITOR_ERROR_RATIO} x the training error = "
