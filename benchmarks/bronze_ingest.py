@@ -15,32 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from benchmarks.harness import tree_cpu_seconds, tree_pids
 
 
 def _tree_cpu_seconds(pid: int | None = None) -> float:
-    """user+system seconds of ``pid`` and every live descendant (Linux /proc)."""
-    pid = pid or os.getpid()
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / _TICK
-        todo.extend(children.get(p, []))
-    return total
+    """user+system seconds of ``pid`` (default: this process) and every live descendant (Linux /proc)."""
+    return sum(tree_cpu_seconds(tree_pids(pid or os.getpid())).values())
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -39,13 +39,21 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (the JVM is a grandchild of `fitlake run`)."""
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the JVM is a grandchild of `fitlake run`), from one walk of /proc."""
     tree = _children()
-    total, todo = 0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo.extend(tree.get(p, []))
+    return out
+
+
+def tree_rss_bytes(pids: list[int]) -> int:
+    """Resident memory of ``pids`` (see ``tree_pids``)."""
+    total = 0
+    for p in pids:
         try:
             with open(f"/proc/{p}/statm") as f:
                 total += int(f.read().split()[1]) * PAGE
@@ -57,13 +65,10 @@ def tree_rss_bytes(pid: int) -> int:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> dict[int, float]:
-    """CPU time (user + system) so far of ``pid`` and each descendant, by pid."""
-    tree = _children()
-    out, todo = {}, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(tree.get(p, []))
+def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) so far of each of ``pids``."""
+    out = {}
+    for p in pids:
         try:
             with open(f"/proc/{p}/stat", "rb") as f:
                 stat = f.read()
@@ -118,8 +123,9 @@ def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | Non
     def sample() -> None:
         nonlocal peak, samples
         while not stop.is_set():
-            peak = max(peak, tree_rss_bytes(proc.pid))
-            for p, c in tree_cpu_seconds(proc.pid).items():
+            pids = tree_pids(proc.pid)
+            peak = max(peak, tree_rss_bytes(pids))
+            for p, c in tree_cpu_seconds(pids).items():
                 cpu[p] = max(cpu.get(p, 0.0), c)
             samples += 1
             stop.wait(poll_s)
