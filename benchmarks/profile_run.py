@@ -34,19 +34,20 @@ TABLE_LINE = re.compile(r"^  (bronze|silver|gold)\s+(?:(?:bronze|silver|gold)\.)
 STAGE_LINE = re.compile(r"^\[(\w+)\] done in ([0-9.]+) s")
 
 
-def run_timed(argv: list[str], env: dict) -> tuple[float, float, list[tuple[float, str]], str]:
-    """Run ``argv``; (start, wall, [(time, line)] of stdout, stderr). Times are epoch seconds."""
+def run_timed(argv: list[str], env: dict) -> tuple[float, float, list[tuple[float, str]]]:
+    """Run ``argv``; (start, wall, [(time, line)] of its output). Times are epoch seconds. stderr goes into the same
+    pipe: read apart, a full stderr pipe would block the child while stdout is being read."""
     start = time.time()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **env}, start_new_session=True)
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append((time.time(), line.rstrip("\n")))
-    err = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{err[-3000:]}")
-    return start, time.time() - start, lines, err
+        tail = "\n".join(line for _, line in lines[-40:])
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
+    return start, time.time() - start, lines
 
 
 def _text(path: Path) -> str:
@@ -134,7 +135,7 @@ def profile_step(step: str, root: Path, landing: Path, work: Path, extra: list[s
     env = {"PYTHONUNBUFFERED": "1", "FITLAKE_PARALLEL_TABLES": "1", "FITLAKE_EVENT_LOG_DIR": str(events)}
     argv = [*fitlake_command(), "run", "--root", str(root), "--landing", str(landing), "--no-generate", *extra]
     log(f"profile {step}: {' '.join(argv[-6:])}")
-    start, wall, lines, _ = run_timed(argv, env)
+    start, wall, lines = run_timed(argv, env)
     if not any(events.iterdir()):  # the no-op run decides "nothing new" without starting Spark
         return {"wall_s": round(wall, 2), "spark_started": False, "tables": []}
     return attribute(start, wall, lines, read_event_log(events), delta_commits(root, start))
