@@ -244,7 +244,7 @@ def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
     date order, else the setting). Left out: rows whose user or day cannot be read (they have no day) and stale
     re-deliveries (an older copy of a row whose newer version is in silver: nothing of that day is missing)."""
     parts = []
-    for name in (*DAILY, "sleep_day", *HOURLY, "heartrate_seconds"):
+    for name in COMPLETENESS_SOURCES:
         q = run.read("quarantine", name)
         if q is None:
             continue
