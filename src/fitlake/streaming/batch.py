@@ -37,12 +37,14 @@ TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # a timestamp literal in the session t
 
 
 @contextlib.contextmanager
-def _timed(timings: dict[str, float], step: str):
-    started = time.monotonic()
+def _timed(timings: dict[str, float], step: str, spans: list | None = None):
+    started, at = time.monotonic(), time.time()
     try:
         yield
     finally:
         timings[step] = timings.get(step, 0.0) + (time.monotonic() - started) * 1000
+        if spans is not None:  # epoch spans: the profiler gives each Spark job and Delta commit to its step
+            spans.append((step, at, time.time()))
 
 
 class StreamBatch:
@@ -68,11 +70,13 @@ class StreamBatch:
         self.quarantined: dict[int, dict[str, int]] = {}
         self.late: dict[int, int] = {}
         self.timings: dict[int, dict[str, float]] = {}
+        self.spans: dict[int, list[tuple[str, float, float]]] = {}  # per batch: (step, epoch start, epoch end)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         timings: dict[str, float] = {}
         self.timings[batch_id] = timings
-        with _timed(timings, "total"):
+        self.spans[batch_id] = []
+        with _timed(timings, "total", self.spans.setdefault(batch_id, [])):
             self._run(batch, batch_id, timings)
 
     def _run(self, batch: DataFrame, batch_id: int, timings: dict[str, float]) -> None:
@@ -89,7 +93,7 @@ class StreamBatch:
             checked = with_event_rule(events, now)
             # One small job for every count we report and the bounds of the silver lookup.
             event_time = F.when(F.col("_rule").isNull(), F.col("event_time").try_cast("timestamp"))
-            with _timed(timings, "stats"):
+            with _timed(timings, "stats", self.spans.setdefault(batch_id, [])):
                 stats = checked.groupBy("_rule").agg(
                     F.count(F.lit(1)).alias("count"),
                     F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
@@ -102,7 +106,7 @@ class StreamBatch:
             self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
             valid_stats = next((r for r in stats if r["_rule"] is None), None)
             fault_point("stream:ingest:bronze")
-            with _timed(timings, "bronze"):
+            with _timed(timings, "bronze", self.spans.setdefault(batch_id, [])):
                 delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
             if self.quarantined[batch_id]:
                 fault_point("stream:ingest:quarantine")
@@ -110,13 +114,13 @@ class StreamBatch:
                     *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
                     now.alias("_quarantined_at"),
                 )
-                with _timed(timings, "quarantine"):
+                with _timed(timings, "quarantine", self.spans.setdefault(batch_id, [])):
                     delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
             if valid_stats is not None:
                 days = sorted(valid_stats["days"])
                 lo, hi = valid_stats["min_time"], valid_stats["max_time"]
                 valid = checked.where(F.col("_rule").isNull()).drop("_rule")
-                with _timed(timings, "new_events"):
+                with _timed(timings, "new_events", self.spans.setdefault(batch_id, [])):
                     new = (new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
                                       days, lo, hi)
                            .transform(flag_late(plan.watermark)).persist())
@@ -126,12 +130,12 @@ class StreamBatch:
                 if counts["n"]:
                     self._gold(new, batch_id, plan, days, lo, hi, timings)
                     fault_point("stream:ingest:silver")
-                    with _timed(timings, "silver"):
+                    with _timed(timings, "silver", self.spans.setdefault(batch_id, [])):
                         delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id, batch_id)
             self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
             fault_point("stream:ingest:done")
             if self.publisher is not None and timings.get("alerts"):
-                with _timed(timings, "publish"):
+                with _timed(timings, "publish", self.spans.setdefault(batch_id, [])):
                     self.publisher.publish(self.spark, self.tables.alerts)
         finally:
             bronze.unpersist()
@@ -143,16 +147,16 @@ class StreamBatch:
         """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
         on_time = new.where(~F.col("_late"))
         fault_point("stream:windows:merge")
-        with _timed(timings, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+        with _timed(timings, "windows", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
         fault_point("stream:daily:merge")
-        with _timed(timings, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+        with _timed(timings, "daily", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merge_event_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
-        with _timed(timings, "alerts_check"):
+        with _timed(timings, "alerts_check", self.spans.setdefault(batch_id, [])):
             due = alerts_due(self.spark, self.tables, new, days, self.goal)
         if due.isEmpty():
             return
         crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
         fault_point("stream:alerts:merge")
-        with _timed(timings, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+        with _timed(timings, "alerts", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             insert_goal_alerts(self.spark, self.tables.alerts, crossings)

@@ -1,0 +1,177 @@
+"""Where one streaming micro-batch's time goes (issue #16, B4): Spark jobs, SQL executions, Delta commits and seconds
+per step of ``StreamBatch``, on a warm JVM.
+
+One process: a Spark session with its event log on (``FITLAKE_EVENT_LOG_DIR``), a warm-up available-now run on a
+throwaway lakehouse, then an available-now run over ``--files`` generated files of ``--events`` events each, read
+``--per-batch`` files per micro-batch, on a fresh lakehouse. Every Spark job (event log: submission time), SQL
+execution and Delta commit (``commitInfo.timestamp``) is given to the batch and the step whose epoch span holds it
+(``StreamBatch.spans``); what falls in a batch but in no step is ``(between steps)``, outside every batch is
+``(outside batches)`` (the query's own planning, the source's listing, the offset/commit logs). CPU seconds are the
+process tree's (``/proc``), measured around each batch: counts and CPU do not depend on the machine's load, walls do.
+
+    PYTHONPATH=src python -m benchmarks.stream_profile --work /tmp/fitlake-stream-profile --out profile.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.harness import tree_cpu_seconds, tree_pids
+from benchmarks.profile_run import _text, delta_commits
+
+
+def _events(folder: Path) -> tuple[list[dict], list[dict]]:
+    """(jobs with submission/end time and executor CPU, SQL executions with start time) of the one event log."""
+    apps = list(folder.iterdir())
+    logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")), key=lambda p: int(p.name.split("_")[1]))
+            if apps[0].is_dir() else apps)
+    jobs: dict[int, dict] = {}
+    stage_job: dict[int, int] = {}
+    sql: list[dict] = []
+    for raw in (line for p in logs for line in _text(p).splitlines()):
+        event = json.loads(raw)
+        kind = event.get("Event", "")
+        if kind == "SparkListenerJobStart":
+            jobs[event["Job ID"]] = {"start": event["Submission Time"] / 1000, "end": None, "cpu": 0.0,
+                                     "desc": (event.get("Properties") or {}).get("spark.job.description", "")}
+            for sid in event.get("Stage IDs", []):
+                stage_job[sid] = event["Job ID"]
+        elif kind == "SparkListenerJobEnd" and event["Job ID"] in jobs:
+            jobs[event["Job ID"]]["end"] = event["Completion Time"] / 1000
+        elif kind == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            for acc in info.get("Accumulables", []):
+                if acc.get("Name") == "internal.metrics.executorCpuTime" and info["Stage ID"] in stage_job:
+                    jobs[stage_job[info["Stage ID"]]]["cpu"] += float(acc["Value"]) / 1e9
+        elif kind.endswith("SparkListenerSQLExecutionStart"):
+            sql.append({"start": event["time"] / 1000, "desc": event.get("description", "")[:80]})
+    return list(jobs.values()), sql
+
+
+def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.002) -> str | None:
+    """The innermost step span holding ``at`` (spans nest: ``total`` holds every step)."""
+    holding = [(b - a, s) for s, a, b in spans if a - slack <= at <= b + slack]
+    return min(holding)[1] if holding else None
+
+
+def profile(work: Path, files: int, events: int, per_batch: int, out: Path | None) -> dict:
+    from fitlake.config import Settings
+    from fitlake.generate.events import generate_events
+    from fitlake.spark import get_spark
+    from fitlake.streaming import job
+    from fitlake.streaming.job import StreamOptions, run_stream
+
+    shutil.rmtree(work, ignore_errors=True)
+    evlog = work / "eventlog"
+    os.environ["FITLAKE_EVENT_LOG_DIR"] = str(evlog)
+    spark = get_spark(Settings(root=work / "warmup"), app_name="fitlake-stream-profile")
+    handlers = []
+
+    class Recorded(job.StreamBatch):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            handlers.append(self)
+
+    original, job.StreamBatch = job.StreamBatch, Recorded
+    me = os.getpid()
+    try:
+        warm = Settings(root=work / "warmup")
+        generate_events(warm.landing_dir, rate=1_000, duration=4, late_fraction=0.05, late_seconds=30)
+        run_stream(spark, warm, StreamOptions(available_now=True, max_files_per_trigger=1), poll_seconds=0.1)
+        settings = Settings(root=work / "lakehouse")
+        generated = generate_events(settings.landing_dir, rate=events, duration=files, late_fraction=0.05,
+                                    late_seconds=30, duplicate_fraction=0.01)
+        cpu_before = sum(tree_cpu_seconds(tree_pids(me)).values())
+        since = time.time()
+        summary = run_stream(spark, settings, StreamOptions(available_now=True, max_files_per_trigger=per_batch),
+                             poll_seconds=0.1)
+        run_cpu = sum(tree_cpu_seconds(tree_pids(me)).values()) - cpu_before
+    finally:
+        job.StreamBatch = original
+        spark.stop()
+    handler = handlers[-1]
+    jobs, sql = _events(evlog)
+    commits = delta_commits(settings.root, since)
+    batches = []
+    for batch_id in sorted(handler.spans):
+        spans = handler.spans[batch_id]
+        total = next(s for s in spans if s[0] == "total")
+        steps: dict[str, dict] = {}
+
+        def slot(name: str) -> dict:
+            return steps.setdefault(name, {"s": 0.0, "jobs": 0, "jobs_s": 0.0, "task_cpu_s": 0.0, "sql": 0,
+                                           "commits": []})
+        for name, a, b in spans:
+            if name != "total":
+                slot(name)["s"] += b - a
+        for j in jobs:
+            name = _step_of(j["start"], spans)
+            if name is not None:
+                s = slot("(between steps)" if name == "total" else name)
+                s["jobs"] += 1
+                s["jobs_s"] += (j["end"] or j["start"]) - j["start"]
+                s["task_cpu_s"] += j["cpu"]
+        for q in sql:
+            name = _step_of(q["start"], spans)
+            if name is not None:
+                slot("(between steps)" if name == "total" else name)["sql"] += 1
+        for c in commits:
+            name = _step_of(c["time"], spans, slack=0.05)
+            if name is not None:
+                slot("(between steps)" if name == "total" else name)["commits"].append(f"{c['table']}:{c['operation']}")
+        for s in steps.values():
+            s["s"], s["jobs_s"], s["task_cpu_s"] = round(s["s"], 3), round(s["jobs_s"], 3), round(s["task_cpu_s"], 3)
+        in_batch = [j for j in jobs if total[1] <= j["start"] <= total[2]]
+        batches.append({
+            "batch_id": batch_id, "events": handler.events.get(batch_id), "wall_s": round(total[2] - total[1], 3),
+            "spark_jobs": len(in_batch), "sql_executions": sum(1 for q in sql if total[1] <= q["start"] <= total[2]),
+            "delta_commits": sum(len(s["commits"]) for s in steps.values()),
+            "task_cpu_s": round(sum(j["cpu"] for j in in_batch), 3), "steps": steps,
+        })
+    run_start, run_end = since, max(b for s in handler.spans.values() for _, _, b in s)
+    outside = [j for j in jobs if run_start <= j["start"] <= run_end + 5
+               and not any(s[1] <= j["start"] <= s[2] for sp in handler.spans.values() for s in sp if s[0] == "total")]
+    result = {
+        "method": __doc__.split("\n\n")[1].strip(),
+        "files": files, "events_per_file": events, "files_per_batch": per_batch,
+        "generated": generated,
+        "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
+                "process_tree_cpu_s": round(run_cpu, 2), "cpu_s_per_1k_events":
+                    round(1000 * run_cpu / summary["events_in"], 3) if summary["events_in"] else None,
+                "spark_jobs_outside_batches": len(outside), "rows_added": summary["rows_added"],
+                "step_ms_p95": summary["step_ms_p95"]},
+        "batches": batches,
+        "load_avg": list(os.getloadavg()),
+    }
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.stream_profile", description=__doc__.splitlines()[0])
+    p.add_argument("--work", default="/tmp/fitlake-stream-profile")
+    p.add_argument("--files", type=int, default=8)
+    p.add_argument("--events", type=int, default=20_000, help="events per file (= per second of event time)")
+    p.add_argument("--per-batch", type=int, default=2, help="files per micro-batch")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None)
+    for b in result["batches"]:
+        print(f"batch {b['batch_id']}: {b['events']} events, {b['wall_s']} s, {b['spark_jobs']} jobs, "
+              f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s")
+        for name, s in sorted(b["steps"].items(), key=lambda kv: -kv[1]["s"]):
+            print(f"   {name:16s} {s['s']:7.3f} s  jobs {s['jobs']:3d} ({s['jobs_s']:.3f} s, cpu {s['task_cpu_s']:.3f})"
+                  f"  sql {s['sql']:3d}  {', '.join(s['commits'])}")
+    print(json.dumps(result["run"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
