@@ -54,6 +54,25 @@ def _events(folder: Path) -> tuple[list[dict], list[dict]]:
     return list(jobs.values()), sql
 
 
+def thread_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far per thread name (``/proc/<pid>/task/*/stat``), digits folded: ``GC Thread#3`` -> ``GC
+    Thread#``, so JIT compiler, GC, task and driver threads can be told apart."""
+    import re
+
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                stat = (task / "stat").read_bytes()
+            except OSError:
+                continue
+            name = re.sub(rb"[0-9]+", b"", stat[stat.index(b"(") + 1:stat.rindex(b")")]).decode(errors="replace")
+            fields = stat[stat.rindex(b")") + 2:].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.002) -> str | None:
     """The innermost step span holding ``at`` (spans nest: ``total`` holds every step)."""
     holding = [(b - a, s) for s, a, b in spans if a - slack <= at <= b + slack]
@@ -73,13 +92,22 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
     spark = get_spark(Settings(root=work / "warmup"), app_name="fitlake-stream-profile")
     handlers = []
 
+    me = os.getpid()
+    batch_cpu: dict[int, float] = {}
+
     class Recorded(job.StreamBatch):
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
             handlers.append(self)
 
+        def __call__(self, batch, batch_id):
+            before = sum(tree_cpu_seconds(tree_pids(me)).values())
+            try:
+                super().__call__(batch, batch_id)
+            finally:
+                batch_cpu[batch_id] = sum(tree_cpu_seconds(tree_pids(me)).values()) - before
+
     original, job.StreamBatch = job.StreamBatch, Recorded
-    me = os.getpid()
     try:
         warm = Settings(root=work / "warmup")
         generate_events(warm.landing_dir, rate=1_000, duration=4, late_fraction=0.05, late_seconds=30)
@@ -88,10 +116,13 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         generated = generate_events(settings.landing_dir, rate=events, duration=files, late_fraction=0.05,
                                     late_seconds=30, duplicate_fraction=0.01)
         cpu_before = sum(tree_cpu_seconds(tree_pids(me)).values())
+        threads_before = thread_cpu(tree_pids(me))
         since = time.time()
         summary = run_stream(spark, settings, StreamOptions(available_now=True, max_files_per_trigger=per_batch),
                              poll_seconds=0.1)
         run_cpu = sum(tree_cpu_seconds(tree_pids(me)).values()) - cpu_before
+        threads = {k: round(v - threads_before.get(k, 0.0), 2) for k, v in thread_cpu(tree_pids(me)).items()}
+        threads = dict(sorted(((k, v) for k, v in threads.items() if v >= 0.1), key=lambda kv: -kv[1]))
     finally:
         job.StreamBatch = original
         spark.stop()
@@ -132,7 +163,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
             "batch_id": batch_id, "events": handler.events.get(batch_id), "wall_s": round(total[2] - total[1], 3),
             "spark_jobs": len(in_batch), "sql_executions": sum(1 for q in sql if total[1] <= q["start"] <= total[2]),
             "delta_commits": sum(len(s["commits"]) for s in steps.values()),
-            "task_cpu_s": round(sum(j["cpu"] for j in in_batch), 3), "steps": steps,
+            "task_cpu_s": round(sum(j["cpu"] for j in in_batch), 3),
+            "process_tree_cpu_s": round(batch_cpu.get(batch_id, 0.0), 3), "steps": steps,
         })
     run_start, run_end = since, max(b for s in handler.spans.values() for _, _, b in s)
     outside = [j for j in jobs if run_start <= j["start"] <= run_end + 5
@@ -144,7 +176,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
                 "process_tree_cpu_s": round(run_cpu, 2), "cpu_s_per_1k_events":
                     round(1000 * run_cpu / summary["events_in"], 3) if summary["events_in"] else None,
-                "spark_jobs_outside_batches": len(outside), "rows_added": summary["rows_added"],
+                "spark_jobs_outside_batches": len(outside), "cpu_s_by_thread": threads, "rows_added": summary["rows_added"],
                 "step_ms_p95": summary["step_ms_p95"]},
         "batches": batches,
         "load_avg": list(os.getloadavg()),
@@ -165,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None)
     for b in result["batches"]:
         print(f"batch {b['batch_id']}: {b['events']} events, {b['wall_s']} s, {b['spark_jobs']} jobs, "
-              f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s")
+              f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s, "
+              f"process tree CPU {b['process_tree_cpu_s']} s")
         for name, s in sorted(b["steps"].items(), key=lambda kv: -kv[1]["s"]):
             print(f"   {name:16s} {s['s']:7.3f} s  jobs {s['jobs']:3d} ({s['jobs_s']:.3f} s, cpu {s['task_cpu_s']:.3f})"
                   f"  sql {s['sql']:3d}  {', '.join(s['commits'])}")

@@ -18,15 +18,18 @@ from fitlake.streaming.sinks import (
     StreamTables,
     alerts_due,
     crossings_of,
+    daily_increments_frame,
+    due_frame,
     insert_goal_alerts,
     merge_event_daily_steps,
     merge_event_windows,
     new_events,
+    reaching_goal,
 )
 from fitlake.streaming.sources import kafka_bronze_rows, kafka_events
 from fitlake.streaming.state import BatchPlan, StreamState
 from fitlake.streaming.transforms import (
-    daily_step_totals,
+    daily_step_totals_with_late,
     flag_late,
     to_silver_events,
     window_increments,
@@ -76,16 +79,20 @@ class StreamBatch:
         timings: dict[str, float] = {}
         self.timings[batch_id] = timings
         self.spans[batch_id] = []
-        with _timed(timings, "total", self.spans.setdefault(batch_id, [])):
-            self._run(batch, batch_id, timings)
+        with self._step(batch_id, "total"):
+            self._run(batch, batch_id)
 
-    def _run(self, batch: DataFrame, batch_id: int, timings: dict[str, float]) -> None:
+    def _step(self, batch_id: int, step: str):
+        return _timed(self.timings[batch_id], step, self.spans[batch_id])
+
+    def _run(self, batch: DataFrame, batch_id: int) -> None:
         plan = self.state.plan(batch_id)
         now = F.lit(plan.now).cast("timestamp")
         if self.source == "kafka":
             batch = kafka_bronze_rows(batch)
         batch = batch.transform(self.suppression())  # erased users (fitlake forget) are not ingested again
         bronze = batch.withColumn("_ingested_at", now).withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
+        # The source is read (and parsed) once: the stats job fills this cache and every write reads from it.
         bronze = bronze.select(*[c for c in self.bronze_columns if c in bronze.columns]).persist()
         new = None
         try:
@@ -93,7 +100,7 @@ class StreamBatch:
             checked = with_event_rule(events, now)
             # One small job for every count we report and the bounds of the silver lookup.
             event_time = F.when(F.col("_rule").isNull(), F.col("event_time").try_cast("timestamp"))
-            with _timed(timings, "stats", self.spans.setdefault(batch_id, [])):
+            with self._step(batch_id, "stats"):
                 stats = checked.groupBy("_rule").agg(
                     F.count(F.lit(1)).alias("count"),
                     F.date_format(F.min(event_time), TS_FORMAT).alias("min_time"),
@@ -106,7 +113,7 @@ class StreamBatch:
             self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
             valid_stats = next((r for r in stats if r["_rule"] is None), None)
             fault_point("stream:ingest:bronze")
-            with _timed(timings, "bronze", self.spans.setdefault(batch_id, [])):
+            with self._step(batch_id, "bronze"):
                 delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
             if self.quarantined[batch_id]:
                 fault_point("stream:ingest:quarantine")
@@ -114,49 +121,58 @@ class StreamBatch:
                     *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
                     now.alias("_quarantined_at"),
                 )
-                with _timed(timings, "quarantine", self.spans.setdefault(batch_id, [])):
+                with self._step(batch_id, "quarantine"):
                     delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
             if valid_stats is not None:
                 days = sorted(valid_stats["days"])
                 lo, hi = valid_stats["min_time"], valid_stats["max_time"]
                 valid = checked.where(F.col("_rule").isNull()).drop("_rule")
-                with _timed(timings, "new_events", self.spans.setdefault(batch_id, [])):
+                with self._step(batch_id, "new_events"):
                     new = (new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
                                       days, lo, hi)
                            .transform(flag_late(plan.watermark)).persist())
-                    counts = new.agg(F.count(F.lit(1)).alias("n"),
-                                     F.count(F.when(F.col("_late"), 1)).alias("late")).first()
-                self.late[batch_id] = counts["late"]
-                if counts["n"]:
-                    self._gold(new, batch_id, plan, days, lo, hi, timings)
+                    # The job that fills the cache of the new events also gives the per (user, day) increments of
+                    # the daily totals (a few hundred rows at most) and the counts we report.
+                    daily = new.transform(daily_step_totals_with_late).collect()
+                self.late[batch_id] = sum(r["late"] for r in daily)
+                if daily:
+                    self._gold(new, daily, batch_id, plan, days, lo, hi)
                     fault_point("stream:ingest:silver")
-                    with _timed(timings, "silver", self.spans.setdefault(batch_id, [])):
+                    with self._step(batch_id, "silver"):
                         delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id, batch_id)
             self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
             fault_point("stream:ingest:done")
-            if self.publisher is not None and timings.get("alerts"):
-                with _timed(timings, "publish", self.spans.setdefault(batch_id, [])):
+            if self.publisher is not None and self.timings[batch_id].get("alerts"):
+                with self._step(batch_id, "publish"):
                     self.publisher.publish(self.spark, self.tables.alerts)
         finally:
             bronze.unpersist()
             if new is not None:
                 new.unpersist()
 
-    def _gold(self, new: DataFrame, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str, hi: str,
-              timings: dict[str, float]) -> None:
+    def _gold(self, new: DataFrame, daily: list, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str,
+              hi: str) -> None:
         """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
         on_time = new.where(~F.col("_late"))
         fault_point("stream:windows:merge")
-        with _timed(timings, "windows", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+        with self._step(batch_id, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+        with self._step(batch_id, "alerts_check"):
+            # Totals before this batch's increments (after them on a replay whose daily MERGE committed: then a
+            # (user, day) may look due that is not, and crossings_of, counting the events themselves, finds no
+            # crossing for it; a due one is never missed).
+            candidates = reaching_goal(self.spark, self.tables.daily, daily, days, self.goal)
         fault_point("stream:daily:merge")
-        with _timed(timings, "daily", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merge_event_daily_steps(self.spark, self.tables.daily, new.transform(daily_step_totals), days)
-        with _timed(timings, "alerts_check", self.spans.setdefault(batch_id, [])):
-            due = alerts_due(self.spark, self.tables, new, days, self.goal)
-        if due.isEmpty():
+        with self._step(batch_id, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+            merge_event_daily_steps(self.spark, self.tables.daily, daily_increments_frame(self.spark, daily), days)
+        if not candidates:
             return
-        crossings = crossings_of(self.spark, self.tables.silver, new, due, days, self.goal, plan.now)
+        with self._step(batch_id, "alerts_check"):
+            due = alerts_due(self.spark, self.tables.alerts, candidates, days)
+        if not due:
+            return
+        crossings = crossings_of(self.spark, self.tables.silver, new, due_frame(self.spark, due), days, self.goal,
+                                 plan.now)
         fault_point("stream:alerts:merge")
-        with _timed(timings, "alerts", self.spans.setdefault(batch_id, [])), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+        with self._step(batch_id, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             insert_goal_alerts(self.spark, self.tables.alerts, crossings)

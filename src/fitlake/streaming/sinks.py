@@ -3,7 +3,9 @@ lookup that decides which events are new, and the MERGEs into the windows, the d
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -102,6 +104,30 @@ def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: l
 
 
 WINDOW_KEY = ("user_id", "activity_type", "window_start")
+# How a micro-batch's MERGEs run (session confs, set around each MERGE and restored after):
+# - the source is read as it is instead of first being copied (Delta's ``materializeSource``: 4 Spark jobs and 1-2 s
+#   per MERGE here); only for sources that give the same rows twice: the batch's cached new events (silver, the only
+#   table they are looked up in, is written after every MERGE of the batch) or rows held in the driver;
+# - no adaptive execution: on a few thousand rows AQE runs each shuffle stage as a Spark job of its own (9 jobs to
+#   find a MERGE's touched files, 7 to rewrite them); planned up front, each phase is one job, and one shuffle
+#   partition (a batch touches a few thousand windows, a few hundred daily totals) writes one file, not one per core.
+SMALL_MERGE_CONF = {
+    "spark.databricks.delta.merge.materializeSource": "none",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "1",
+}
+
+
+@contextlib.contextmanager
+def small_merge(spark: SparkSession) -> Iterator[None]:
+    previous = {k: spark.conf.get(k, None) for k in SMALL_MERGE_CONF}
+    for k, v in SMALL_MERGE_CONF.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
 
 def _plus(c: str) -> str:
@@ -114,46 +140,70 @@ def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataF
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
     readings = "coalesce(t.heart_rate_readings, 0) + coalesce(s.heart_rate_readings, 0)"
     hr_sum = "coalesce(t.heart_rate_sum, 0) + coalesce(s.heart_rate_sum, 0)"
-    (
-        delta_io.delta_table(spark, target).alias("t")
-        .merge(increments.alias("s"),
-               f"t.window_start >= TIMESTAMP'{lo}' - INTERVAL 30 SECONDS AND t.window_start <= TIMESTAMP'{hi}' "
-               f"AND {on}")
-        .whenMatchedUpdate(set={
-            "steps": _plus("steps"),
-            "calories": _plus("calories"),
-            "avg_heart_rate": f"({hr_sum}) / nullif({readings}, 0)",
-            "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
-            "event_count": "t.event_count + s.event_count",
-            "heart_rate_readings": readings,
-            "heart_rate_sum": hr_sum,
-        })
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    with small_merge(spark):
+        (
+            delta_io.delta_table(spark, target).alias("t")
+            .merge(F.broadcast(increments).alias("s"),
+                   f"t.window_start >= TIMESTAMP'{lo}' - INTERVAL 30 SECONDS AND t.window_start <= TIMESTAMP'{hi}' "
+                   f"AND {on}")
+            .whenMatchedUpdate(set={
+                "steps": _plus("steps"),
+                "calories": _plus("calories"),
+                "avg_heart_rate": f"({hr_sum}) / nullif({readings}, 0)",
+                "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
+                "event_count": "t.event_count + s.event_count",
+                "heart_rate_readings": readings,
+                "heart_rate_sum": hr_sum,
+            })
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
 
 
 def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
     """Add a batch's per (user, day) steps and events to the running daily totals in ``gold.event_daily_steps``."""
     in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
-    (
-        delta_io.delta_table(spark, target).alias("t")
-        .merge(increments.alias("s"), f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date")
-        .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    with small_merge(spark):
+        (
+            delta_io.delta_table(spark, target).alias("t")
+            .merge(increments.alias("s"), f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date")
+            .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
 
 
-def alerts_due(spark: SparkSession, tables: StreamTables, new: DataFrame, days: list[dt.date],
-               goal: int) -> DataFrame:
-    """(user_id, event_date) the batch touched whose running total has reached ``goal`` and that have no alert."""
-    touched = new.select("user_id", F.col("event_date").alias("date")).distinct()
-    reached = delta_io.read(spark, tables.daily).where(F.col("date").isin(days)).where(F.col("steps") >= goal)
-    alerted = delta_io.read(spark, tables.alerts).where(F.col("date").isin(days)).select("user_id", "date")
-    return (touched.join(reached.select("user_id", "date"), ["user_id", "date"], "left_semi")
-            .join(alerted, ["user_id", "date"], "left_anti")
-            .withColumnRenamed("date", "event_date"))
+def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
+    """The batch's per (user, day) increments (rows of ``daily_step_totals_with_late``, collected) as a DataFrame
+    for the MERGE: a local relation, nothing to recompute."""
+    return spark.createDataFrame([(r["user_id"], r["date"], r["steps"], r["event_count"]) for r in increments],
+                                 DAILY_STEPS_SCHEMA)
+
+
+def reaching_goal(spark: SparkSession, daily: TableRef, increments: list, days: list[dt.date],
+                  goal: int) -> set[tuple[int, dt.date]]:
+    """(user_id, date) whose running total reaches ``goal`` with the batch's ``increments``: the total in ``daily``
+    plus the increment. Only totals within the batch's largest increment of the goal are read (one small job)."""
+    added = {(r["user_id"], r["date"]): r["steps"] for r in increments}
+    if not added:
+        return set()
+    near = goal - max(added.values())
+    before = {(r["user_id"], r["date"]): r["steps"] for r in (
+        delta_io.read(spark, daily).where(F.col("date").isin(days)).where(F.col("steps") >= near)
+        .select("user_id", "date", "steps").collect())}
+    return {key for key, steps in added.items() if before.get(key, 0) + steps >= goal}
+
+
+def alerts_due(spark: SparkSession, alerts: TableRef, candidates: set[tuple[int, dt.date]],
+               days: list[dt.date]) -> list[tuple[int, dt.date]]:
+    """The ``candidates`` (user_id, date) that have no alert yet (one small read of the days' alerts)."""
+    alerted = {(r["user_id"], r["date"]) for r in
+               delta_io.read(spark, alerts).where(F.col("date").isin(days)).select("user_id", "date").collect()}
+    return sorted(candidates - alerted)
+
+
+def due_frame(spark: SparkSession, due: list[tuple[int, dt.date]]) -> DataFrame:
+    return spark.createDataFrame(due, "user_id bigint, event_date date")
 
 
 def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: DataFrame, days: list[dt.date],
@@ -170,9 +220,10 @@ def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: Dat
 
 def insert_goal_alerts(spark: SparkSession, target: TableRef, crossings: DataFrame) -> None:
     """Insert-only MERGE of goal crossings into ``gold.goal_alerts``: one alert per (user, day), never a second."""
-    (
-        delta_io.delta_table(spark, target).alias("t")
-        .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    with small_merge(spark):
+        (
+            delta_io.delta_table(spark, target).alias("t")
+            .merge(crossings.alias("s"), "t.user_id = s.user_id AND t.date = s.date")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )

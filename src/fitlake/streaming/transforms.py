@@ -169,6 +169,16 @@ def daily_step_totals(df: DataFrame) -> DataFrame:
     )
 
 
+def daily_step_totals_with_late(df: DataFrame) -> DataFrame:
+    """``daily_step_totals`` of events flagged by ``flag_late``, plus ``late``: how many of them the watermark drops
+    from the windows (they still count in the day's total)."""
+    return df.groupBy("user_id", F.col("event_date").alias("date")).agg(
+        F.sum(F.coalesce(F.col("steps"), F.lit(0))).cast("bigint").alias("steps"),
+        F.count(F.lit(1)).alias("event_count"),
+        F.count(F.when(F.col("_late"), 1)).alias("late"),
+    )
+
+
 def with_running_daily_steps(df: DataFrame) -> DataFrame:
     """Add ``running_steps``: the user's step total for the day up to and including each event, in event-time order
     (ties broken by event_id so the result does not depend on arrival). Batch-only."""
