@@ -79,7 +79,8 @@ def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.
     return min(holding)[1] if holding else None
 
 
-def profile(work: Path, files: int, events: int, per_batch: int, out: Path | None) -> dict:
+def profile(work: Path, files: int, events: int, per_batch: int, out: Path | None,
+            conf: dict[str, str] | None = None) -> dict:
     from fitlake.config import Settings
     from fitlake.generate.events import generate_events
     from fitlake.spark import get_spark
@@ -89,7 +90,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
     shutil.rmtree(work, ignore_errors=True)
     evlog = work / "eventlog"
     os.environ["FITLAKE_EVENT_LOG_DIR"] = str(evlog)
-    spark = get_spark(Settings(root=work / "warmup"), app_name="fitlake-stream-profile")
+    spark = get_spark(Settings(root=work / "warmup"), app_name="fitlake-stream-profile", conf=conf)
     handlers = []
 
     me = os.getpid()
@@ -171,7 +172,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
                and not any(s[1] <= j["start"] <= s[2] for sp in handler.spans.values() for s in sp if s[0] == "total")]
     result = {
         "method": __doc__.split("\n\n")[1].strip(),
-        "files": files, "events_per_file": events, "files_per_batch": per_batch,
+        "files": files, "events_per_file": events, "files_per_batch": per_batch, "conf": conf or {},
+        "jit": os.environ.get("FITLAKE_JIT", "full"),
         "generated": generated,
         "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
                 "process_tree_cpu_s": round(run_cpu, 2), "cpu_s_per_1k_events":
@@ -193,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=20_000, help="events per file (= per second of event time)")
     p.add_argument("--per-batch", type=int, default=2, help="files per micro-batch")
     p.add_argument("--out", default=None)
+    p.add_argument("--conf", action="append", default=[], help="extra Spark conf KEY=VALUE (repeatable)")
     args = p.parse_args(argv)
-    result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None)
+    conf = dict(c.split("=", 1) for c in args.conf)
+    result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None,
+                     conf)
     for b in result["batches"]:
         print(f"batch {b['batch_id']}: {b['events']} events, {b['wall_s']} s, {b['spark_jobs']} jobs, "
               f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s, "

@@ -12,6 +12,7 @@ from fitlake.streaming.cli import parse_duration, parse_until
 from fitlake.streaming.job import percentile
 from fitlake.streaming.transforms import (
     daily_step_totals,
+    daily_step_totals_with_late,
     first_delivery_per_event,
     first_goal_crossings,
     parse_event_json,
@@ -251,6 +252,8 @@ def test_format_summary_leaves_out_latency_and_watermark_a_run_did_not_have_and_
     assert "(1-minute watermark): 0, watermark 2026-11-23T12:00:00.000Z" in text
     assert "goal alerts: +2 in gold.goal_alerts; published 2 -> Kafka topic a at 127.0.0.1:9092" in text
     assert "per batch p95 ms: silver 420" in text
+    summary.update(spark_jobs_per_batch={0: 31, 1: 24})
+    assert format_summary(summary).endswith("\n  Spark jobs per batch: 24-31")
 
 
 def test_daily_step_totals_count_null_steps_as_zero(spark):
@@ -265,4 +268,7 @@ def test_daily_step_totals_count_null_steps_as_zero(spark):
         "user_id bigint, date date, steps bigint, event_count bigint",
     )
     assert_df_equality(df.transform(daily_step_totals), expected, ignore_row_order=True, ignore_nullable=True)
-
+    late = df.withColumn("_late", F.col("event_id").isin("b", "d"))  # late events still count in the day's total
+    assert_df_equality(late.transform(daily_step_totals_with_late), expected.withColumn(
+        "late", F.when(F.col("user_id") == 1, 1).when(F.col("date") == dt.date(2023, 4, 2), 1).otherwise(0)
+        .cast("bigint")), ignore_row_order=True, ignore_nullable=True)

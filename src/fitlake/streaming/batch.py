@@ -74,13 +74,21 @@ class StreamBatch:
         self.late: dict[int, int] = {}
         self.timings: dict[int, dict[str, float]] = {}
         self.spans: dict[int, list[tuple[str, float, float]]] = {}  # per batch: (step, epoch start, epoch end)
+        self.spark_jobs: dict[int, int] = {}  # Spark jobs each batch ran (a count that does not depend on load)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         timings: dict[str, float] = {}
         self.timings[batch_id] = timings
         self.spans[batch_id] = []
-        with self._step(batch_id, "total"):
-            self._run(batch, batch_id)
+        sc = self.spark.sparkContext
+        group = sc.getLocalProperty("spark.jobGroup.id")  # the query's run id: every Spark job of this batch
+        before = set(sc.statusTracker().getJobIdsForGroup(group)) if group else set()
+        try:
+            with self._step(batch_id, "total"):
+                self._run(batch, batch_id)
+        finally:
+            if group:
+                self.spark_jobs[batch_id] = len(set(sc.statusTracker().getJobIdsForGroup(group)) - before)
 
     def _step(self, batch_id: int, step: str):
         return _timed(self.timings[batch_id], step, self.spans[batch_id])

@@ -80,6 +80,9 @@ def format_summary(s: dict) -> str:
             lines.append(line)
     if s.get("step_ms_p95"):
         lines.append("  per batch p95 ms: " + ", ".join(f"{k} {v:.0f}" for k, v in s["step_ms_p95"].items()))
+    if s.get("spark_jobs_per_batch"):
+        jobs = list(s["spark_jobs_per_batch"].values())
+        lines.append(f"  Spark jobs per batch: {min(jobs)}-{max(jobs)}")
     return "\n".join(lines)
 
 

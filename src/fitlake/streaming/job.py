@@ -150,6 +150,7 @@ def run_stream(
         "landing_skipped": stager.report() if stager is not None else [],
         "watermark": queries["ingest"]["watermark"],
         "step_ms_p95": {s: percentile([t[s] for t in handler.timings.values() if s in t], 95) for s in steps},
+        "spark_jobs_per_batch": dict(sorted(handler.spark_jobs.items())) if handler else {},
         "alerts_published": (
             {"to": publisher.where, "published": publisher.published} if publisher is not None
             else {"to": f"{tables.alerts.full_name} only (no --alerts-topic)", "published": 0}
