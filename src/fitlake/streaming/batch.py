@@ -80,15 +80,24 @@ class StreamBatch:
         timings: dict[str, float] = {}
         self.timings[batch_id] = timings
         self.spans[batch_id] = []
-        sc = self.spark.sparkContext
-        group = sc.getLocalProperty("spark.jobGroup.id")  # the query's run id: every Spark job of this batch
-        before = set(sc.statusTracker().getJobIdsForGroup(group)) if group else set()
+        before = self._job_ids()
         try:
             with self._step(batch_id, "total"):
                 self._run(batch, batch_id)
         finally:
-            if group:
-                self.spark_jobs[batch_id] = len(set(sc.statusTracker().getJobIdsForGroup(group)) - before)
+            after = self._job_ids()
+            if before is not None and after is not None:
+                self.spark_jobs[batch_id] = len(after - before)
+
+    def _job_ids(self) -> set[int] | None:
+        """Ids of the Spark jobs of the query's job group (its run id: every job of a batch) so far; None where the
+        session has no SparkContext to ask (Spark Connect) — the count is a diagnostic, never a reason to fail."""
+        try:
+            sc = self.spark.sparkContext
+            group = sc.getLocalProperty("spark.jobGroup.id")
+            return set(sc.statusTracker().getJobIdsForGroup(group)) if group else None
+        except Exception:
+            return None
 
     def _step(self, batch_id: int, step: str):
         return _timed(self.timings[batch_id], step, self.spans[batch_id])
