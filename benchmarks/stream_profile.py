@@ -29,7 +29,8 @@ from benchmarks.profile_run import _text, delta_commits
 def _events(folder: Path) -> tuple[list[dict], list[dict]]:
     """(jobs with submission/end time and executor CPU, SQL executions with start time) of the one event log."""
     apps = list(folder.iterdir())
-    logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")), key=lambda p: int(p.name.split("_")[1]))
+    logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")),
+                   key=lambda p: int(p.name.split("_")[1]))
             if apps[0].is_dir() else apps)
     jobs: dict[int, dict] = {}
     stage_job: dict[int, int] = {}
@@ -178,7 +179,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
                 "process_tree_cpu_s": round(run_cpu, 2), "cpu_s_per_1k_events":
                     round(1000 * run_cpu / summary["events_in"], 3) if summary["events_in"] else None,
-                "spark_jobs_outside_batches": len(outside), "cpu_s_by_thread": threads, "rows_added": summary["rows_added"],
+                "spark_jobs_outside_batches": len(outside), "cpu_s_by_thread": threads,
+                "rows_added": summary["rows_added"],
                 "step_ms_p95": summary["step_ms_p95"]},
         "batches": batches,
         "load_avg": list(os.getloadavg()),
