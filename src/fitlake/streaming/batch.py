@@ -36,6 +36,7 @@ from fitlake.streaming.transforms import (
     with_event_rule,
 )
 
+SPANS_KEPT = 1000  # batches whose step spans (for benchmarks/stream_profile.py) a handler keeps
 TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # a timestamp literal in the session time zone (UTC), exact to the µs
 
 
@@ -80,6 +81,7 @@ class StreamBatch:
         timings: dict[str, float] = {}
         self.timings[batch_id] = timings
         self.spans[batch_id] = []
+        self.spans.pop(batch_id - SPANS_KEPT, None)  # a continuous stream keeps the spans of its last batches only
         before = self._job_ids()
         try:
             with self._step(batch_id, "total"):
