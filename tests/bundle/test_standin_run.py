@@ -51,6 +51,7 @@ def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, request
     landing = workspace / "Volumes" / "spark_catalog" / SCHEMA / "landing"  # files uploaded to the landing Volume
     shutil.copytree(LANDING, landing, ignore=shutil.ignore_patterns("_manifest.json"))
     env = dict(os.environ, FITLAKE_STANDIN_WORKSPACE=str(workspace), USER=USER)
+    env.setdefault("FITLAKE_JIT", "c1")  # ingest/silver/gold only: C1's less CPU (tests/faults/fault_jobs.job_env)
     env.pop("FITLAKE_LANDING", None)
     env.pop("FITLAKE_ROOT", None)
     command = [str(Path(sys.executable).parent / "fitlake"), "bundle", "run", "fitlake_batch", "-t", "dev",
