@@ -37,18 +37,21 @@ databricks-cli:
 chromium:
 	bash scripts/chromium.sh
 
-# Two workers, a test file per worker at a time (module fixtures run once): ~2x faster on 2 cores.
+# Two workers, a test file per worker at a time (module fixtures run once): ~2x faster on 2 cores. Files go out in
+# collection order, which tests/conftest.py sorts heaviest first (--no-loadscope-reorder keeps it: xdist's default
+# order, most tests first, left the few-test, many-minute files for last and one worker running them alone).
 PYTEST_WORKERS ?= 2
+PYTEST_DIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install jars kafka databricks-cli chromium
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests -m "not cluster"
+	$(BIN)/python -m pytest $(PYTEST_DIST) --durations=25 tests -m "not cluster"
 
 # fitlake on a Spark standalone cluster (master + two workers on 127.0.0.1) = the local run, table by table.
 test-cluster: install jars
 	$(BIN)/python -m pytest -p no:xdist tests/ops/test_cluster.py
 
-# Unit tests only: no services, no browser, no external CLI.
+# Unit tests only: no services, no browser, no external CLI, no whole-pipeline run (e2e).
 test-fast: install jars
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests -m "not slow and not kafka and not browser and not databricks_cli and not cluster"
+	$(BIN)/python -m pytest $(PYTEST_DIST) tests -m "not slow and not e2e and not kafka and not browser and not databricks_cli and not cluster"
 
 # The main job graph locally: ingest -> silver -> gold (the synthetic exports are month-first, as Fitbit writes them;
 # their one-day files cannot show it, hence --date-order), then train the models and score them back into gold;

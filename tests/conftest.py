@@ -53,3 +53,77 @@ def kaggle_dir() -> Path:
     if not KAGGLE.is_dir():
         pytest.skip(f"real Fitbit export not present at {KAGGLE}")
     return KAGGLE
+
+
+# ---- scheduling: heaviest files first -------------------------------------------------------------------------------
+# `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: a whole file goes to one worker, in collection order.
+# xdist's default order (most tests first) ran the few-test, many-minute files (kill -9 chains, the stand-in bundle
+# run, maintain/forget) last, so one worker ran alone for many minutes at the end. Heaviest first ("longest processing
+# time first") ends the two workers together. The weight of a file is its seconds in the last run here (setup + call
+# + teardown of its tests, kept in pytest's cache under DURATIONS_KEY by the controlling process); a file not in the
+# cache gets the figure below (a fresh clone's `make test` alone on a 2-core machine, rounded), else 0. The order
+# inside a file never changes (some files' tests run in order on one lakehouse).
+DURATIONS_KEY = "fitlake/file_seconds"
+KNOWN_SECONDS = {
+    "tests/ops/test_maintain_forget.py": 600,
+    "tests/faults/test_kill9.py": 500,
+    "tests/bundle/test_standin_run.py": 450,
+    "tests/ml/test_ml_pipeline.py": 300,
+    "tests/bad_input/test_bad_corpus.py": 290,
+    "tests/faults/test_stream_kill9.py": 270,
+    "tests/pipeline/test_pipeline_fixture_landing.py": 230,
+    "tests/bundle/test_batch_job_equals_run.py": 220,
+    "tests/exports/test_damaged_exports.py": 160,
+    "tests/streaming/test_streaming_restart.py": 130,
+    "tests/streaming/test_streaming_alerts_kafka.py": 115,
+    "tests/pipeline/test_pipeline_paths.py": 100,
+    "tests/pipeline/test_pipeline_kaggle.py": 80,
+    "tests/streaming/test_streaming_kafka.py": 65,
+    "tests/dashboard/test_app.py": 55,
+    "tests/ml/test_ml_personas_generated.py": 50,
+}
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _file_seconds(config) -> dict[str, float]:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "fitlake_file_seconds" in workerinput:
+        return workerinput["fitlake_file_seconds"]  # the controller's figures: every worker sorts alike
+    cached = config.cache.get(DURATIONS_KEY, {}) if getattr(config, "cache", None) else {}
+    return {**KNOWN_SECONDS, **cached}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):  # xdist controller -> each worker, before it collects
+    node.workerinput["fitlake_file_seconds"] = _file_seconds(node.config)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    seconds = _file_seconds(config)
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first.setdefault(_file_of(item.nodeid), i)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (-seconds.get(_file_of(item.nodeid), 0), first[_file_of(item.nodeid)],
+                                 order[id(item)]))
+
+
+_spent: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    if getattr(report, "duration", None) is not None:
+        name = _file_of(report.nodeid)
+        _spent[name] = _spent.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if getattr(config, "workerinput", None) is not None or not _spent or getattr(config, "cache", None) is None:
+        return  # workers report to the controller, which records
+    cached = dict(config.cache.get(DURATIONS_KEY, {}))
+    cached.update({name: round(s, 1) for name, s in _spent.items()})
+    config.cache.set(DURATIONS_KEY, cached)

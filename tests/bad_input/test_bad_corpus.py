@@ -36,6 +36,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
+
 BAD = Path(__file__).resolve().parents[2] / "fixtures" / "bad"
 EXPECTED: dict = {k: v for k, v in json.loads((BAD / "EXPECTED.json").read_text()).items() if not k.startswith("_")}
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
 @pytest.fixture(scope="session")
-def lakehouse(spark, tmp_path_factory):
-    """Settings of the fixture lakehouse; build once, read-only for the tests."""
-    from dashboard_fixture import build
+def lakehouse(request, tmp_path_factory):
+    """Settings of the fixture lakehouse; built once per session by whichever xdist worker asks first (keyed on the
+    builder's source), read-only for the tests."""
+    import dashboard_fixture
+    from shared_runs import input_key, shared_build
 
-    return build(spark, tmp_path_factory.mktemp("dashboard") / "lakehouse")
+    built = shared_build(tmp_path_factory, "dashboard-lakehouse", input_key(Path(dashboard_fixture.__file__)),
+                         lambda folder: {"settings": dashboard_fixture.build(request.getfixturevalue("spark"),
+                                                                           folder / "lakehouse")})
+    return built["settings"]
 
 
 @pytest.fixture()

@@ -12,6 +12,10 @@ from streamlit.testing.v1 import AppTest
 import fitlake.dashboard
 from fitlake.config import TABLES, Settings
 
+# the shared fixture lakehouse trains and logs three Spark ML models (minutes on a busy machine): make test, not
+# make test-fast
+pytestmark = pytest.mark.e2e
+
 APP = str(Path(fitlake.dashboard.__file__).with_name("app.py"))
 PAGES = ["pages/home.py", "pages/data_overview.py", "pages/wellness.py", "pages/personas.py",
          "pages/predictions.py", "pages/realtime.py", "pages/completeness.py"]

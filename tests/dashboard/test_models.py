@@ -9,6 +9,10 @@ import pytest
 from fitlake.config import Settings
 from fitlake.dashboard import models
 
+# the shared fixture lakehouse trains and logs three Spark ML models (minutes on a busy machine): make test, not
+# make test-fast
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def cards(lakehouse):

@@ -11,12 +11,15 @@ import datetime as dt
 import math
 import re
 
+import pytest
 from export_damage import FILES, OFFSET, VARIANTS, build_landing
 
 from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.pipeline import run_pipeline
 from fitlake.silver.specs import SPECS
+
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
 
 TABLE_OF = {"dailyActivity": "daily_activity", "dailySteps": "daily_steps", "hourlyIntensities": "hourly_intensities",
             "sleepDay": "sleep_day", "weightLogInfo": "weight_log"}

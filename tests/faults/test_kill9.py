@@ -17,18 +17,15 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
+from baselines import LANDING, NOT_COMPARED, delta_versions, fixture_landing_baseline, run_in_process
 from fault_jobs import REPO, KillPoint, choose_kill_points, job_env, progress_prefixes, run_argv, run_job
 from lake_snapshot import diff, duplicated_keys, snapshot
 
 pytestmark = pytest.mark.slow
 
-LANDING = REPO / "fixtures" / "landing"
 LONG = os.environ.get("FITLAKE_FAULTS_LONG") == "1"
 CHAINS = 4 if LONG else 1
 KILL_POINTS = 10 if LONG else 6  # per chain; a kill whose run finished first does not count
@@ -58,71 +55,20 @@ NATURAL_KEYS = {
     "gold.dim_user": ("user_id",),
     "gold.dim_date": ("date_key",),
 }
-# The run log records every run (killed ones never get to write theirs): it is history, not data.
-NOT_COMPARED = ("ops.run_log",)
 
 
 def _seed() -> int:
     return int(os.environ.get("FITLAKE_FAULTS_SEED") or random.SystemRandom().randrange(1_000_000))
 
 
-def _delta_versions(root: Path) -> dict[str, int]:
-    out = {}
-    for log in root.glob("*/*/_delta_log"):
-        if log.parent.parent.name == "ops":
-            continue
-        commits = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
-        out[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
-    return out
-
-
-def forget_catalog(spark) -> None:
-    """Drop the session catalog's entries (metadata only: every table is external, the Delta folders stay): the
-    pytest session is shared by lakehouses under different roots, and ``CREATE TABLE IF NOT EXISTS gold.x
-    LOCATION ...`` keeps pointing at the first root that registered ``gold.x``."""
-    for db in ("bronze", "silver", "quarantine", "gold", "ops"):
-        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
-
-
-def run_in_process(spark, root: Path) -> list[str]:
-    """`fitlake run` minus its JVM start: the same lock and stages, in the test session's Spark."""
-    from fitlake.config import Settings
-    from fitlake.pipeline import run_lock, run_pipeline
-
-    lines: list[str] = []
-    forget_catalog(spark)
-    with run_lock(root, 0):
-        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
-    return lines
-
-
 @pytest.fixture(scope="module")
-def baseline(spark, tmp_path_factory):
+def baseline(request):
     """One uninterrupted run; while it holds the lock, a second run must fail at once and a third must wait for
-    the lock (3 s) and then give up with the same clear message. Then a rerun on the same input."""
-    from fitlake.config import Settings
-    from fitlake.pipeline import run_lock, run_pipeline
-
+    the lock (3 s) and then give up with the same clear message. Then a rerun on the same input. Built once per
+    session and shared (tests/baselines.py): read-only here."""
     if not LANDING.is_dir():
         pytest.skip("fixtures/landing is missing (written by fixtures/make_fixtures.py)")
-    root = tmp_path_factory.mktemp("baseline") / "lake"
-    env = job_env()
-    lines: list[str] = []
-    forget_catalog(spark)
-    with run_lock(root, 0):
-        t0 = time.monotonic()
-        rival = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-        rival_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        waiter = subprocess.run(run_argv(root, LANDING, "--lock-timeout", "3"), capture_output=True, text=True,
-                                env=env, cwd=REPO, timeout=300)
-        waiter_s = time.monotonic() - t0
-        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
-    after = snapshot(root, skip=NOT_COMPARED)
-    versions = _delta_versions(root)
-    rerun_lines = run_in_process(spark, root)
-    return {"root": root, "stdout": lines, "rival": rival, "rival_s": rival_s, "waiter": waiter,
-            "waiter_s": waiter_s, "snapshot": after, "versions": versions, "rerun": rerun_lines}
+    return fixture_landing_baseline(request)
 
 
 def test_baseline_has_no_duplicate_keys(baseline):
@@ -149,7 +95,7 @@ def test_rerun_on_the_same_input_changes_nothing(baseline):
     """Same rows, and not one commit on any bronze/silver/quarantine/gold table."""
     root = baseline["root"]
     assert diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED)) == []
-    assert _delta_versions(root) == baseline["versions"]
+    assert delta_versions(root) == baseline["versions"]
 
 
 def test_noop_run_answers_without_starting_spark(baseline, tmp_path):
@@ -161,11 +107,12 @@ def test_noop_run_answers_without_starting_spark(baseline, tmp_path):
     from fitlake.config import Settings
     from fitlake.pipeline import is_up_to_date
 
-    root = baseline["root"]
+    root = tmp_path / "lake"  # the shared baseline stays read-only: this test runs on (and edits) a copy
+    shutil.copytree(baseline["root"], root, symlinks=True)
     out = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=job_env(), cwd=REPO, timeout=300)
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     assert "nothing new" in out.stdout and "Spark ready" not in out.stdout, out.stdout[-3000:]
-    assert _delta_versions(root) == baseline["versions"]
+    assert delta_versions(root) == baseline["versions"]
 
     settings = Settings(root=root, landing=LANDING)
     assert is_up_to_date(settings)
@@ -182,19 +129,6 @@ def test_noop_run_answers_without_starting_spark(baseline, tmp_path):
         assert not is_up_to_date(settings, ["silver"])
     finally:
         seen.write_text(kept)
-
-
-def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(baseline, tmp_path):
-    """`fitlake bundle run fitlake_batch --target local`: the job's ingest, silver and gold tasks, each a
-    spark-submit of the wheel's entry point, leave the same rows as the uninterrupted `fitlake run` (issue 7)."""
-    root = tmp_path / "bundle_lake"
-    command = [str(Path(sys.executable).parent / "fitlake"), "bundle", "run", "fitlake_batch", "--target", "local",
-               "--only", "ingest,silver,gold", "--var", f"root={root}", "--var", f"landing_path={LANDING}"]
-    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=job_env())
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
-    assert [line.split()[2] for line in out.stdout.splitlines() if line.startswith("==> ")] == ["ingest", "silver",
-                                                                                                 "gold"]
-    assert diff(baseline["snapshot"], snapshot(root, skip=NOT_COMPARED)) == []
 
 
 def test_kill9_at_random_points_then_resume_loses_and_duplicates_nothing(spark, baseline, tmp_path):

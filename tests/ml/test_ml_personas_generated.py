@@ -12,6 +12,8 @@ import pytest
 
 from fitlake import delta_io
 
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
+
 USERS, DAYS = 200, 28  # the fixture's size; seed and every other generator argument are the defaults
 SOURCES = ("activity", "daily_activity", "sleep_day")  # what the persona features read
 

@@ -14,6 +14,8 @@ from fitlake.ml import models as mdl
 from fitlake.ml import lineage, scoring, tracking
 from fitlake.ml.train import train
 
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
+
 REGISTERED = ("personas", "activity", "calories", "calories_fitbit", "recommend")
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark.sql import functions as F
 
 from fitlake.ml import features as fx
 from fitlake.ml.train import CALORIES_SPECS, fit_calories
+
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
 
 R2_TARGET = 0.85
 

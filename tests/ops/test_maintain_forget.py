@@ -225,7 +225,8 @@ def test_forget_killed_in_the_middle_then_rerun_erases_the_person_everywhere(spa
                         ("bronze", "events"), ("gold", "dim_user")):
         assert person_rows(spark, lake, lake.table(layer, name)) > 0, (layer, name)  # ... in the stream's tables too
 
-    env = {**os.environ, "FITLAKE_FAULT_KILL_AT": "forget:delete:*@4", "FITLAKE_DRIVER_MEMORY": "1g"}
+    env = {"FITLAKE_JIT": "c1",  # DELETE/VACUUM only: C1's less CPU (tests/faults/fault_jobs.job_env)
+           **os.environ, "FITLAKE_FAULT_KILL_AT": "forget:delete:*@4", "FITLAKE_DRIVER_MEMORY": "1g"}
     killed = subprocess.run(
         [sys.executable, "-m", "fitlake.cli", "forget", "--root", str(lake.root), "--landing", str(lake.landing_dir),
          "--step-goal", str(GOAL), "--user", ident],

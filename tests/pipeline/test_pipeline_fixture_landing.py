@@ -19,6 +19,8 @@ from fitlake.spark import register_tables
 
 from pipeline_support import FIXTURES, run, versions
 
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
+
 LANDING = FIXTURES / "landing"
 LAST_DAY = "2023-04-04"
 

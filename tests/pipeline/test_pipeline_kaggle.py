@@ -12,6 +12,8 @@ from fitlake.config import Settings
 
 from pipeline_support import run
 
+pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
+
 
 @pytest.fixture(scope="module")
 def kaggle(spark, kaggle_dir, tmp_path_factory):

@@ -88,7 +88,8 @@ def test_fitlake_run_with_a_hostile_root_and_landing(tmp_path):
     for rel in SMALLEST:
         (landing / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(LANDING / rel, landing / rel)
-    env = {**os.environ, "FITLAKE_SHUFFLE_PARTITIONS": "2", "FITLAKE_DRIVER_MEMORY": "1g"}
+    env = {"FITLAKE_JIT": "c1",  # a run, no training: C1's less CPU (tests/faults/fault_jobs.job_env)
+           **os.environ, "FITLAKE_SHUFFLE_PARTITIONS": "2", "FITLAKE_DRIVER_MEMORY": "1g"}
     cmd = [sys.executable, "-m", "fitlake.cli", "run", "--root", str(root), "--landing", str(landing), "--no-generate"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     text = out.stdout + out.stderr

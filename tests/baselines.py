@@ -1,0 +1,93 @@
+"""The uninterrupted `fitlake run` of fixtures/landing on an empty lakehouse, built once per pytest session (any xdist
+worker; ``shared_runs``) and compared against by several suites: the kill -9 chain (tests/faults/test_kill9.py),
+`fitlake bundle run fitlake_batch --target local` (tests/bundle/test_batch_job_equals_run.py) and the dev target on
+the stand-in workspace (tests/bundle/test_standin_run.py). Keyed on every byte of fixtures/landing.
+
+The build holds the real run lock while a `fitlake run` on the same lakehouse must fail at once and another must wait
+for the lock (3 s) and give up; it then runs the pipeline in the building worker's Spark session, snapshots every
+table (delta-rs), records each table's Delta version, and reruns on the same input (the rerun must change nothing:
+checked by test_kill9). The lakehouse is read-only for its readers: a test that changes anything copies it first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS / "faults"))
+
+from fault_jobs import REPO, job_env, run_argv  # noqa: E402
+from lake_snapshot import delta_tables, snapshot  # noqa: E402
+from shared_runs import input_key, shared_build  # noqa: E402
+
+LANDING = REPO / "fixtures" / "landing"
+# The run log records every run (killed ones never get to write theirs): it is history, not data.
+NOT_COMPARED = ("ops.run_log",)
+
+
+def delta_versions(root: Path) -> dict[str, int]:
+    out = {}
+    for log in Path(root).glob("*/*/_delta_log"):
+        if log.parent.parent.name == "ops":
+            continue
+        commits = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
+        out[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
+    return out
+
+
+def forget_catalog(spark) -> None:
+    """Drop the session catalog's entries (metadata only: every table is external, the Delta folders stay): the
+    pytest session is shared by lakehouses under different roots, and ``CREATE TABLE IF NOT EXISTS gold.x
+    LOCATION ...`` keeps pointing at the first root that registered ``gold.x``."""
+    for db in ("bronze", "silver", "quarantine", "gold", "ops"):
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+
+
+def run_in_process(spark, root: Path, landing: Path = LANDING) -> list[str]:
+    """`fitlake run` minus its JVM start: the same lock and stages, in the test session's Spark."""
+    from fitlake.config import Settings
+    from fitlake.pipeline import run_lock, run_pipeline
+
+    lines: list[str] = []
+    forget_catalog(spark)
+    with run_lock(root, 0):
+        run_pipeline(spark, Settings(root=root, landing=landing), say=lines.append)
+    return lines
+
+
+def _build(spark, folder: Path) -> dict:
+    from fitlake.config import Settings
+    from fitlake.pipeline import run_lock, run_pipeline
+
+    root = folder / "lake"
+    env = job_env()
+    lines: list[str] = []
+    forget_catalog(spark)
+    with run_lock(root, 0):
+        t0 = time.monotonic()
+        rival = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+        rival_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        waiter = subprocess.run(run_argv(root, LANDING, "--lock-timeout", "3"), capture_output=True, text=True,
+                                env=env, cwd=REPO, timeout=300)
+        waiter_s = time.monotonic() - t0
+        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
+    after = snapshot(root, skip=NOT_COMPARED)
+    versions = delta_versions(root)
+    rerun_lines = run_in_process(spark, root)
+    return {"root": root, "stdout": lines, "rival": rival, "rival_s": rival_s, "waiter": waiter,
+            "waiter_s": waiter_s, "snapshot": after, "versions": versions, "rerun": rerun_lines}
+
+
+def fixture_landing_baseline(request) -> dict:
+    """The baseline (see the module doc): built by the first caller of the session, read by every other (a reader
+    that did not build it starts no Spark session for it)."""
+    return shared_build(request.getfixturevalue("tmp_path_factory"), "fixture-landing-run", input_key(LANDING),
+                        lambda folder: _build(request.getfixturevalue("spark"), folder))
+
+
+def table_paths(root: Path, layers: tuple[str, ...]) -> dict[str, Path]:
+    return delta_tables(root, layers)
