@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fitlake import jars
+from fitlake import jars, localfs
 from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
 from fitlake.sqltext import jvm_option, string_literal
 
@@ -123,6 +123,10 @@ def get_spark(
         options = local_conf(settings, jar_groups, ui=ui)
     except jars.JarCacheError as e:
         raise FitlakeSetupError(str(e)) from e
+    master = os.environ.get("FITLAKE_SPARK_MASTER")
+    launched_here = "PYSPARK_GATEWAY_PORT" not in os.environ
+    if launched_here and not master:  # our JVM, one machine: the local file system without forks (localfs.py)
+        options.update(localfs.spark_conf(jars.jar_dir()))
     options.update(conf or {})
     try:
         settings.root.mkdir(parents=True, exist_ok=True)
@@ -131,8 +135,7 @@ def get_spark(
             f"the lakehouse root {str(settings.root)!r} cannot be created ({e.strerror or e}): pass a writable "
             "folder with --root or FITLAKE_ROOT."
         ) from e
-    master = os.environ.get("FITLAKE_SPARK_MASTER")
-    if "PYSPARK_GATEWAY_PORT" in os.environ and not master:
+    if not launched_here and not master:
         # launched by spark-submit (YARN, Kubernetes): its --master, driver host and --conf win over the local ones
         for key in ("spark.driver.host", "spark.driver.bindAddress", "spark.driver.memory"):
             options.pop(key, None)
