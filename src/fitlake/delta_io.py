@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from fitlake.config import TableRef
-from fitlake.delta_log import clear_failed_create, has_commit, latest_version  # noqa: F401 - part of this module's API
+from fitlake.delta_log import added_bytes, clear_failed_create, has_commit, latest_version  # noqa: F401 - part of this module's API
 from fitlake.spark import register_table
 
 

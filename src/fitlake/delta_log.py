@@ -37,3 +37,22 @@ def clear_failed_create(path: str | Path) -> bool:
         return False
     shutil.rmtree(log)
     return True
+
+
+def added_bytes(path: str | Path, after_version: int) -> int:
+    """Bytes of the data files the commits after ``after_version`` added (``add.size`` in their JSON), 0 when there
+    are none; a commit whose JSON the log no longer keeps counts 0."""
+    import json
+
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return 0
+    total = 0
+    for p in log.glob("*.json"):
+        stem = p.name.split(".")[0]
+        if not stem.isdigit() or int(stem) <= after_version:
+            continue
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if '"add"' in line:
+                total += int((json.loads(line).get("add") or {}).get("size") or 0)
+    return total

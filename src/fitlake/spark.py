@@ -89,6 +89,20 @@ def jit_options() -> list[str]:
     return ["-XX:TieredStopAtLevel=1"] if os.environ.get("FITLAKE_JIT", "full").lower() == "c1" else []
 
 
+# Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
+# third of the JVM's CPU in a `fitlake run` on the real export (2.7 MB) went to compiling code that then ran over a
+# few thousand rows. Below `Settings.interpreted_max_bytes` of input Spark interprets the plans instead; above it,
+# compiled code pays for itself, so the default stays.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
+def execution_conf(settings: Settings, input_bytes: int | None) -> dict[str, str]:
+    """The confs for a session about to process ``input_bytes`` (None: unknown, Spark's defaults)."""
+    if input_bytes is None or input_bytes > settings.interpreted_max_bytes:
+        return {}
+    return dict(INTERPRETED)
+
+
 def event_log_conf() -> dict[str, str]:
     """``FITLAKE_EVENT_LOG_DIR``: Spark's event log into that folder (for the Spark history server, and for
     ``fitlake bench --profile``, which attributes every Spark job to the table that ran it)."""

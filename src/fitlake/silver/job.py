@@ -154,6 +154,14 @@ def is_current(settings: Settings, name: str) -> bool:
     return seen.is_file() and seen.read_text().strip() == str(M.table_version(None, bronze))
 
 
+def pending_bytes(settings: Settings, name: str) -> int:
+    """Local tables: bytes of the bronze data files silver.<name> has not read yet (from the Delta log), no Spark."""
+    bronze = settings.table("bronze", name)
+    seen = _seen_version_file(settings, name)
+    text = seen.read_text().strip() if seen.is_file() else ""
+    return delta_io.added_bytes(bronze.path, int(text) if text.lstrip("-").isdigit() else -1)
+
+
 def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
     """Bring ``silver.<name>`` up to date with ``bronze.<name>``; None when there is no bronze table yet."""
     spec = SPECS[name]
