@@ -42,17 +42,60 @@ def clear_failed_create(path: str | Path) -> bool:
 def added_bytes(path: str | Path, after_version: int) -> int:
     """Bytes of the data files the commits after ``after_version`` added (``add.size`` in their JSON), 0 when there
     are none; a commit whose JSON the log no longer keeps counts 0."""
+    return sum(added_bytes_by_version(path, after_version).values())
+
+
+def added_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
+    """{version: bytes of the data files it added} for every commit JSON after ``after_version``."""
     import json
 
     log = Path(path, "_delta_log")
     if not log.is_dir():
-        return 0
-    total = 0
+        return {}
+    sizes: dict[int, int] = {}
     for p in log.glob("*.json"):
         stem = p.name.split(".")[0]
         if not stem.isdigit() or int(stem) <= after_version:
             continue
+        total = 0
         for line in p.read_text(encoding="utf-8").splitlines():
             if '"add"' in line:
                 total += int((json.loads(line).get("add") or {}).get("size") or 0)
-    return total
+        sizes[int(stem)] = total
+    return dict(sorted(sizes.items()))
+
+
+def change_feed_enabled(path: str | Path) -> bool:
+    """Whether the metadata in force turns on the change data feed (``delta.enableChangeDataFeed``): the newest
+    metaData action of the commit JSON files, else of the last checkpoint; False when neither holds one."""
+    import json
+
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return False
+    commits = sorted((p for p in log.glob("*.json") if p.name.split(".")[0].isdigit()), key=lambda p: p.name)
+    meta = None
+    for p in reversed(commits):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if '"metaData"' in line:
+                meta = json.loads(line).get("metaData") or meta
+        if meta is not None:
+            break
+    if meta is None:
+        meta = _checkpoint_metadata(log)
+    return str(((meta or {}).get("configuration") or {}).get("delta.enableChangeDataFeed", "")).lower() == "true"
+
+
+def _checkpoint_metadata(log: Path) -> dict | None:
+    import pyarrow.parquet as pq
+
+    parts = sorted(log.glob("*.checkpoint*.parquet"), key=lambda p: p.name)
+    if not parts:
+        return None
+    newest = parts[-1].name.split(".")[0]
+    for part in (p for p in parts if p.name.startswith(newest)):
+        for row in pq.read_table(part, columns=["metaData"]).column("metaData").to_pylist():
+            if row:
+                conf = row.get("configuration")
+                return {**row, "configuration": dict(conf) if isinstance(conf, list) else conf}
+    return None

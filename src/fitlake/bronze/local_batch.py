@@ -256,7 +256,8 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     stats = None
     if writes:
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
-                                           observe=not redo, suppress=suppression(spark, settings))
+                                           observe=not redo, suppress=suppression(spark, settings),
+                                           creates=created_by_write)
     if created_by_write and delta_io.exists(spark, ref):
         register_table(spark, ref)
     elif created_by_write:  # every file failed to read: the empty table, as before
@@ -334,14 +335,14 @@ def _literal_path(path: str) -> str:
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
-                               suppress=None) -> dict:
+                               suppress=None, creates=False) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
     write the others (it stays un-ingested, so the next run tries it again)."""
     batch = int(plan["batch"])
     paths = [f["path"] for f in present]
     try:
         return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
-                               suppress)
+                               suppress, creates)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
         bad = []
         for f in present:
@@ -357,7 +358,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         stats = {}
         if good:
             stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
-                                    suppress)
+                                    suppress, creates)
         return {**stats, "unreadable": [f["rel"] for f in bad]}
 
 
@@ -375,15 +376,15 @@ def spark_error_message(error: BaseException) -> str:
 
 
 def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True,
-                    suppress=None) -> dict:
+                    suppress=None, creates=False) -> dict:
     """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
     redone plan), since a skipped write runs no job and its observation would never arrive."""
     df = read_files(spark, source, columns, paths, ingested_at_us)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
     if not observe:
-        writer.write_batch(df, batch, ref, app_id)
+        writer.write_batch(df, batch, ref, app_id, creates)
         return {}
     observation = Observation(f"bronze_{uuid.uuid4().hex}")
-    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id)
+    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id, creates)
     return dict(observation.get)
