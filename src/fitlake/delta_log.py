@@ -47,22 +47,37 @@ def added_bytes(path: str | Path, after_version: int) -> int:
 
 def added_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
     """{version: bytes of the data files it added} for every commit JSON after ``after_version``."""
+    return {v: c["added"] for v, c in _commits_after(path, after_version).items()}
+
+
+def appended_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
+    """{version: bytes added} for the commits after ``after_version`` that only appended data (data files added,
+    none removed): what a reader of new rows reads. A DELETE (``fitlake forget``) or MERGE removes files, OPTIMIZE
+    changes no data, CREATE/ALTER add none: left out, as Delta's streaming ``skipChangeCommits`` skips them."""
+    return {v: c["added"] for v, c in _commits_after(path, after_version).items() if c["added"] and not c["removed"]}
+
+
+def _commits_after(path: str | Path, after_version: int) -> dict[int, dict]:
     import json
 
     log = Path(path, "_delta_log")
     if not log.is_dir():
         return {}
-    sizes: dict[int, int] = {}
+    commits: dict[int, dict] = {}
     for p in log.glob("*.json"):
         stem = p.name.split(".")[0]
         if not stem.isdigit() or int(stem) <= after_version:
             continue
-        total = 0
+        added, removed = 0, False
         for line in p.read_text(encoding="utf-8").splitlines():
-            if '"add"' in line:
-                total += int((json.loads(line).get("add") or {}).get("size") or 0)
-        sizes[int(stem)] = total
-    return dict(sorted(sizes.items()))
+            if '"add"' in line or '"remove"' in line:
+                action = json.loads(line)
+                if (action.get("add") or {}).get("dataChange", True) and "add" in action:
+                    added += int(action["add"].get("size") or 0)
+                if "remove" in action and (action.get("remove") or {}).get("dataChange", True):
+                    removed = True
+        commits[int(stem)] = {"added": added, "removed": removed}
+    return dict(sorted(commits.items()))
 
 
 def change_feed_enabled(path: str | Path) -> bool:

@@ -160,7 +160,8 @@ def pending_bytes(settings: Settings, name: str) -> int:
     bronze = settings.table("bronze", name)
     seen = _seen_version_file(settings, name)
     text = seen.read_text().strip() if seen.is_file() else ""
-    return delta_io.added_bytes(bronze.path, int(text) if text.lstrip("-").isdigit() else -1)
+    seen_version = int(text) if text.lstrip("-").isdigit() else -1
+    return sum(delta_io.appended_bytes_by_version(bronze.path, seen_version).values())
 
 
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
@@ -213,17 +214,22 @@ class SilverState:
         return delta_io.txn_app_id(self.folder / "_fitlake_txn_app_id", f"fitlake.silver.{name}")
 
 
-def version_ranges(sizes: dict[int, int], low: int, high: int, limit: int) -> list[tuple[int, int]]:
-    """Consecutive bronze versions ``low..high`` in ranges of at most ``limit`` added bytes (a bigger version is a
-    range of its own); a version that added nothing joins its neighbours."""
-    ranges, start, size = [], low, 0
-    for v in range(low, high + 1):
-        add = sizes.get(v, 0)
-        if v > start and size + add > limit:
-            ranges.append((start, v - 1))
+def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]]:
+    """The bronze versions that appended rows (``{version: bytes}``) as ranges of consecutive versions of at most
+    ``limit`` bytes (a bigger version is a range of its own). A version missing from ``appended`` (a DELETE of
+    ``fitlake forget``, OPTIMIZE, an ALTER) ends a range: its change data is not read (after ``forget`` VACUUMs
+    it, it is gone)."""
+    ranges: list[tuple[int, int]] = []
+    start = size = None
+    for v in sorted(appended):
+        if start is not None and (v != end + 1 or size + appended[v] > limit):
+            ranges.append((start, end))
+            start = None
+        if start is None:
             start, size = v, 0
-        size += add
-    ranges.append((start, high))
+        end, size = v, size + appended[v]
+    if start is not None:
+        ranges.append((start, end))
     return ranges
 
 
@@ -281,8 +287,8 @@ def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: Silver
         seen = state.seen()
         ranges = []
     if seen < version:
-        sizes = delta_io.added_bytes_by_version(bronze_ref.path, seen)
-        ranges += version_ranges(sizes, seen + 1, version, byte_size(settings.silver_batch_bytes))
+        appended = {v: n for v, n in delta_io.appended_bytes_by_version(bronze_ref.path, seen).items() if v <= version}
+        ranges += version_ranges(appended, byte_size(settings.silver_batch_bytes))
     for low, high in ranges:
         state.save_plan(low, high)
         batch = read_bronze_changes(spark, bronze_ref, low, high)
@@ -298,6 +304,8 @@ def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: Silver
         total.add(counts)
         state.save_seen(high)
         state.drop_plan()
+    if state.seen() < version:  # the versions after the last range appended nothing (a DELETE, OPTIMIZE, ALTER)
+        state.save_seen(version)
 
 
 def _stream_table(spark, settings: Settings, spec: SilverSpec, total: TableCounts, version: int) -> None:
