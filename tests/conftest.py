@@ -29,12 +29,14 @@ def spark_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def spark(spark_root):
     from fitlake.config import Settings
-    from fitlake.spark import get_spark
+    from fitlake.spark import INTERPRETED, get_spark
 
+    # The suite's tables are tiny, as a small `fitlake run` is: plans interpreted, not compiled (spark.execution_conf);
+    # tests/ml switches compiled plans back on for its modules, as `fitlake train` runs them.
     session = get_spark(
         Settings(root=spark_root),
         app_name="fitlake-tests",
-        conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
+        conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", **INTERPRETED},
     )
     yield session
     session.stop()

@@ -133,6 +133,9 @@ class Settings:
     # Bronze Parquet read per silver micro-batch. Unbounded, a 10x first load (86 M hourly rows in one bronze
     # commit) became one batch whose cached partitions broke the 4 GB driver; at 1x every table fits in one batch.
     silver_batch_bytes: str = "64m"
+    # A run whose input (new landing files + bronze and silver data not yet read downstream) is at most this many
+    # bytes runs with Spark interpreting its plans instead of compiling them to Java (fitlake.spark.execution_conf).
+    interpreted_max_bytes: int = 64 * 2**20
     # Independent tables of one stage run side by side (fitlake.concurrency): their fixed costs overlap.
     parallel_tables: int = 3
     # How to read the dates of a file whose own values do not say (every day 12 or less): "month_first",
@@ -242,5 +245,6 @@ def load_settings(
         deployed_models=_by_model_key(env, "FITLAKE_UC_MODEL_"),
         silver_batch_bytes=env.get("FITLAKE_SILVER_BATCH_BYTES", Settings.silver_batch_bytes),
         parallel_tables=max(1, int(env.get("FITLAKE_PARALLEL_TABLES", Settings.parallel_tables))),
+        interpreted_max_bytes=int(env.get("FITLAKE_INTERPRETED_MAX_BYTES", Settings.interpreted_max_bytes)),
     )
     return settings.with_overrides(**overrides)

@@ -37,3 +37,80 @@ def clear_failed_create(path: str | Path) -> bool:
         return False
     shutil.rmtree(log)
     return True
+
+
+def added_bytes(path: str | Path, after_version: int) -> int:
+    """Bytes of the data files the commits after ``after_version`` added (``add.size`` in their JSON), 0 when there
+    are none; a commit whose JSON the log no longer keeps counts 0."""
+    return sum(added_bytes_by_version(path, after_version).values())
+
+
+def added_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
+    """{version: bytes of the data files it added} for every commit JSON after ``after_version``."""
+    return {v: c["added"] for v, c in _commits_after(path, after_version).items()}
+
+
+def appended_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
+    """{version: bytes added} for the commits after ``after_version`` that only appended data (data files added,
+    none removed): what a reader of new rows reads. A DELETE (``fitlake forget``) or MERGE removes files, OPTIMIZE
+    changes no data, CREATE/ALTER add none: left out, as Delta's streaming ``skipChangeCommits`` skips them."""
+    return {v: c["added"] for v, c in _commits_after(path, after_version).items() if c["added"] and not c["removed"]}
+
+
+def _commits_after(path: str | Path, after_version: int) -> dict[int, dict]:
+    import json
+
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return {}
+    commits: dict[int, dict] = {}
+    for p in log.glob("*.json"):
+        stem = p.name.split(".")[0]
+        if not stem.isdigit() or int(stem) <= after_version:
+            continue
+        added, removed = 0, False
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if '"add"' in line or '"remove"' in line:
+                action = json.loads(line)
+                if (action.get("add") or {}).get("dataChange", True) and "add" in action:
+                    added += int(action["add"].get("size") or 0)
+                if "remove" in action and (action.get("remove") or {}).get("dataChange", True):
+                    removed = True
+        commits[int(stem)] = {"added": added, "removed": removed}
+    return dict(sorted(commits.items()))
+
+
+def change_feed_enabled(path: str | Path) -> bool:
+    """Whether the metadata in force turns on the change data feed (``delta.enableChangeDataFeed``): the newest
+    metaData action of the commit JSON files, else of the last checkpoint; False when neither holds one."""
+    import json
+
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return False
+    commits = sorted((p for p in log.glob("*.json") if p.name.split(".")[0].isdigit()), key=lambda p: p.name)
+    meta = None
+    for p in reversed(commits):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if '"metaData"' in line:
+                meta = json.loads(line).get("metaData") or meta
+        if meta is not None:
+            break
+    if meta is None:
+        meta = _checkpoint_metadata(log)
+    return str(((meta or {}).get("configuration") or {}).get("delta.enableChangeDataFeed", "")).lower() == "true"
+
+
+def _checkpoint_metadata(log: Path) -> dict | None:
+    import pyarrow.parquet as pq
+
+    parts = sorted(log.glob("*.checkpoint*.parquet"), key=lambda p: p.name)
+    if not parts:
+        return None
+    newest = parts[-1].name.split(".")[0]
+    for part in (p for p in parts if p.name.startswith(newest)):
+        for row in pq.read_table(part, columns=["metaData"]).column("metaData").to_pylist():
+            if row:
+                conf = row.get("configuration")
+                return {**row, "configuration": dict(conf) if isinstance(conf, list) else conf}
+    return None

@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     except JarCacheError as e:
         print(f"fitlake: {e}", file=sys.stderr)
         return 2
-    print(f"fitlake: {len(paths)} jars ready in {jar_dir()}")
+    from fitlake import localfs
+
+    built = localfs.build(jar_dir())  # compiled here, from the repo's sources: nothing to fetch
+    print(f"fitlake: {len(paths) + (built is not None)} jars ready in {jar_dir()}")
     return 0
 
 

@@ -287,8 +287,28 @@ def is_up_to_date(settings: Settings, stages: list[str] | None = None) -> bool:
     return "gold" not in wanted or gold_is_current(settings)
 
 
+def input_bytes(settings: Settings, stages: list[str] | None = None) -> int:
+    """Local lakehouses: what ``stages`` would read, in bytes (new landing files, bronze data silver has not read,
+    silver data gold has not read), from the landing listing, state files and Delta logs, without Spark."""
+    from fitlake.bronze.ingest import new_bytes
+    from fitlake.bronze.sources import BATCH_SOURCES
+    from fitlake.gold.job import pending_bytes as gold_pending
+    from fitlake.silver.job import pending_bytes as silver_pending
+    from fitlake.silver.specs import SPECS
+
+    wanted = set(stages or [s.name for s in STAGES])
+    total = 0
+    if "ingest" in wanted:
+        total += sum(new_bytes(settings, n) or 0 for n in BATCH_SOURCES)
+    if "silver" in wanted:
+        total += sum(silver_pending(settings, n) for n in SPECS)
+    if "gold" in wanted:
+        total += gold_pending(settings)
+    return total
+
+
 def main(args) -> int:
-    from fitlake.spark import get_spark
+    from fitlake.spark import execution_conf, get_spark
 
     settings = settings_from_args(args)
     stages = None if args.stage == "all" else [args.stage]
@@ -310,8 +330,12 @@ def main(args) -> int:
                 say(f"total {time.monotonic() - started:.1f} s")
                 return 0
             t0 = time.monotonic()
-            spark = get_spark(settings, app_name="fitlake-run")
-            say(f"Spark ready in {time.monotonic() - t0:.1f} s")
+            size = input_bytes(settings, stages) if settings.is_local else None
+            conf = execution_conf(settings, size)
+            spark = get_spark(settings, app_name="fitlake-run", conf=conf)
+            how = (f", plans interpreted: {size / 2**20:.1f} MB of input is at most FITLAKE_INTERPRETED_MAX_BYTES "
+                   f"({settings.interpreted_max_bytes / 2**20:.0f} MB)" if conf else "")
+            say(f"Spark ready in {time.monotonic() - t0:.1f} s{how}")
             report = run_pipeline(spark, settings, stages, say)
     except PipelineError as e:
         print(f"fitlake run: {e}", file=sys.stderr)

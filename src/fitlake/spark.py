@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fitlake import jars
+from fitlake import jars, localfs
 from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
 from fitlake.sqltext import jvm_option, string_literal
 
@@ -89,6 +89,20 @@ def jit_options() -> list[str]:
     return ["-XX:TieredStopAtLevel=1"] if os.environ.get("FITLAKE_JIT", "full").lower() == "c1" else []
 
 
+# Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
+# third of the JVM's CPU in a `fitlake run` on the real export (2.7 MB) went to compiling code that then ran over a
+# few thousand rows. Below `Settings.interpreted_max_bytes` of input Spark interprets the plans instead; above it,
+# compiled code pays for itself, so the default stays.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
+def execution_conf(settings: Settings, input_bytes: int | None) -> dict[str, str]:
+    """The confs for a session about to process ``input_bytes`` (None: unknown, Spark's defaults)."""
+    if input_bytes is None or input_bytes > settings.interpreted_max_bytes:
+        return {}
+    return dict(INTERPRETED)
+
+
 def event_log_conf() -> dict[str, str]:
     """``FITLAKE_EVENT_LOG_DIR``: Spark's event log into that folder (for the Spark history server, and for
     ``fitlake bench --profile``, which attributes every Spark job to the table that ran it)."""
@@ -123,6 +137,10 @@ def get_spark(
         options = local_conf(settings, jar_groups, ui=ui)
     except jars.JarCacheError as e:
         raise FitlakeSetupError(str(e)) from e
+    master = os.environ.get("FITLAKE_SPARK_MASTER")
+    launched_here = "PYSPARK_GATEWAY_PORT" not in os.environ
+    if launched_here and not master:  # our JVM, one machine: the local file system without forks (localfs.py)
+        options.update(localfs.spark_conf(jars.jar_dir()))
     options.update(conf or {})
     try:
         settings.root.mkdir(parents=True, exist_ok=True)
@@ -131,8 +149,7 @@ def get_spark(
             f"the lakehouse root {str(settings.root)!r} cannot be created ({e.strerror or e}): pass a writable "
             "folder with --root or FITLAKE_ROOT."
         ) from e
-    master = os.environ.get("FITLAKE_SPARK_MASTER")
-    if "PYSPARK_GATEWAY_PORT" in os.environ and not master:
+    if not launched_here and not master:
         # launched by spark-submit (YARN, Kubernetes): its --master, driver host and --conf win over the local ones
         for key in ("spark.driver.host", "spark.driver.bindAddress", "spark.driver.memory"):
             options.pop(key, None)

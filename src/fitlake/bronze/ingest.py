@@ -121,3 +121,9 @@ def has_new_files(settings: Settings, name: str) -> bool:
 
     return local_has_new_files(settings, resolve_source(name))
 
+
+def new_bytes(settings: Settings, name: str) -> int | None:
+    """The landing bytes ``ingest_source`` would read locally, None when nothing (``has_new_files``); no Spark."""
+    from fitlake.bronze.local_batch import new_bytes as local_new_bytes
+
+    return local_new_bytes(settings, resolve_source(name))

@@ -49,6 +49,7 @@ from fitlake.bronze.sources import BronzeSource
 from fitlake.config import Settings
 from fitlake.faults import fault_point
 from fitlake.ops.suppress import suppression
+from fitlake.spark import register_table
 
 STATE_DIR = "_fitlake"
 INGESTED = "ingested.json"
@@ -206,13 +207,21 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
 def has_new_files(settings: Settings, source: BronzeSource) -> bool:
     """What ``ingest_local`` would find to do, decided without Spark: a planned batch to redo, or a landing file
     that is new or changed (hashed only when its size or times moved) and not a known unreadable one."""
+    return new_bytes(settings, source) is not None
+
+
+def new_bytes(settings: Settings, source: BronzeSource) -> int | None:
+    """The bytes ``ingest_local`` would read (a planned batch to redo, then the new or changed landing files), or
+    None when it has nothing to do; without Spark."""
     state = State(settings.checkpoint("bronze", source.name), settings.landing_dir)
-    if state.plan() is not None:
-        return True
+    plan = state.plan()
     ingested = state.ingested()
     failed = ingested.get("failed", {})
     scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
-    return any(_is_new(f, ingested["files"]) and (f.rel not in failed or _is_new(f, failed)) for f in scan.files)
+    new = [f for f in scan.files if _is_new(f, ingested["files"]) and (f.rel not in failed or _is_new(f, failed))]
+    if plan is None and not new:
+        return None
+    return sum(int(f.get("size") or 0) for f in (plan or {}).get("files", [])) + sum(f.size for f in new)
 
 
 def _is_new(f: landing_scan.LandedFile, files: dict) -> bool:
@@ -239,12 +248,20 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     skipped.extend(landing_scan.skipped(f["rel"], "vanished") for f in vanished)
     if schema is None:
         schema = schemas.ensure_schema(location, settings.landing_dir, source, [f["path"] for f in present])
-    writer.ensure_bronze_table(spark, ref, schema.columns)
+    writes = any(f["size"] for f in present)  # only empty files: no rows, and no Spark job to observe
+    created_by_write = writes and not delta_io.exists(spark, ref)
+    if not created_by_write:  # a first write creates the table itself: one commit, not CREATE TABLE + WRITE
+        writer.ensure_bronze_table(spark, ref, schema.columns)
     app_id = state.app_id()
     stats = None
-    if any(f["size"] for f in present):  # only empty files: no rows, and no Spark job to observe
+    if writes:
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
-                                           observe=not redo, suppress=suppression(spark, settings))
+                                           observe=not redo, suppress=suppression(spark, settings),
+                                           creates=created_by_write)
+    if created_by_write and delta_io.exists(spark, ref):
+        register_table(spark, ref)
+    elif created_by_write:  # every file failed to read: the empty table, as before
+        writer.ensure_bronze_table(spark, ref, schema.columns)
     if redo or not present:  # may have been written before a crash: Delta then skips it and nothing is observed
         stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
     fault_point(f"bronze:written:{source.name}")
@@ -318,14 +335,14 @@ def _literal_path(path: str) -> str:
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
-                               suppress=None) -> dict:
+                               suppress=None, creates=False) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
     write the others (it stays un-ingested, so the next run tries it again)."""
     batch = int(plan["batch"])
     paths = [f["path"] for f in present]
     try:
         return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
-                               suppress)
+                               suppress, creates)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
         bad = []
         for f in present:
@@ -341,7 +358,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         stats = {}
         if good:
             stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
-                                    suppress)
+                                    suppress, creates)
         return {**stats, "unreadable": [f["rel"] for f in bad]}
 
 
@@ -359,15 +376,15 @@ def spark_error_message(error: BaseException) -> str:
 
 
 def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True,
-                    suppress=None) -> dict:
+                    suppress=None, creates=False) -> dict:
     """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
     redone plan), since a skipped write runs no job and its observation would never arrive."""
     df = read_files(spark, source, columns, paths, ingested_at_us)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
     if not observe:
-        writer.write_batch(df, batch, ref, app_id)
+        writer.write_batch(df, batch, ref, app_id, creates)
         return {}
     observation = Observation(f"bronze_{uuid.uuid4().hex}")
-    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id)
+    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id, creates)
     return dict(observation.get)

@@ -26,11 +26,16 @@ def bronze_schema(columns: Iterable[str]) -> T.StructType:
     return T.StructType([T.StructField(n, T.LongType() if n == BATCH_ID else types.get(n, T.StringType())) for n in names])
 
 
+# Silver reads what bronze added since its last run from bronze's change data feed (fitlake.silver.job), in plain
+# batch reads: no streaming query, checkpoint or offsets per table and run.
+BRONZE_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
+
+
 def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
     """Create the table on first use; afterwards add any persisted-schema column it lacks (idempotent)."""
     columns = list(columns)
     if not delta_io.exists(spark, ref):
-        delta_io.ensure_table(spark, ref, bronze_schema(columns))
+        delta_io.ensure_table(spark, ref, bronze_schema(columns), properties=BRONZE_PROPERTIES)
         return
     present = {c.lower() for c in delta_io.read(spark, ref).columns}
     missing = [c for c in columns if c.lower() not in present]
@@ -45,13 +50,14 @@ def _sql_name(ref: TableRef) -> str:
     return delta_path(ref.path) if ref.path is not None else ref.full_name
 
 
-def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str) -> None:
+def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, creates: bool = False) -> None:
     """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing.
 
     Not ``delta_io.write``: the table is created and registered once per run, not once per micro-batch.
+    ``creates``: the table does not exist yet and this write creates it (with ``BRONZE_PROPERTIES``).
     """
     batch = batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
-    delta_io.append_once(batch, ref, app_id, batch_id, mergeSchema="true")
+    delta_io.append_once(batch, ref, app_id, batch_id, mergeSchema="true", **(BRONZE_PROPERTIES if creates else {}))
 
 
 def stat_columns() -> list:

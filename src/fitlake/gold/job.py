@@ -120,6 +120,12 @@ def is_current(settings: Settings) -> bool:
     return True
 
 
+def pending_bytes(settings: Settings) -> int:
+    """Local lakehouses: bytes of the silver data files gold has not read yet (Delta logs + ``ops.gold_state``)."""
+    state = read_state(None, settings)
+    return sum(delta_io.added_bytes(settings.table("silver", n).path, state.get(n, -1)) for n in GOLD_SOURCES)
+
+
 def read_changes(spark, ref, start: int, end: int) -> DataFrame:
     reader = (spark.read.format("delta").option("readChangeFeed", "true")
               .option("startingVersion", start).option("endingVersion", end))

@@ -11,9 +11,9 @@ Per table, in ``config.TABLES`` order (a table that does not exist yet is skippe
 2. ``OPTIMIZE``: bin-packing; liquid-clustered tables (silver and gold declare ``cluster_by``) are clustered by
    their clustering columns; a table that is not liquid-clustered but whose silver spec declares ``cluster_by``
    gets ``ZORDER BY`` those columns. Skipped for a table with fewer than two files (nothing to compact).
-3. ``VACUUM ... RETAIN 168 HOURS``: 7 days, Delta's default and never less. Why that number: a stream (silver
-   reading bronze, the event windows reading silver.events) restarted from its checkpoint re-reads the files of the
-   versions it has not processed; OPTIMIZE removes exactly those small files from the current version, so VACUUM
+3. ``VACUUM ... RETAIN 168 HOURS``: 7 days, Delta's default and never less. Why that number: silver reading
+   bronze's change feed, or a stream restarted from its checkpoint (the event windows reading silver.events), re-reads
+   the files of the versions it has not processed; OPTIMIZE removes exactly those small files from the current version, so VACUUM
    must keep them for longer than a stream may stay stopped — 7 days covers a week-end outage with margin — and
    time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when a dry run finds nothing to
    delete (a rerun commits nothing).

@@ -1,10 +1,11 @@
-"""Silver edge: stream each bronze table (availableNow) and, per micro-batch, validate, de-duplicate and MERGE.
+"""Silver edge: read what each bronze table appended since the last run and, per batch, validate, de-duplicate and
+MERGE (``process_table``: bronze's change data feed in bounded ranges of versions; a stream where there is none).
 
 Per batch: typed columns -> first failing rule -> conflicting values for a key within one file -> rank duplicates
 within the batch (and mark stale re-deliveries among them) -> quarantine the failures -> upsert the winners,
 quarantining any winner that is a stale re-delivery of a stored row (see ``merge.NEWER_SQL``). Every write carries
 Delta's idempotent-write guard (app id + batch id), so a batch replayed after a crash between the writes and the
-checkpoint commit writes nothing twice.
+state's update writes nothing twice.
 """
 
 from __future__ import annotations
@@ -154,20 +155,165 @@ def is_current(settings: Settings, name: str) -> bool:
     return seen.is_file() and seen.read_text().strip() == str(M.table_version(None, bronze))
 
 
+def pending_bytes(settings: Settings, name: str) -> int:
+    """Local tables: bytes of the bronze data files silver.<name> has not read yet (from the Delta log), no Spark."""
+    bronze = settings.table("bronze", name)
+    seen = _seen_version_file(settings, name)
+    text = seen.read_text().strip() if seen.is_file() else ""
+    seen_version = int(text) if text.lstrip("-").isdigit() else -1
+    return sum(delta_io.appended_bytes_by_version(bronze.path, seen_version).values())
+
+
+CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+_SIZE_UNITS = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def byte_size(text: str) -> int:
+    """``64m`` -> 67108864 (Spark's size suffixes b/k/m/g/t; a bare number is bytes)."""
+    text = str(text).strip().lower().rstrip("b") or "0"
+    unit = _SIZE_UNITS.get(text[-1], 1)
+    return int(float(text[:-1] if text[-1] in _SIZE_UNITS else text) * unit)
+
+
+class SilverState:
+    """Per silver table, beside the old stream checkpoint (``settings.checkpoint("silver", name)``):
+    ``_fitlake_bronze_version`` (the bronze version read up to), ``_fitlake_plan.json`` (the bronze versions being
+    read: redone exactly after a crash) and ``_fitlake_txn_app_id`` (the id of this state's idempotent writes)."""
+
+    def __init__(self, settings: Settings, name: str):
+        self.folder = Path(settings.checkpoint("silver", name))
+        self.seen_file = _seen_version_file(settings, name)
+        self.plan_file = self.folder / "_fitlake_plan.json"
+
+    def seen(self) -> int:
+        text = self.seen_file.read_text().strip() if self.seen_file.is_file() else ""
+        return int(text) if text.lstrip("-").isdigit() else -1
+
+    def _write(self, path: Path, text: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+    def save_seen(self, version: int) -> None:
+        self._write(self.seen_file, f"{version}\n")
+
+    def plan(self) -> tuple[int, int] | None:
+        if not self.plan_file.is_file():
+            return None
+        got = json.loads(self.plan_file.read_text())
+        return int(got["low"]), int(got["high"])
+
+    def save_plan(self, low: int, high: int) -> None:
+        self._write(self.plan_file, json.dumps({"low": low, "high": high}))
+
+    def drop_plan(self) -> None:
+        self.plan_file.unlink(missing_ok=True)
+
+    def app_id(self, name: str) -> str:
+        return delta_io.txn_app_id(self.folder / "_fitlake_txn_app_id", f"fitlake.silver.{name}")
+
+
+def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]]:
+    """The bronze versions that appended rows (``{version: bytes}``) as ranges of consecutive versions of at most
+    ``limit`` bytes (a bigger version is a range of its own). A version missing from ``appended`` (a DELETE of
+    ``fitlake forget``, OPTIMIZE, an ALTER) ends a range: its change data is not read (after ``forget`` VACUUMs
+    it, it is gone)."""
+    ranges: list[tuple[int, int]] = []
+    start = size = None
+    for v in sorted(appended):
+        if start is not None and (v != end + 1 or size + appended[v] > limit):
+            ranges.append((start, end))
+            start = None
+        if start is None:
+            start, size = v, 0
+        end, size = v, size + appended[v]
+    if start is not None:
+        ranges.append((start, end))
+    return ranges
+
+
+def read_bronze_changes(spark, ref, low: int, high: int) -> DataFrame:
+    """The rows bronze versions ``low..high`` appended (its change data feed: inserts only; a DELETE of
+    ``fitlake forget`` is no new row, and OPTIMIZE changes no data)."""
+    changes = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
+               .option("endingVersion", high).load(ref.path))
+    return changes.where(F.col("_change_type") == "insert").drop(*CDF_COLUMNS)
+
+
+def _missing_change_data(error: Exception) -> bool:
+    return "DELTA_MISSING_CHANGE_DATA" in str(error) or "change data was not recorded" in str(error)
+
+
 def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
-    """Bring ``silver.<name>`` up to date with ``bronze.<name>``; None when there is no bronze table yet."""
+    """Bring ``silver.<name>`` up to date with ``bronze.<name>``; None when there is no bronze table yet.
+
+    Local tables read what bronze appended since the last run from its change data feed, in ranges of bronze
+    versions of at most ``silver_batch_bytes`` (plain batch reads: no streaming query per table). A range is
+    planned before it is read and redone exactly after a crash; its writes carry Delta's idempotent-write guard
+    (this state's app id, the range's last bronze version). Catalog tables, and local bronze tables written before
+    bronze recorded its change feed, are streamed as before (``_stream_table``); such a local table then turns the
+    feed on, so later runs read it."""
     spec = SPECS[name]
     bronze_ref = settings.table("bronze", name)
     if not delta_io.exists(spark, bronze_ref):
         return None
     started = time.monotonic()
     total = TableCounts(name)
-    checkpoint = settings.checkpoint("silver", name)
-    seen = _seen_version_file(settings, name)
+    state = SilverState(settings, name)
     version = M.table_version(spark, bronze_ref)
-    if seen.is_file() and seen.read_text().strip() == str(version):
+    plan = state.plan()
+    if plan is None and state.seen() == version:
         total.seconds = time.monotonic() - started
-        return total  # bronze unchanged since the last completed stream: nothing to read
+        return total  # bronze unchanged since the last completed run: nothing to read
+    if bronze_ref.path is None or not delta_io.change_feed_enabled(bronze_ref.path):
+        _stream_table(spark, settings, spec, total, version)
+    else:
+        _read_change_feed(spark, settings, spec, state, total, plan, version)
+    total.seconds = time.monotonic() - started
+    return total
+
+
+def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: SilverState, total: TableCounts,
+                      plan: tuple[int, int] | None, version: int) -> None:
+    bronze_ref = settings.table("bronze", spec.name)
+    app_id = state.app_id(spec.name)
+    first = True
+    if plan is not None and plan[1] > state.seen():  # a crash in the middle of this range: redo exactly it
+        ranges = [plan]
+        seen = plan[1]
+    else:
+        state.drop_plan()
+        seen = state.seen()
+        ranges = []
+    if seen < version:
+        appended = {v: n for v, n in delta_io.appended_bytes_by_version(bronze_ref.path, seen).items() if v <= version}
+        ranges += version_ranges(appended, byte_size(settings.silver_batch_bytes))
+    for low, high in ranges:
+        state.save_plan(low, high)
+        batch = read_bronze_changes(spark, bronze_ref, low, high)
+        try:
+            counts = process_batch(spark, settings, spec, batch, high, app_id)
+        except Exception as e:  # noqa: BLE001 - the feed's first read fails before anything is written
+            if not (first and _missing_change_data(e)):
+                raise
+            state.drop_plan()  # versions before the feed was on: the stream reads them (its checkpoint knows where)
+            _stream_table(spark, settings, spec, total, version)
+            return
+        first = False
+        total.add(counts)
+        state.save_seen(high)
+        state.drop_plan()
+    if state.seen() < version:  # the versions after the last range appended nothing (a DELETE, OPTIMIZE, ALTER)
+        state.save_seen(version)
+
+
+def _stream_table(spark, settings: Settings, spec: SilverSpec, total: TableCounts, version: int) -> None:
+    """Stream bronze (availableNow) from the checkpoint's offsets; afterwards a local bronze table records its
+    change feed from then on and the state points past the stream (``process_table``)."""
+    name = spec.name
+    bronze_ref = settings.table("bronze", name)
+    checkpoint = settings.checkpoint("silver", name)
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         app_id = f"fitlake.silver.{name}.{_query_id(checkpoint)}"
@@ -188,9 +334,12 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
         except Exception as e:  # a Delta stream stops when bronze gains a column; a restart reads the new schema
             if "DELTA_SCHEMA_CHANGED" not in str(e) or attempt == SCHEMA_CHANGE_RESTARTS:
                 raise
-    seen.write_text(f"{version}\n")  # after the stream completed: a crash before this just reruns the stream
-    total.seconds = time.monotonic() - started
-    return total
+    if bronze_ref.path is not None and not delta_io.change_feed_enabled(bronze_ref.path):
+        from fitlake.sqltext import delta_path
+
+        spark.sql(f"ALTER TABLE {delta_path(bronze_ref.path)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+        version = M.table_version(spark, bronze_ref)  # the ALTER's own version: the feed starts after it
+    SilverState(settings, name).save_seen(version)  # after the stream completed: a crash before this reruns it
 
 
 def run_silver(spark, settings: Settings, tables=None, progress: Callable[[TableCounts], None] | None = None) -> list[TableCounts]:

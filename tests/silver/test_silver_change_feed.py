@@ -1,0 +1,103 @@
+"""Silver reads bronze's change data feed in planned ranges of versions (no streaming query); bronze tables from
+before the feed are streamed once, then read from the feed; a range cut short by a crash is redone exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fitlake import delta_io
+from fitlake.silver import job
+from fitlake.silver.job import SilverState, process_table
+from fitlake.silver.specs import SPECS
+
+T1 = dt.datetime(2024, 1, 1)
+COLS = [c.source for c in SPECS["sleep_day"].columns]
+META = "_rescued_data STRING, _corrupt_record STRING, _source_file STRING, _line INT, _ingested_at TIMESTAMP"
+FILES = [  # one bronze commit each
+    ("a.csv", [("1", "4/12/2016 12:00:00 AM", "1", "300", "350"), ("3", "4/12/2016 12:00:00 AM", "1", "500", "450")]),
+    ("b.csv", [("1", "4/12/2016 12:00:00 AM", "1", "310", "350"), ("2", "4/12/2016 12:00:00 AM", "1", "400", "450")]),
+]
+LATER = ("c.csv", [("4", "4/13/2016 12:00:00 AM", "1", "0", "5"), ("5", "4/13/2016 12:00:00 AM", "1", "9", "5")])
+SILVER = ["user_id", "sleep_date", "total_minutes_asleep", "total_time_in_bed"]
+
+
+def _append(spark, settings, name, rows, feed: bool) -> None:
+    data = [(*r, None, None, name, i + 2, T1) for i, r in enumerate(rows)]
+    df = spark.createDataFrame(data, ", ".join(f"{c} STRING" for c in COLS) + ", " + META).coalesce(1)
+    writer = df.write.format("delta").mode("append")
+    writer = writer.option("delta.enableChangeDataFeed", "true") if feed else writer
+    writer.save(settings.table("bronze", "sleep_day").path)
+
+
+def _rows(spark, settings, layer, cols):
+    return sorted(tuple(r) for r in delta_io.read(spark, settings.table(layer, "sleep_day")).select(*cols).collect())
+
+
+def _streamed(settings) -> bool:
+    return Path(settings.checkpoint("silver", "sleep_day"), "offsets").is_dir()
+
+
+EXPECTED = [(1, dt.datetime(2016, 4, 12), 310, 350), (2, dt.datetime(2016, 4, 12), 400, 450)]
+EXPECTED_LATER = [*EXPECTED, (4, dt.datetime(2016, 4, 13), 0, 5)]
+
+
+@pytest.mark.parametrize("feed", [True, False], ids=["bronze-with-feed", "bronze-before-the-feed"])
+def test_the_feed_and_the_stream_give_the_same_silver_and_the_stream_runs_once(spark, settings, feed):
+    for name, rows in FILES:
+        _append(spark, settings, name, rows, feed)
+    bronze = settings.table("bronze", "sleep_day")
+    first = process_table(spark, settings, "sleep_day")
+    assert _streamed(settings) is not feed  # with the feed: no streaming query, no checkpoint offsets
+    assert (first.rows_in, first.inserted, first.quarantined) == (4, 2, {"asleep_not_more_than_in_bed": 1})
+    assert _rows(spark, settings, "silver", SILVER) == EXPECTED
+    assert delta_io.change_feed_enabled(bronze.path)  # turned on after the stream, for every later run
+    assert SilverState(settings, "sleep_day").seen() == delta_io.table_version(spark, bronze)
+    offsets = sorted(Path(settings.checkpoint("silver", "sleep_day"), "offsets").glob("*")) if not feed else []
+
+    assert process_table(spark, settings, "sleep_day").batches == 0  # nothing new: nothing read
+    _append(spark, settings, *LATER, feed=False)
+    later = process_table(spark, settings, "sleep_day")
+    assert (later.rows_in, later.inserted, later.quarantined) == (2, 1, {"asleep_not_more_than_in_bed": 1})
+    assert _rows(spark, settings, "silver", SILVER) == EXPECTED_LATER
+    if not feed:  # the later file came from the feed: the stream's checkpoint did not move
+        assert sorted(Path(settings.checkpoint("silver", "sleep_day"), "offsets").glob("*")) == offsets
+    quarantined = _rows(spark, settings, "quarantine", ["_source_file", "_line"])
+    assert quarantined == [("a.csv", 3), ("c.csv", 3)]  # each once
+
+
+def test_ranges_are_bounded_by_bytes_and_a_range_cut_short_is_redone_exactly(spark, settings, monkeypatch, tmp_path):
+    for name, rows in FILES:
+        _append(spark, settings, name, rows, feed=True)
+    _append(spark, settings, *LATER, feed=True)
+    reference = settings.with_overrides(root=tmp_path / "reference")
+    shutil.copytree(settings.root / "bronze", reference.root / "bronze")
+    whole = process_table(spark, reference, "sleep_day")
+    assert whole.batches == 1
+
+    small = settings.with_overrides(silver_batch_bytes="1b")  # one bronze version per range
+    saved = SilverState.save_seen
+    calls = []
+
+    def crash_after_the_second_range(self, version):
+        calls.append(version)
+        if len(calls) == 2:  # the range's writes are committed, its end is not recorded: a kill -9 here
+            raise KeyboardInterrupt("killed")
+        saved(self, version)
+
+    monkeypatch.setattr(SilverState, "save_seen", crash_after_the_second_range)
+    with pytest.raises(KeyboardInterrupt):
+        process_table(spark, small, "sleep_day")
+    assert SilverState(small, "sleep_day").plan() == (1, 1)  # the range in progress stays planned
+    monkeypatch.setattr(SilverState, "save_seen", saved)
+    read, reader = [], job.read_bronze_changes
+    monkeypatch.setattr(job, "read_bronze_changes", lambda s, ref, low, high: read.append((low, high)) or
+                        reader(s, ref, low, high))
+    again = process_table(spark, small, "sleep_day")
+    assert read == [(1, 1), (2, 2)]  # the planned range first, exactly, then the rest
+    assert again.batches == 2 and SilverState(small, "sleep_day").plan() is None
+    for layer, cols in (("silver", SILVER), ("quarantine", ["_rule", "_source_file", "_line"])):
+        assert _rows(spark, small, layer, cols) == _rows(spark, reference, layer, cols)  # nothing twice, nothing lost

@@ -1,0 +1,46 @@
+"""How much a run will read, decided before Spark starts, and what Spark is asked to do with it
+(``pipeline.input_bytes``, ``spark.execution_conf``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fitlake.config import Settings
+from fitlake.delta_log import added_bytes
+from fitlake.pipeline import input_bytes
+from fitlake.spark import INTERPRETED, execution_conf
+
+REPO = Path(__file__).resolve().parents[1]
+LANDING = REPO / "fixtures" / "landing"
+
+
+def test_a_new_landing_is_read_whole_and_nothing_else_is_pending(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(LANDING, landing)
+    settings = Settings(root=tmp_path / "lake", landing=landing)
+    csv_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+    got = input_bytes(settings)
+    # every batch source's files (a file two sources read counts twice; files no source reads count 0)
+    assert 0 < got <= 2 * csv_bytes
+    assert input_bytes(settings, ["silver", "gold"]) == 0  # no bronze, no silver yet
+
+
+def test_added_bytes_counts_the_data_files_of_later_commits(spark, tmp_path):
+    path = str(tmp_path / "t")
+    spark.range(100).write.format("delta").save(path)
+    first = sum(p.stat().st_size for p in Path(path).glob("*.parquet"))
+    spark.range(1000).write.format("delta").mode("append").save(path)
+    total = sum(p.stat().st_size for p in Path(path).glob("*.parquet"))
+    assert added_bytes(path, -1) == total
+    assert added_bytes(path, 0) == total - first > 0
+    assert added_bytes(path, 1) == 0
+    assert added_bytes(tmp_path / "absent", -1) == 0
+
+
+def test_small_inputs_are_interpreted_large_ones_compiled():
+    settings = Settings(interpreted_max_bytes=1000)
+    assert execution_conf(settings, 0) == INTERPRETED
+    assert execution_conf(settings, 1000) == INTERPRETED
+    assert execution_conf(settings, 1001) == {}
+    assert execution_conf(settings, None) == {}  # unknown (a catalog target): Spark's defaults
