@@ -103,8 +103,8 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
 
     real_write = writer_module.write_batch
 
-    def dies_after_second_write(batch_df, batch_id, ref, app_id):
-        real_write(batch_df, batch_id, ref, app_id)
+    def dies_after_second_write(batch_df, batch_id, ref, app_id, *args):
+        real_write(batch_df, batch_id, ref, app_id, *args)
         if batch_id == 1:
             raise RuntimeError("simulated kill")
 

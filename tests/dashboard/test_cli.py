@@ -120,8 +120,9 @@ def test_fresh_home_starts_without_a_prompt_and_a_stop_takes_the_server_down(tmp
                                  "--port", str(port)], env=env, stdin=subprocess.PIPE, stdout=out, stderr=out)
     try:
         assert _wait_for(lambda: _healthy(port), 45), f"server never answered:\n{log.read_text()}"
-        assert _wait_for(opened.exists, 10), f"no browser was opened:\n{log.read_text()}"
-        assert f"127.0.0.1:{port}" in opened.read_text()
+        # the opener's `echo` may not have written its line yet when the file appears: wait for the URL itself
+        assert _wait_for(lambda: opened.exists() and f"127.0.0.1:{port}" in opened.read_text(), 10), (
+            f"no browser was opened on the server's URL:\n{log.read_text()}")
         assert "email" not in log.read_text().lower()
         servers = _children(proc.pid)
         assert servers
