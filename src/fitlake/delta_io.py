@@ -10,7 +10,7 @@ from typing import Iterator
 
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
-    added_bytes, added_bytes_by_version, appended_bytes_by_version, change_feed_enabled, clear_failed_create, has_commit, latest_version)
+    added_bytes, appended_bytes_by_version, change_feed_enabled, clear_failed_create, has_commit, latest_version)
 from fitlake.spark import register_table
 
 

@@ -42,12 +42,7 @@ def clear_failed_create(path: str | Path) -> bool:
 def added_bytes(path: str | Path, after_version: int) -> int:
     """Bytes of the data files the commits after ``after_version`` added (``add.size`` in their JSON), 0 when there
     are none; a commit whose JSON the log no longer keeps counts 0."""
-    return sum(added_bytes_by_version(path, after_version).values())
-
-
-def added_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:
-    """{version: bytes of the data files it added} for every commit JSON after ``after_version``."""
-    return {v: c["added"] for v, c in _commits_after(path, after_version).items()}
+    return sum(c["added"] for c in _commits_after(path, after_version).values())
 
 
 def appended_bytes_by_version(path: str | Path, after_version: int) -> dict[int, int]:

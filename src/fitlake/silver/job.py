@@ -151,17 +151,13 @@ def is_current(settings: Settings, name: str) -> bool:
     bronze = settings.table("bronze", name)
     if not delta_io.has_commit(bronze.path):
         return True
-    seen = _seen_version_file(settings, name)
-    return seen.is_file() and seen.read_text().strip() == str(M.table_version(None, bronze))
+    return SilverState(settings, name).seen() == M.table_version(None, bronze)
 
 
 def pending_bytes(settings: Settings, name: str) -> int:
     """Local tables: bytes of the bronze data files silver.<name> has not read yet (from the Delta log), no Spark."""
     bronze = settings.table("bronze", name)
-    seen = _seen_version_file(settings, name)
-    text = seen.read_text().strip() if seen.is_file() else ""
-    seen_version = int(text) if text.lstrip("-").isdigit() else -1
-    return sum(delta_io.appended_bytes_by_version(bronze.path, seen_version).values())
+    return sum(delta_io.appended_bytes_by_version(bronze.path, SilverState(settings, name).seen()).values())
 
 
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
