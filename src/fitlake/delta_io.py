@@ -97,6 +97,45 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
     return table
 
 
+def create_from(df, ref: TableRef, clause: str = "USING DELTA") -> int:
+    """Create ``ref`` holding ``df``'s rows in ONE commit (``CREATE TABLE ... AS SELECT``), where ``ensure_table``
+    and an append take two, each with its own snapshot and log write; every column nullable, field metadata (column
+    comments) kept. ``clause``: what follows the name (``sqltext.table_clause``, or a DDL file's own ``USING DELTA CLUSTER
+    BY (date)``). Returns the rows written. Callers create only a table that does not exist: a rerun after this
+    commit finds the table and takes its usual (idempotent) update path."""
+    from fitlake.sqltext import delta_path, identifier
+
+    if ref.path is not None:
+        clear_failed_create(ref.path)
+    session = df.sparkSession  # the view lives in the DataFrame's session (a worker thread may have its own)
+    view = f"_fitlake_create_{uuid.uuid4().hex}"  # threads of one stage may share a session: a name of its own
+    df.createOrReplaceTempView(view)
+    try:
+        target = delta_path(ref.path) if ref.path is not None else ref.full_name
+        session.sql(f"CREATE TABLE {target} {clause} AS SELECT * FROM {identifier(view)}")
+    finally:
+        session.catalog.dropTempView(view)
+    register_table(session, ref)
+    return int(commit_metrics(session, ref, table_version(session, ref)).get("numOutputRows", 0))
+
+
+def commit_metrics(spark, ref: TableRef, version: int) -> dict:
+    """``operationMetrics`` of one commit: for a local table straight from its log file (no Spark job)."""
+    if ref.path is not None:
+        import json
+
+        log = Path(ref.path, "_delta_log", f"{version:020d}.json")
+        for line in log.read_text(encoding="utf-8").splitlines():
+            info = json.loads(line).get("commitInfo") if line.strip() else None
+            if info is not None:
+                return info.get("operationMetrics") or {}
+        return {}
+    from pyspark.sql import functions as F
+
+    history = delta_table(spark, ref).history().where(F.col("version") == version)
+    return history.select("operationMetrics").first()[0] or {}
+
+
 def txn_app_id(marker: str | Path, prefix: str) -> str:
     """The ``txnAppId`` of a writer's idempotent writes, born with its checkpoint and kept in the file ``marker``
     inside it: a fresh checkpoint (batch ids from 0 again) gets a fresh id, so its writes are not mistaken for

@@ -37,12 +37,18 @@ def create_table_sql(path: str | os.PathLike, schema, partition_by=(), cluster_b
     for a path it cannot take (the builder parses ``delta.`<path>``` itself, unescaped, so a backtick breaks it)."""
     cols = ", ".join(f"{identifier(f.name)} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}"
                      for f in schema.fields)
-    sql = f"CREATE TABLE IF NOT EXISTS {delta_path(path)} ({cols}) USING DELTA"
+    return f"CREATE TABLE IF NOT EXISTS {delta_path(path)} ({cols}) " + table_clause(partition_by, cluster_by, properties)
+
+
+def table_clause(partition_by=(), cluster_by=(), properties=None) -> str:
+    """``USING DELTA [PARTITIONED BY (...)] [CLUSTER BY (...)] [TBLPROPERTIES (...)]``: a CREATE TABLE after its
+    columns (or its name, for CREATE TABLE ... AS SELECT)."""
+    clause = "USING DELTA"
     if partition_by:
-        sql += " PARTITIONED BY (" + ", ".join(identifier(c) for c in partition_by) + ")"
+        clause += " PARTITIONED BY (" + ", ".join(identifier(c) for c in partition_by) + ")"
     if cluster_by:
-        sql += " CLUSTER BY (" + ", ".join(identifier(c) for c in cluster_by) + ")"
+        clause += " CLUSTER BY (" + ", ".join(identifier(c) for c in cluster_by) + ")"
     if properties:
-        sql += " TBLPROPERTIES (" + ", ".join(f"{string_literal(k)} = {string_literal(str(v))}"
-                                              for k, v in properties.items()) + ")"
-    return sql
+        clause += " TBLPROPERTIES (" + ", ".join(f"{string_literal(k)} = {string_literal(str(v))}"
+                                                 for k, v in properties.items()) + ")"
+    return clause

@@ -55,17 +55,50 @@ def resolve_names(sql: str, settings: Settings) -> str:
     return _NAME.sub(sub, sql)
 
 
-def apply_ddl(spark, settings: Settings) -> set[str]:
-    """Run ``sql/ddl.sql``: create missing gold tables (locally at their Delta folder) and register them; return
-    the names of the tables created now."""
+def ddl_statements() -> dict[str, str]:
+    """``sql/ddl.sql``'s CREATE TABLE statements by gold table name."""
+    return {_NAME.search(stmt).group(2): stmt for stmt in sql_statements((SQL_DIR / "ddl.sql").read_text())}
+
+
+_CREATE = re.compile(r"^CREATE TABLE IF NOT EXISTS\s+gold\.\w+\s*\((?P<columns>.*)\)\s*(?P<clause>USING\b.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class TableDDL:
+    """A gold table as ``sql/ddl.sql`` declares it: its columns (types and comments, as Spark DDL) and the clause
+    after them (``USING DELTA CLUSTER BY (date)``), for creating it from its first rows in one commit."""
+
+    columns: str
+    clause: str
+
+    @classmethod
+    def of(cls, name: str) -> "TableDDL":
+        m = _CREATE.match(ddl_statements()[name])
+        return cls(m.group("columns").strip(), m.group("clause").strip())
+
+    def schema(self):
+        from pyspark.sql.types import _parse_datatype_string
+
+        return _parse_datatype_string(self.columns)  # Spark's own DDL parser: comments become field metadata
+
+
+def missing_tables(spark, settings: Settings) -> set[str]:
+    """The gold tables of ``sql/ddl.sql`` that do not exist yet."""
+    return {name for name in ddl_statements() if not delta_io.exists(spark, settings.table("gold", name))}
+
+
+def apply_ddl(spark, settings: Settings, tables: set[str] | None = None) -> set[str]:
+    """Run ``sql/ddl.sql`` (only the statements of ``tables``, when given): create missing gold tables (locally at
+    their Delta folder) and register them; return the names of the tables created now."""
     from fitlake.spark import register_table
 
     created = set()
 
     if settings.is_local:
         spark.sql("CREATE DATABASE IF NOT EXISTS gold")
-    for stmt in sql_statements((SQL_DIR / "ddl.sql").read_text()):
-        name = _NAME.search(stmt).group(2)
+    for name, stmt in ddl_statements().items():
+        if tables is not None and name not in tables:
+            continue
         ref = settings.table("gold", name)
         if delta_io.exists(spark, ref):
             register_table(spark, ref)
@@ -388,7 +421,15 @@ def _has_rows(run: GoldRun, table: str) -> bool:
     return not delta_io.read(run.spark, run.settings.table("gold", table)).isEmpty()
 
 
-def update_table(run: GoldRun, builder: Builder, scope: Scope, target_is_new: bool = False) -> GoldCounts:
+def _conform_to(rows: DataFrame, schema) -> DataFrame:
+    """Rows in ``schema``'s column order, types and field metadata (column comments), ``_updated_at`` stamped now."""
+    return rows.select(*[(F.current_timestamp() if f.name == "_updated_at" else F.col(f.name).cast(f.dataType))
+                         .alias(f.name, metadata=f.metadata) for f in schema.fields])
+
+
+def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL | None = None) -> GoldCounts:
+    """Recompute ``builder``'s rows for ``scope`` and MERGE them into its table; ``create``: the table does not exist
+    yet and is created with these rows in one commit (no delete markers: there is nothing to delete)."""
     started = time.monotonic()
     ref = run.settings.table("gold", builder.table)
     if builder.window_days:
@@ -396,14 +437,16 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, target_is_new: bo
     rows = builder.build(run, scope)
     if builder.window_days:
         rows = for_keys(rows, scope.keys)
-    if builder.mark_deletes:
-        rows = with_delete_markers(rows, scope.keys, builder.keys)
-    target = delta_io.read(run.spark, ref)
-    source = _conform(rows, target)
-    value_cols = [c for c in target.columns if c not in builder.keys and c != "_updated_at"]
-    bounds = M.KeyRange("date", str(scope.low), str(scope.high), "DATE") if builder.prune_on_date else None
-    actions = M.upsert(run.spark, ref, source, builder.keys, value_cols, bounds, newer=None,
-                       target_is_new=target_is_new)
+    if create is not None:
+        actions = M.create_with(ref, _conform_to(rows, create.schema()), clause=create.clause)
+    else:
+        if builder.mark_deletes:
+            rows = with_delete_markers(rows, scope.keys, builder.keys)
+        target = delta_io.read(run.spark, ref)
+        source = _conform(rows, target)
+        value_cols = [c for c in target.columns if c not in builder.keys and c != "_updated_at"]
+        bounds = M.KeyRange("date", str(scope.low), str(scope.high), "DATE") if builder.prune_on_date else None
+        actions = M.upsert(run.spark, ref, source, builder.keys, value_cols, bounds, newer=None)
     return GoldCounts(builder.table, inserted=actions["insert"], updated=actions["update"], deleted=actions["delete"],
                       unchanged=actions["unchanged"], seconds=time.monotonic() - started)
 
@@ -414,7 +457,10 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
     changes, new_state = affected_keys(spark, settings, state)
     if changes is None:
         return []
-    created = apply_ddl(spark, settings)
+    # A missing table is created by its builder's first write (one commit: CREATE TABLE ... AS SELECT), not by its
+    # DDL statement and then a write; the DDL still creates what no builder writes, or a builder with no rows.
+    missing = missing_tables(spark, settings)
+    apply_ddl(spark, settings, tables=missing - {b.table for b in BUILDERS})
     changes = changes.persist(StorageLevel.DISK_ONLY)  # read once per builder; on disk, not read back into the heap
     try:
         stats = {r["source"]: r for r in changes.groupBy("source").agg(
@@ -423,11 +469,14 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
 
         def one(builder: Builder) -> GoldCounts | None:
             deps = [d for d in builder.deps if d in stats]
-            if not deps or (builder.constant and builder.table not in created and _has_rows(run, builder.table)):
-                return None  # (a run killed between the DDL and the fill leaves the table empty: fill it then)
+            new = builder.table in missing
+            if not deps or (builder.constant and not new and _has_rows(run, builder.table)):
+                if new:  # nothing to write into it yet: the empty table, as declared
+                    apply_ddl(spark, settings, tables={builder.table})
+                return None  # (a table left empty by an older run killed between its DDL and its fill: filled then)
             keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
             scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
-            counts = update_table(run, builder, scope, target_is_new=builder.table in created)
+            counts = update_table(run, builder, scope, create=TableDDL.of(builder.table) if new else None)
             counts.affected_keys = sum(stats[d]["n"] for d in deps)
             return counts
 

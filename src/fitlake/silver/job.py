@@ -119,8 +119,10 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         winners = checked.where(F.col("_valid") & (F.col("_dup_rank") == 1))
         silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
         ref = settings.table("silver", spec.name)
-        created = M.ensure_like(spark, ref, silver.schema, spec.cluster_by, SILVER_PROPERTIES)
-        if bounds is not None:
+        if not delta_io.exists(spark, ref):  # the first batch creates the table with its rows: one commit
+            actions = M.create_with(ref, silver, spec.cluster_by, SILVER_PROPERTIES)
+            counts.inserted = actions["insert"]
+        elif bounds is not None:
             def quarantine_stale(stale: DataFrame) -> None:
                 # the raw rows of the stale winners (a winner is the only valid rank-1 row of its key in the batch)
                 rows = (winners.join(stale.select(*spec.keys), list(spec.keys), "left_semi")
@@ -129,8 +131,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 delta_io.write(rows, settings.table("quarantine", spec.name), mode="append", **opts)
 
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id, target_is_new=created,
-                               on_stale=quarantine_stale)
+                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
             counts.duplicates += actions["superseded"]
             if actions["stale"]:

@@ -9,9 +9,7 @@ anything. The same range predicate goes into the MERGE condition, so Delta skips
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 from pyspark import StorageLevel
@@ -20,8 +18,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from fitlake import delta_io
-from fitlake.delta_io import table_version, txn_guard, txn_options  # noqa: F401 - used here and by silver, gold, ops
+from fitlake.delta_io import commit_metrics, table_version, txn_guard, txn_options  # noqa: F401 - used here and by silver, gold, ops
 from fitlake.config import TableRef
+from fitlake.sqltext import table_clause
 from fitlake.silver.transforms import DELIVERY_PATH_SQL
 
 # An incoming row replaces a stored one only when it was delivered later (transforms.DELIVERY_ORDER_DOC): its file
@@ -104,28 +103,15 @@ def classify_changes(
     return joined.select("s.*", action.alias("_action"))
 
 
-def append_new(spark, ref: TableRef, source: DataFrame, app_id: str | None, version: int | None) -> dict[str, int]:
+def create_with(ref: TableRef, source: DataFrame, cluster_by: Sequence[str] = (), properties: dict | None = None,
+                clause: str | None = None) -> dict[str, int]:
+    """Create the missing table ``ref`` with ``source``'s rows (``_delete`` markers left out) in one commit: every
+    row an insert. ``upsert``'s path for a table that does not exist yet; a replay finds it and upserts."""
     rows = source.where(~F.col("_delete")).drop("_delete") if "_delete" in source.columns else source
-    before = table_version(spark, ref)
-    delta_io.write(rows, ref, mode="append", **txn_options(app_id, version))
     counts = {a: 0 for a in ACTIONS}
-    after = table_version(spark, ref)
-    if after != before:
-        counts["insert"] = int(commit_metrics(spark, ref, after).get("numOutputRows", 0))
+    counts["insert"] = delta_io.create_from(rows, ref, clause or table_clause(cluster_by=cluster_by,
+                                                                              properties=properties))
     return counts
-
-
-def commit_metrics(spark, ref: TableRef, version: int) -> dict:
-    """``operationMetrics`` of one commit: for a local table straight from its log file (no Spark job)."""
-    if ref.path is not None:
-        log = Path(ref.path, "_delta_log", f"{version:020d}.json")
-        for line in log.read_text(encoding="utf-8").splitlines():
-            info = json.loads(line).get("commitInfo") if line.strip() else None
-            if info is not None:
-                return info.get("operationMetrics") or {}
-        return {}
-    history = delta_io.delta_table(spark, ref).history().where(F.col("version") == version)
-    return history.select("operationMetrics").first()[0] or {}
 
 
 def ensure_like(spark, ref: TableRef, schema: StructType, cluster_by: Sequence[str] = (),
@@ -149,7 +135,6 @@ def upsert(
     newer: str | None = NEWER_SQL,
     app_id: str | None = None,
     version: int | None = None,
-    target_is_new: bool = False,
     on_stale: Callable[[DataFrame], None] | None = None,
 ) -> dict[str, int]:
     """MERGE ``source`` into the existing table ``ref`` by ``keys``; return the count of each action.
@@ -159,11 +144,8 @@ def upsert(
     ``on_stale`` is called with them (keys and values) before the MERGE, so the caller can quarantine them.
 
     ``key_bounds`` (the batch's range of one key column) limits both the classification read and the MERGE to the
-    target files that can match. No commit at all when every row is unchanged. ``target_is_new`` (the caller just
-    created the empty table): a plain append, no join and no MERGE; a replay then finds the table existing and
-    takes the MERGE path, where every row is unchanged."""
-    if target_is_new:
-        return append_new(spark, ref, source, app_id, version)
+    target files that can match. No commit at all when every row is unchanged. A table that does not exist yet is
+    created by ``create_with`` instead (no join, no MERGE)."""
     target = delta_io.read(spark, ref)
     if key_bounds is not None:
         target = target.where(F.expr(key_bounds.predicate()))
