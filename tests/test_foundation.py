@@ -23,17 +23,26 @@ def test_session_has_delta_and_utc(spark):
     assert spark.sql("SELECT cast(timestamp'2016-04-12 00:00:00' AS long) AS t").first()["t"] == 1460419200
 
 
-def test_the_local_jvm_keeps_the_default_jit_unless_told(spark, monkeypatch):
-    """The session's JVM runs with the JVM's default JIT (C1 alone overflowed a task thread's stack in MLlib
-    training, which ended the JVM); FITLAKE_JIT=c1 asks `fitlake.spark.local_conf` for C1 only."""
-    from fitlake.spark import jit_options, local_conf
+def test_jvm_settings_c1_for_etl_full_jit_for_training_parallel_gc_unless_told(spark, monkeypatch):
+    """The suite's session JVM (a training-capable one) runs the full JIT with the parallel collector; ETL commands
+    ask for C1 (`get_spark(jit="c1")`); FITLAKE_JIT and FITLAKE_GC override both ways."""
+    from fitlake.spark import gc_options, jit_options, local_conf
     from fitlake.config import Settings
 
     args = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
     assert not any(a.startswith("-XX:TieredStopAtLevel") for a in args)
+    assert "-XX:+UseParallelGC" in args
+    monkeypatch.delenv("FITLAKE_JIT", raising=False)
+    monkeypatch.delenv("FITLAKE_GC", raising=False)
+    assert jit_options() == [] and jit_options("c1") == ["-XX:TieredStopAtLevel=1"]
+    etl = local_conf(Settings(), jit="c1")["spark.driver.extraJavaOptions"]
+    assert "-XX:TieredStopAtLevel=1" in etl and "-XX:+UseParallelGC" in etl
+    monkeypatch.setenv("FITLAKE_JIT", "full")
+    assert jit_options("c1") == []
     monkeypatch.setenv("FITLAKE_JIT", "c1")
-    assert jit_options() == ["-XX:TieredStopAtLevel=1"]
     assert "-XX:TieredStopAtLevel=1" in local_conf(Settings())["spark.driver.extraJavaOptions"]
+    monkeypatch.setenv("FITLAKE_GC", "g1")
+    assert gc_options() == [] and "UseParallelGC" not in local_conf(Settings())["spark.driver.extraJavaOptions"]
 
 
 def test_merge_upsert_gives_expected_rows(spark, tmp_path):

@@ -332,9 +332,10 @@ def main(args) -> int:
             t0 = time.monotonic()
             size = input_bytes(settings, stages) if settings.is_local else None
             conf = execution_conf(settings, size)
-            spark = get_spark(settings, app_name="fitlake-run", conf=conf)
-            how = (f", plans interpreted: {size / 2**20:.1f} MB of input is at most FITLAKE_INTERPRETED_MAX_BYTES "
-                   f"({settings.interpreted_max_bytes / 2**20:.0f} MB)" if conf else "")
+            # small input: plans interpreted and the JIT stopped at C1 (both pay off only over much data)
+            spark = get_spark(settings, app_name="fitlake-run", conf=conf, jit="c1" if conf else "full")
+            how = (f", plans interpreted and JIT at C1: {size / 2**20:.1f} MB of input is at most "
+                   f"FITLAKE_INTERPRETED_MAX_BYTES ({settings.interpreted_max_bytes / 2**20:.0f} MB)" if conf else "")
             say(f"Spark ready in {time.monotonic() - t0:.1f} s{how}")
             report = run_pipeline(spark, settings, stages, say)
     except PipelineError as e:

@@ -14,9 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fitlake import jars, localfs
+from fitlake import cds, jars, localfs
 from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
-from fitlake.sqltext import jvm_option, string_literal
+from fitlake.sqltext import jvm_option, jvm_word, string_literal
 
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties").as_uri()
@@ -49,7 +49,8 @@ def check_java() -> str:
     return java
 
 
-def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui: bool = False) -> dict[str, str]:
+def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui: bool = False,
+               jit: str = "full") -> dict[str, str]:
     root = settings.root
     cores = os.cpu_count() or 2
     return {
@@ -61,7 +62,7 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.extraJavaOptions": " ".join([  # each path quoted: Spark splits this string like a shell
             "-Duser.timezone=UTC", jvm_option("derby.system.home", root / "_derby"),
-            jvm_option("log4j2.configurationFile", LOG4J2), *jit_options(),
+            jvm_option("log4j2.configurationFile", LOG4J2), *jit_options(jit), *gc_options(),
         ]),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
@@ -80,13 +81,25 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
     }
 
 
-# Local Spark is one JVM (driver and executor) whose work, per `fitlake bench --profile`, is mostly planning, code
-# generation and Delta log handling, each done once: FITLAKE_JIT=c1 stops the JIT at C1, which cut the CPU of a
-# `fitlake run` on the real export by 13-17 % here (benchmarks/results/README.md). Not the default: C1's larger
-# stack frames overflowed a task thread's stack in MLlib training (java.lang.StackOverflowError, which Spark treats
-# as fatal and which ends the whole local JVM), so `fitlake train` needs the default JIT.
-def jit_options() -> list[str]:
-    return ["-XX:TieredStopAtLevel=1"] if os.environ.get("FITLAKE_JIT", "full").lower() == "c1" else []
+# Local Spark is one JVM (driver and executor) whose work on small inputs is mostly planning, Delta log handling and
+# compiling the JVM's own hot code, each done once. Two JVM settings cut that CPU (A/B on `fitlake run` over the
+# real export, benchmarks/results/README.md "JVM settings"): the JIT stopped at C1 (``jit="c1"``: `fitlake run` asks for
+# it when its input is small enough to be interpreted; C2's faster code pays off over more data) and the parallel collector instead of G1 (fewer concurrent GC threads competing for 2 cores). Training keeps
+# the full JIT (``jit="full"``, the default): C1's larger stack frames overflowed a task thread's stack in MLlib
+# (java.lang.StackOverflowError, fatal to the local JVM). FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
+def jit_options(jit: str = "full") -> list[str]:
+    jit = os.environ.get("FITLAKE_JIT", jit).lower()
+    return ["-XX:TieredStopAtLevel=1"] if jit == "c1" else []
+
+
+def gc_options() -> list[str]:
+    return ["-XX:+UseParallelGC"] if os.environ.get("FITLAKE_GC", "parallel").lower() == "parallel" else []
+
+
+def cds_archive(java: str, options: dict[str, str]) -> Path:
+    """The class data archive (``fitlake.cds``) for a local JVM started with ``options``."""
+    extra = [Path(p) for p in options.get("spark.driver.extraClassPath", "").split(os.pathsep) if p]
+    return cds.archive_path(jars.jar_dir(), java, extra)
 
 
 # Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
@@ -119,8 +132,10 @@ def get_spark(
     jar_groups: tuple[str, ...] = ("delta",),
     ui: bool = False,
     conf: dict[str, str] | None = None,
+    jit: str = "full",
 ):
-    """Return the SparkSession for ``settings``' target (Databricks: the active one, unchanged)."""
+    """Return the SparkSession for ``settings``' target (Databricks: the active one, unchanged). ``jit="c1"``: a
+    local JVM for ETL only (``jit_options``); a JVM already running keeps its settings."""
     from pyspark.sql import SparkSession
 
     if on_databricks():
@@ -132,15 +147,17 @@ def get_spark(
         import importlib
 
         return importlib.import_module("fitlake_bundle.standin").get_spark(settings, app_name, jar_groups, conf)
-    check_java()
+    java = check_java()
     try:
-        options = local_conf(settings, jar_groups, ui=ui)
+        options = local_conf(settings, jar_groups, ui=ui, jit=jit)
     except jars.JarCacheError as e:
         raise FitlakeSetupError(str(e)) from e
     master = os.environ.get("FITLAKE_SPARK_MASTER")
     launched_here = "PYSPARK_GATEWAY_PORT" not in os.environ
     if launched_here and not master:  # our JVM, one machine: the local file system without forks (localfs.py)
-        options.update(localfs.spark_conf(jars.jar_dir()))
+        options.update(localfs.spark_conf(jars.jar_dir()))  # and the class data archive (cds.py)
+        words = [jvm_word(w) for w in cds.jvm_options(cds_archive(java, options))]
+        options["spark.driver.extraJavaOptions"] = " ".join([options["spark.driver.extraJavaOptions"], *words])
     options.update(conf or {})
     try:
         settings.root.mkdir(parents=True, exist_ok=True)

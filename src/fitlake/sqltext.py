@@ -26,10 +26,15 @@ def delta_path(path: str | os.PathLike) -> str:
 
 
 def jvm_option(name: str, value: str | os.PathLike) -> str:
-    """``-Dname=value`` as one word of a Spark ``extraJavaOptions`` string, which Spark splits like a shell does:
+    """``-Dname=value`` as one word of a Spark ``extraJavaOptions`` string (``jvm_word``)."""
+    return jvm_word(f"-D{name}={os.fspath(value)}")
+
+
+def jvm_word(text: str) -> str:
+    """``text`` as one word of a Spark ``extraJavaOptions`` string, which Spark splits like a shell does:
     double-quoted, with backslash and double quote escaped."""
-    v = os.fspath(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"-D{name}={v}"'
+    v = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{v}"'
 
 
 def create_table_sql(path: str | os.PathLike, schema, partition_by=(), cluster_by=(), properties=None) -> str:
