@@ -162,6 +162,9 @@ def log_and_register(settings: Settings, record: RunRecord, model, input_example
             signature=infer_signature(input_example, output_example), input_example=input_example,
             pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
             dfs_tmpdir=dfs_tmpdir(settings),
+            # MLflow would load the logged model back through pyfunc and predict the input example (11 s of two
+            # models' logging on the real export); output_example above is that prediction, by the same model
+            validate_serving_input=False,
         )
         # metrics belong to the logged model (MLflow 3 LoggedModel) and to the data they were measured on
         mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if v is not None and not math.isnan(v)},
