@@ -22,11 +22,16 @@ def main(args) -> int:
               "as the last finished `fitlake score` left them (checked from the Delta logs and the MLflow store, "
               f"without starting Spark); total {time.monotonic() - started:.1f} s")
         return 0
+    from fitlake.ml import tracking
+
+    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
     from fitlake.ml.scoring import score
     from fitlake.spark import execution_conf, get_spark
 
     conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
-    results = score(get_spark(settings, app_name="fitlake-score", conf=conf), settings)
+    spark = get_spark(settings, app_name="fitlake-score", conf=conf)
+    warm.join()
+    results = score(spark, settings)
     scored = sum(r["status"] == "scored" for r in results)
     due = [r["model"] for r in results if r.get("retrain_due")]
     print(f"fitlake score: {scored} scored, {len(results) - scored} skipped"

@@ -29,12 +29,16 @@ def main(args) -> int:
               "are those of the last finished `fitlake train` (checked from the Delta logs and the MLflow store, "
               f"without starting Spark; --force retrains); total {time.monotonic() - started:.1f} s")
         return 0
+    from fitlake.ml import tracking
+
+    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
     from fitlake.ml.train import train
     from fitlake.spark import execution_conf, get_spark
 
     conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
-    results = train(get_spark(settings, app_name="fitlake-train", conf=conf), settings, args.model, args.source,
-                    force=args.force)
+    spark = get_spark(settings, app_name="fitlake-train", conf=conf)
+    warm.join()
+    results = train(spark, settings, args.model, args.source, force=args.force)
     counts = {s: sum(r["status"] == s for r in results) for s in ("trained", "unchanged", "skipped")}
     print(f"fitlake train: {counts['trained']} trained, {counts['unchanged']} unchanged, {counts['skipped']} skipped; "
           f"MLflow UI: mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,6 +39,25 @@ def configure(settings: Settings) -> None:
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if not settings.is_local:  # mlflow.spark.load_model (scoring, pyfunc) reads MLFLOW_DFS_TMP too
         os.environ["MLFLOW_DFS_TMP"] = dfs_tmpdir(settings)
+
+
+def warm_up(settings: Settings) -> threading.Thread:
+    """Import MLflow and open (on an empty lakehouse: create and migrate) its store in a thread, while the caller
+    starts the JVM: both are seconds of mostly one core each (MLflow's migrations of a new SQLite store: 10 s of a
+    `fitlake train` on the real export under load). Errors are left to the first real MLflow call."""
+
+    def run() -> None:
+        try:
+            from mlflow import MlflowClient
+
+            configure(settings)
+            MlflowClient().search_registered_models(max_results=1)
+        except Exception as e:  # noqa: BLE001 - the real call reports it
+            log.debug("MLflow warm-up failed: %s", e)
+
+    thread = threading.Thread(target=run, name="fitlake-mlflow-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def dfs_tmpdir(settings: Settings) -> str:
