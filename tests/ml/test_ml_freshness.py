@@ -84,3 +84,17 @@ def test_cli_says_nothing_new_without_importing_spark(lake):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert f"fitlake {command}: nothing new" in done.stdout and "without starting Spark" in done.stdout
+
+
+def test_the_snapshot_names_every_registered_model_and_input():
+    from fitlake.ml.train import CALORIES_SPECS, MODELS
+
+    keys = {m for m in MODELS if m != "calories"} | {s.model_key for s in CALORIES_SPECS.values()}
+    assert set(freshness.MODEL_KEYS) == keys
+    import re
+
+    reads = set()  # every table the ML package reads through read_optional / read_required
+    for path in Path(freshness.__file__).parent.glob("*.py"):
+        reads |= set(re.findall(r'read_(?:optional|required)\(spark, settings, "(\w+)", "(\w+)"', path.read_text()))
+    assert reads and reads <= set(freshness.INPUT_TABLES) | set(freshness.SCORE_OUTPUTS)
+    assert set(freshness.INPUT_TABLES) <= reads

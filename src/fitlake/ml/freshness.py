@@ -28,7 +28,7 @@ INPUT_TABLES = (("silver", "activity"), ("silver", "daily_activity"), ("gold", "
 # What scoring writes: a changed or deleted output table is rescored.
 SCORE_OUTPUTS = (("gold", "user_personas"), ("gold", "predicted_calories"), ("gold", "predicted_activity_type"),
                  ("gold", "activity_recommendations"), ("gold", "model_monitoring"))
-MODEL_KEYS = ("personas", "activity", "calories_activity", "calories_fitbit", "recommend")
+MODEL_KEYS = ("personas", "activity", "calories", "calories_fitbit", "recommend")  # train.MODELS, CALORIES_SPECS
 STATE_FILE = "_fitlake_inputs.json"
 
 
