@@ -1,24 +1,14 @@
-"""Fixtures of the ML tests: one lakehouse root, and so one MLflow store, per test module."""
+"""Fixtures of the ML tests: one lakehouse root, and so one MLflow store, per test module.
+
+The suite's session interprets Spark plans (``spark.INTERPRETED``), as `fitlake train` and `fitlake score` do on
+inputs below ``FITLAKE_INTERPRETED_MAX_BYTES`` (``cli_train``/``cli_score`` -> ``spark.execution_conf``): the ML
+modules run MLlib in that mode too (on the real export it fits the same models with the same metrics)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ml_synth import write_lakehouse
-
-
-@pytest.fixture(scope="module")
-def spark(spark):
-    """The suite's session with Spark's compiled plans while an ML module runs (`fitlake train` does not interpret)."""
-    from fitlake.spark import INTERPRETED
-
-    compiled = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
-    assert compiled.keys() == INTERPRETED.keys()
-    for key, value in compiled.items():
-        spark.conf.set(key, value)
-    yield spark
-    for key, value in INTERPRETED.items():
-        spark.conf.set(key, value)
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,10 @@ REGISTERED = ("personas", "activity", "calories", "calories_fitbit", "recommend"
 
 @pytest.fixture(scope="module")
 def trained(spark, ml_lakehouse):
-    # The served-input check of log_model reloads every model through pyfunc (seconds each); scoring below loads
-    # and runs the registered models anyway, so this module skips that duplicate check.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("mlflow.models.utils._validate_serving_input", lambda **_: None)
-        results = train(spark, ml_lakehouse, "all", k_max=5)
-        yield {r["model"]: r for r in results}, mp
+    # log_and_register logs without MLflow's served-input re-check (a pyfunc reload per model); scoring below loads
+    # and runs the registered models
+    results = train(spark, ml_lakehouse, "all", k_max=5)
+    return {r["model"]: r for r in results}, None
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,31 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from fitlake.ml.scoring import score
-    from fitlake.spark import get_spark
+    import time
 
+    from fitlake.ml import freshness
+
+    started = time.monotonic()
     settings = settings_from_args(args)
-    results = score(get_spark(settings, app_name="fitlake-score"), settings)
+    before = freshness.snapshot(settings, "score", {})
+    if freshness.is_current(settings, "score", before):
+        print("fitlake score: nothing new: the input tables, the @champion models and the gold tables scored are "
+              "as the last finished `fitlake score` left them (checked from the Delta logs and the MLflow store, "
+              f"without starting Spark); total {time.monotonic() - started:.1f} s")
+        return 0
+    from fitlake.ml import tracking
+
+    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
+    from fitlake.ml.scoring import score
+    from fitlake.spark import execution_conf, get_spark
+
+    conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
+    spark = get_spark(settings, app_name="fitlake-score", conf=conf)
+    warm.join()
+    results = score(spark, settings)
     scored = sum(r["status"] == "scored" for r in results)
     due = [r["model"] for r in results if r.get("retrain_due")]
     print(f"fitlake score: {scored} scored, {len(results) - scored} skipped"
           + (f"; retrain due: {', '.join(due)} (see gold.model_monitoring)" if due else ""))
+    freshness.record(settings, "score", before)
     return 0

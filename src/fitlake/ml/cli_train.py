@@ -17,13 +17,30 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from fitlake.ml.train import train
-    from fitlake.spark import get_spark
+    import time
 
+    from fitlake.ml import freshness
+
+    started = time.monotonic()
     settings = settings_from_args(args)
-    results = train(get_spark(settings, app_name="fitlake-train"), settings, args.model, args.source,
-                    force=args.force)
+    before = freshness.snapshot(settings, "train", {"model": args.model, "source": args.source})
+    if not args.force and freshness.is_current(settings, "train", before):
+        print("fitlake train: nothing new: the input tables' Delta versions, the ML code and the registered models "
+              "are those of the last finished `fitlake train` (checked from the Delta logs and the MLflow store, "
+              f"without starting Spark; --force retrains); total {time.monotonic() - started:.1f} s")
+        return 0
+    from fitlake.ml import tracking
+
+    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
+    from fitlake.ml.train import train
+    from fitlake.spark import execution_conf, get_spark
+
+    conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
+    spark = get_spark(settings, app_name="fitlake-train", conf=conf)
+    warm.join()
+    results = train(spark, settings, args.model, args.source, force=args.force)
     counts = {s: sum(r["status"] == s for r in results) for s in ("trained", "unchanged", "skipped")}
     print(f"fitlake train: {counts['trained']} trained, {counts['unchanged']} unchanged, {counts['skipped']} skipped; "
           f"MLflow UI: mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}")
+    freshness.record(settings, "train", before)
     return 0

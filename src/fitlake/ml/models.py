@@ -98,30 +98,48 @@ def _labels(assigned: DataFrame) -> dict:
     return {r["user_id"]: r["prediction"] for r in assigned.select("user_id", "prediction").collect()}
 
 
-def fit_personas(users: DataFrame, features: tuple[str, ...], ks: range, resamples: int = RESAMPLES) -> PersonaFit:
+def fit_personas(users: DataFrame, features: tuple[str, ...], ks: range, resamples: int = RESAMPLES,
+                 workers: int | None = None) -> PersonaFit:
     """Fit KMeans for each k on the scaled users and keep a *stable* k (``choose_k``): stability is how well the
     clustering of all users is reproduced (adjusted Rand index) by k-means fitted on 80 % resamples of them.
     Silhouette alone preferred the coarsest split (k = 2 on the generated data, which has 5 latent personas); a k
-    that cuts a real group in two cuts it differently on every resample."""
+    that cuts a real group in two cuts it differently on every resample.
+
+    The fits are independent and each is a chain of small Spark jobs whose time is mostly scheduling latency, one
+    task at a time: they run ``workers`` at a time (default: Spark's default parallelism), each with its own seed,
+    so the results are those of fitting them one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
     prep = persona_preprocessing(features).fit(users)
     scaled = prep.transform(users).select("user_id", "features").cache()
     try:
         evaluator = ClusteringEvaluator(featuresCol="features")
-        fits, curve, stability = {}, {}, {}
-        for k in ks:
+
+        def full(k: int):
             km = KMeans(k=k, seed=SEED, maxIter=20, featuresCol="features", predictionCol="prediction").fit(scaled)
-            fits[k] = km
             assigned = km.transform(scaled)
-            curve[k] = _silhouette(evaluator, assigned)
-            full = _labels(assigned)
-            scores = []
-            for b in range(resamples):
-                sub = scaled.where(F.pmod(F.xxhash64("user_id", F.lit(b)), F.lit(100)) < RESAMPLE_SHARE)
-                part = _labels(KMeans(k=k, seed=SEED + b + 1, maxIter=20, featuresCol="features",
-                                      predictionCol="prediction").fit(sub).transform(sub))
-                common = sorted(part)
-                scores.append(adjusted_rand_index([full[u] for u in common], [part[u] for u in common]))
-            stability[k] = sum(scores) / len(scores) if scores else float("nan")
+            return km, _silhouette(evaluator, assigned), _labels(assigned)
+
+        def resample(k: int, b: int) -> dict:
+            sub = scaled.where(F.pmod(F.xxhash64("user_id", F.lit(b)), F.lit(100)) < RESAMPLE_SHARE)
+            return _labels(KMeans(k=k, seed=SEED + b + 1, maxIter=20, featuresCol="features",
+                                  predictionCol="prediction").fit(sub).transform(sub))
+
+        workers = workers or max(1, scaled.sparkSession.sparkContext.defaultParallelism)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fitlake-kmeans") as pool:
+            fulls = {k: pool.submit(full, k) for k in ks}
+            parts = {(k, b): pool.submit(resample, k, b) for k in ks for b in range(resamples)}
+            fits, curve, labels = {}, {}, {}
+            for k, future in fulls.items():
+                fits[k], curve[k], labels[k] = future.result()
+            stability = {}
+            for k in ks:
+                scores = []
+                for b in range(resamples):
+                    part = parts[(k, b)].result()
+                    common = sorted(part)
+                    scores.append(adjusted_rand_index([labels[k][u] for u in common], [part[u] for u in common]))
+                stability[k] = sum(scores) / len(scores) if scores else float("nan")
         best = choose_k(stability, curve)
     finally:
         scaled.unpersist()

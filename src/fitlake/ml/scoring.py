@@ -80,7 +80,8 @@ def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows
 
 class _Monitor:
     """One model's monitoring in one scoring run: the drift of the rows it scores is measured before they are
-    merged (the merge makes them "already scored"), the rolling error after (it reads the merged gold table)."""
+    merged (the merge makes them "already scored"), the rolling error after (it reads the merged gold table).
+    ``scored`` is the caller's, cached by it for the merge that follows (one computation of the scored rows)."""
 
     def __init__(self, spark, settings: Settings, model_key: str, version: str, scored: DataFrame,
                  id_cols: list[str]):
@@ -90,16 +91,12 @@ class _Monitor:
         self.batch = None
         if self.baseline is None:
             return
-        scored = scored.cache()
-        try:
-            n = scored.count()
-            if n == 0:  # nothing new scored: nothing to monitor (a rerun records nothing)
-                return
-            self.batch = monitoring.batch_id(settings.model_name(model_key), version, scored, id_cols)
-            if n >= config.MONITOR_MIN_ROWS:
-                self.rows = monitoring.drift_rows(spark, scored, self.baseline)
-        finally:
-            scored.unpersist()
+        n = scored.count()
+        if n == 0:  # nothing new scored: nothing to monitor (a rerun records nothing)
+            return
+        self.batch = monitoring.batch_id(settings.model_name(model_key), version, scored, id_cols)
+        if n >= config.MONITOR_MIN_ROWS:
+            self.rows = monitoring.drift_rows(spark, scored, self.baseline)
 
     def finish(self, predictions: DataFrame | None = None, error=None) -> dict:
         if self.baseline is None:
@@ -129,14 +126,17 @@ def score_personas(spark, settings: Settings) -> dict:
     missing = [c for c in imputer.getInputCols() if c not in users.columns]
     users = users.withColumns({c: F.lit(None).cast("double") for c in missing})  # imputed like unseen values
     names = F.array(*[F.lit(n) for n in mdl.persona_model_names(model)])
-    monitor = _Monitor(spark, settings, "personas", version, model.transform(users),
-                       ["user_id", *imputer.getInputCols()])
-    scored = model.transform(users).select(
-        "user_id", F.col("prediction").cast("int").alias("persona_id"),
-        F.element_at(names, F.col("prediction").cast("int") + 1).alias("persona_name"))
-    out = _with_model(scored, settings, "personas", version)
-    merged = merge_changed(spark, settings, "user_personas", PERSONAS_SCHEMA, out, ["user_id"],
-                           ["persona_id", "persona_name", "model_version"])
+    predicted = model.transform(users).cache()
+    try:
+        monitor = _Monitor(spark, settings, "personas", version, predicted, ["user_id", *imputer.getInputCols()])
+        scored = predicted.select(
+            "user_id", F.col("prediction").cast("int").alias("persona_id"),
+            F.element_at(names, F.col("prediction").cast("int") + 1).alias("persona_name"))
+        out = _with_model(scored, settings, "personas", version)
+        merged = merge_changed(spark, settings, "user_personas", PERSONAS_SCHEMA, out, ["user_id"],
+                               ["persona_id", "persona_name", "model_version"])
+    finally:
+        predicted.unpersist()
     return {"table": "gold.user_personas", "version": version, **merged, **monitor.finish()}
 
 
@@ -161,15 +161,20 @@ def score_calories(spark, settings: Settings, source: str) -> dict:
     version, model = _champion(settings, spec.model_key)
     frame = calories_frame(spark, settings, source)
     todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_calories"), version, source)
-    monitor = _Monitor(spark, settings, spec.model_key, version, model.transform(todo),
-                       ["user_id", "date", "_input_updated_at"])
-    out = model.transform(todo).select(
-        "source", "user_id", "date", F.col(spec.label).cast("double").alias("actual_calories"),
-        F.col("prediction").alias("predicted_calories"),
-        (F.col(spec.label) - F.col("prediction")).alias("residual"), "_input_updated_at")
-    out = _with_model(out, settings, spec.model_key, version)
-    merged = merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out, ["source", "user_id", "date"],
-                           ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])
+    predicted = model.transform(todo).cache()
+    try:
+        monitor = _Monitor(spark, settings, spec.model_key, version, predicted,
+                           ["user_id", "date", "_input_updated_at"])
+        out = predicted.select(
+            "source", "user_id", "date", F.col(spec.label).cast("double").alias("actual_calories"),
+            F.col("prediction").alias("predicted_calories"),
+            (F.col(spec.label) - F.col("prediction")).alias("residual"), "_input_updated_at")
+        out = _with_model(out, settings, spec.model_key, version)
+        merged = merge_changed(spark, settings, "predicted_calories", CALORIES_SCHEMA, out,
+                               ["source", "user_id", "date"],
+                               ["predicted_calories", "actual_calories", "model_version", "_input_updated_at"])
+    finally:
+        predicted.unpersist()
     mine = _mine(spark, settings, "predicted_calories", spec.model_key, version, "actual_calories")
     return {"table": f"gold.predicted_calories ({source})", "version": version, **merged,
             **monitor.finish(mine.where(F.col("source") == source), F.abs(F.col("residual")))}
@@ -179,14 +184,19 @@ def score_activity_type(spark, settings: Settings) -> dict:
     version, model = _champion(settings, "activity")
     frame = fx.activity_features(read_required(spark, settings, "silver", "activity", "activity"))
     todo = not_yet_scored(frame, read_optional(spark, settings, "gold", "predicted_activity_type"), version)
-    monitor = _Monitor(spark, settings, "activity", version, model.transform(todo),
-                       ["user_id", "date", "_input_updated_at"])
-    out = model.transform(todo).select(
-        "user_id", "date", F.col("activity_type").alias("actual_activity_type"), "predicted_activity_type",
-        F.array_max(vector_to_array("probability")).alias("probability"), "_input_updated_at")
-    out = _with_model(out, settings, "activity", version)
-    merged = merge_changed(spark, settings, "predicted_activity_type", ACTIVITY_TYPE_SCHEMA, out, ["user_id", "date"],
-                           ["predicted_activity_type", "actual_activity_type", "model_version", "_input_updated_at"])
+    predicted = model.transform(todo).cache()
+    try:
+        monitor = _Monitor(spark, settings, "activity", version, predicted, ["user_id", "date", "_input_updated_at"])
+        out = predicted.select(
+            "user_id", "date", F.col("activity_type").alias("actual_activity_type"), "predicted_activity_type",
+            F.array_max(vector_to_array("probability")).alias("probability"), "_input_updated_at")
+        out = _with_model(out, settings, "activity", version)
+        merged = merge_changed(spark, settings, "predicted_activity_type", ACTIVITY_TYPE_SCHEMA, out,
+                               ["user_id", "date"],
+                               ["predicted_activity_type", "actual_activity_type", "model_version",
+                                "_input_updated_at"])
+    finally:
+        predicted.unpersist()
     mine = _mine(spark, settings, "predicted_activity_type", "activity", version, "actual_activity_type")
     wrong = (F.col("predicted_activity_type") != F.col("actual_activity_type")).cast("double")
     return {"table": "gold.predicted_activity_type", "version": version, **merged, **monitor.finish(mine, wrong)}

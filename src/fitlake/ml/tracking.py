@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,6 +39,25 @@ def configure(settings: Settings) -> None:
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if not settings.is_local:  # mlflow.spark.load_model (scoring, pyfunc) reads MLFLOW_DFS_TMP too
         os.environ["MLFLOW_DFS_TMP"] = dfs_tmpdir(settings)
+
+
+def warm_up(settings: Settings) -> threading.Thread:
+    """Import MLflow and open (on an empty lakehouse: create and migrate) its store in a thread, while the caller
+    starts the JVM: both are seconds of mostly one core each (MLflow's migrations of a new SQLite store: 10 s of a
+    `fitlake train` on the real export under load). Errors are left to the first real MLflow call."""
+
+    def run() -> None:
+        try:
+            from mlflow import MlflowClient
+
+            configure(settings)
+            MlflowClient().search_registered_models(max_results=1)
+        except Exception as e:  # noqa: BLE001 - the real call reports it
+            log.debug("MLflow warm-up failed: %s", e)
+
+    thread = threading.Thread(target=run, name="fitlake-mlflow-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def dfs_tmpdir(settings: Settings) -> str:
@@ -162,6 +182,9 @@ def log_and_register(settings: Settings, record: RunRecord, model, input_example
             signature=infer_signature(input_example, output_example), input_example=input_example,
             pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
             dfs_tmpdir=dfs_tmpdir(settings),
+            # MLflow would load the logged model back through pyfunc and predict the input example (11 s of two
+            # models' logging on the real export); output_example above is that prediction, by the same model
+            validate_serving_input=False,
         )
         # metrics belong to the logged model (MLflow 3 LoggedModel) and to the data they were measured on
         mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if v is not None and not math.isnan(v)},
