@@ -91,3 +91,70 @@ def fixture_landing_baseline(request) -> dict:
 
 def table_paths(root: Path, layers: tuple[str, ...]) -> dict[str, Path]:
     return delta_tables(root, layers)
+
+
+# ---- the incremental baseline: fixtures/landing delivered as days 1-3, a no-op rerun, then day 4 ----------------------
+LAST_DAY = "2023-04-04"
+
+
+def stage_landing(landing: Path, last_day: bool) -> None:
+    """Copy fixtures/landing's files of the last day (``last_day``) or of every other day into ``landing``."""
+    import shutil
+
+    for f in LANDING.rglob("*"):
+        if f.is_file() and (LAST_DAY in f.as_posix()) == last_day:
+            target = landing / f.relative_to(LANDING)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
+
+
+def _build_incremental(spark, folder: Path) -> dict:
+    from fitlake.config import TABLES, Settings
+    from fitlake.pipeline import run_pipeline
+    from fitlake.silver.merge import table_version
+
+    def versions(settings):  # as tests/pipeline/pipeline_support.versions
+        return {f"{layer}.{name}": table_version(None, settings.table(layer, name))
+                for layer in ("silver", "quarantine", "gold") for name in TABLES[layer]}
+
+    settings = Settings(root=folder / "lakehouse", landing=folder / "landing")
+    runs = []
+
+    def run():
+        lines: list[str] = []
+        report = run_pipeline(spark, settings, say=lines.append)
+        report.lines = lines
+        runs.append(report)
+
+    forget_catalog(spark)
+    stage_landing(settings.landing_dir, last_day=False)
+    run()
+    v1 = versions(settings)
+    run()  # nothing new: must commit nothing (test_pipeline_fixture_landing)
+    v2 = versions(settings)
+    stage_landing(settings.landing_dir, last_day=True)
+    run()
+    forget_catalog(spark)  # the next test of this worker registers its own roots
+    return {"root": settings.root, "landing": settings.landing_dir, "runs": runs, "v1": v1, "v2": v2}
+
+
+def fixture_landing_incremental(request) -> dict:
+    """fixtures/landing in two deliveries on an empty lakehouse (days 1-3; a rerun with nothing new; day 4), built
+    once per session and shared: the end-to-end checks (tests/pipeline/test_pipeline_fixture_landing.py) and the
+    maintain/forget lakehouse (tests/ops/test_maintain_forget.py, which streams the events onto a copy) read it.
+    Read-only: ``copy_incremental`` gives a test its own copy (the lakehouse and its landing; bronze's state names
+    landing files by landing-relative path, so the copy's runs see the same files as already ingested)."""
+    return shared_build(request.getfixturevalue("tmp_path_factory"), "fixture-landing-incremental",
+                        input_key(LANDING, incremental_last_day=LAST_DAY),
+                        lambda folder: _build_incremental(request.getfixturevalue("spark"), folder))
+
+
+def copy_incremental(request, target: Path) -> dict:
+    """A private copy of the incremental baseline under ``target``: {"root", "landing", "runs", "v1", "v2"}."""
+    import shutil
+
+    built = fixture_landing_incremental(request)
+    root, landing = target / "lakehouse", target / "landing"
+    shutil.copytree(built["root"], root, symlinks=True)
+    shutil.copytree(built["landing"], landing, symlinks=True)
+    return {**built, "root": root, "landing": landing}

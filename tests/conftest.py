@@ -67,13 +67,13 @@ def kaggle_dir() -> Path:
 # inside a file never changes (some files' tests run in order on one lakehouse).
 DURATIONS_KEY = "fitlake/file_seconds"
 KNOWN_SECONDS = {
-    "tests/ops/test_maintain_forget.py": 600,
+    "tests/ops/test_maintain_forget.py": 560,  # builds the shared incremental baseline (tests/baselines.py)
     "tests/faults/test_kill9.py": 500,
     "tests/bundle/test_standin_run.py": 450,
     "tests/ml/test_ml_pipeline.py": 300,
     "tests/bad_input/test_bad_corpus.py": 290,
     "tests/faults/test_stream_kill9.py": 270,
-    "tests/pipeline/test_pipeline_fixture_landing.py": 230,
+    "tests/pipeline/test_pipeline_fixture_landing.py": 60,  # reads the incremental baseline: after the file above
     "tests/bundle/test_batch_job_equals_run.py": 220,
     "tests/exports/test_damaged_exports.py": 160,
     "tests/streaming/test_streaming_restart.py": 130,

@@ -104,6 +104,8 @@ def test_stream_job_on_the_dev_target_equals_the_local_run(spark, tmp_path, monk
     workspace = tmp_path / "ws"
     landing = workspace / "Volumes" / "spark_catalog" / SCHEMA / "landing"
     monkeypatch.setenv("FITLAKE_STANDIN_WORKSPACE", str(workspace))
+    # the stream job's spark-submits: no training, C1's less CPU (tests/faults/fault_jobs.job_env)
+    monkeypatch.setenv("FITLAKE_JIT", os.environ.get("FITLAKE_JIT", "c1"))
     monkeypatch.delenv("FITLAKE_LANDING", raising=False)
     monkeypatch.delenv("FITLAKE_ROOT", raising=False)
     bundle = load_bundle(REPO, target="dev", cli_vars={"catalog": "spark_catalog", "node_type_id": "standin"}, user=USER)

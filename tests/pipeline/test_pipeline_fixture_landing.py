@@ -4,7 +4,6 @@ checked where it should have landed, reconciliation is checked per table, and th
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,41 +16,28 @@ from fitlake.gold.job import SQL_DIR, run_sql_file
 from fitlake.pipeline import run_lock, PipelineError, summary_lines
 from fitlake.spark import register_tables
 
-from pipeline_support import FIXTURES, run, versions
+from baselines import LAST_DAY, copy_incremental
+from pipeline_support import FIXTURES
 
 pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
 
 LANDING = FIXTURES / "landing"
-LAST_DAY = "2023-04-04"
-
-
-def _copy(src: Path, dst: Path, last_day: bool) -> None:
-    for f in src.rglob("*"):
-        if f.is_file() and (LAST_DAY in f.as_posix()) == last_day:
-            target = dst / f.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, target)
 
 
 @pytest.fixture(scope="module")
-def e2e(spark, tmp_path_factory):
+def e2e(spark, request, tmp_path_factory):
+    """The session's incremental baseline (tests/baselines.py: days 1-3, a rerun with nothing new, day 4; shared
+    with tests/ops/test_maintain_forget.py, so neither pays for these three runs twice), on a private copy."""
     if not (LANDING / "_manifest.json").is_file():
         pytest.skip("fixtures/landing is not there")
-    root = tmp_path_factory.mktemp("e2e")
-    settings = Settings(root=root / "lakehouse", landing=root / "landing")
-    _copy(LANDING, settings.landing_dir, last_day=False)
-    first = run(spark, settings)
-    v1 = versions(settings)
-    second = run(spark, settings)
-    v2 = versions(settings)
-    _copy(LANDING, settings.landing_dir, last_day=True)
-    third = run(spark, settings)
+    built = copy_incremental(request, tmp_path_factory.mktemp("e2e"))
+    settings = Settings(root=built["root"], landing=built["landing"])
     for layer in ("gold",):  # the session catalog may hold these names for another test's root
         for name in TABLES[layer]:
             spark.sql(f"DROP TABLE IF EXISTS {layer}.{name}")
     register_tables(spark, settings)
     manifest = json.loads((LANDING / "_manifest.json").read_text())
-    return dict(settings=settings, runs=[first, second, third], v1=v1, v2=v2, manifest=manifest)
+    return dict(settings=settings, runs=built["runs"], v1=built["v1"], v2=built["v2"], manifest=manifest)
 
 
 def _read(spark, settings, layer, name):

@@ -46,7 +46,8 @@ def committed_alert_keys(bootstrap: str) -> Counter:
 def _stream(settings: Settings, bootstrap: str, kill_at: str) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "fitlake.cli", "stream", "--root", str(settings.root), "--available-now",
             "--step-goal", str(GOAL), "--alerts-topic", TOPIC, "--alerts-bootstrap", bootstrap]
-    env = {**os.environ, "FITLAKE_FAULT_KILL_AT": kill_at, "FITLAKE_DRIVER_MEMORY": "1g"}
+    env = {"FITLAKE_JIT": "c1",  # a stream, no training: C1's less CPU (tests/faults/fault_jobs.job_env)
+           **os.environ, "FITLAKE_FAULT_KILL_AT": kill_at, "FITLAKE_DRIVER_MEMORY": "1g"}
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, start_new_session=True)
 
 

@@ -38,7 +38,9 @@ def test_kafka_end_to_end_with_replay_and_malformed_message(spark, kafka, tmp_pa
     proc = subprocess.run(
         [sys.executable, "-m", "fitlake.cli", "stream", "--source", "kafka", "--bootstrap", kafka.bootstrap,
          "--topic", TOPIC, "--available-now", "--json", "--root", str(settings.root), "--step-goal", "300"],
-        capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "FITLAKE_DRIVER_MEMORY": "1g"},
+        capture_output=True, text=True, timeout=600,
+        # a stream, no training: C1's less CPU (tests/faults/fault_jobs.job_env)
+        env={"FITLAKE_JIT": "c1", **__import__("os").environ, "FITLAKE_DRIVER_MEMORY": "1g"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -54,7 +54,8 @@ def test_kill_9_mid_batch_then_rerun_equals_an_uninterrupted_run(spark, tmp_path
 
     killed = Settings(root=tmp_path / "killed", step_goal=GOAL)
     land(killed)
-    env = {**os.environ, "FITLAKE_FAULT_KILL_AT": "stream:ingest:silver@2", "FITLAKE_DRIVER_MEMORY": "1g"}
+    env = {"FITLAKE_JIT": "c1",  # a stream, no training: C1's less CPU (tests/faults/fault_jobs.job_env)
+           **os.environ, "FITLAKE_FAULT_KILL_AT": "stream:ingest:silver@2", "FITLAKE_DRIVER_MEMORY": "1g"}
     proc = subprocess.run(
         [sys.executable, "-m", "fitlake.cli", "stream", "--root", str(killed.root), "--available-now",
          "--max-files-per-trigger", "1", "--step-goal", str(GOAL)],
