@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from fitlake import cds, jars
-from fitlake.spark import cds_archive, java_executable
+from fitlake.cds import java_executable
 
 
 def test_the_archive_name_follows_the_class_path(tmp_path):
@@ -43,7 +43,7 @@ def test_make_jars_built_the_archive_and_the_session_jvm_maps_it(spark):
     jvm = spark.sparkContext._jvm
     bean = jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     class_path = [Path(p) for p in str(bean.getClassPath()).split(os.pathsep) if p.endswith(".jar")]
-    archive = cds_archive(java_executable(), {"spark.driver.extraClassPath": os.pathsep.join(
+    archive = cds.archive_for(jars.jar_dir(), java_executable(), {"spark.driver.extraClassPath": os.pathsep.join(
         str(p) for p in class_path if p.name.startswith("fitlake-localfs-"))})
     assert archive.is_file(), f"no class data archive at {archive}: `make jars` builds it"
     assert archive.parent == jars.jar_dir() / "cds"

@@ -55,6 +55,20 @@ def archive_path(jar_dir: Path, java: str, extra_class_path: list[Path]) -> Path
     return Path(jar_dir) / "cds" / f"fitlake-{digest.hexdigest()[:16]}.jsa"
 
 
+def java_executable() -> str | None:
+    """The ``java`` fitlake starts: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def archive_for(jar_dir: Path, java: str, options: dict[str, str]) -> Path:
+    """The archive for a local JVM started with Spark ``options`` (its ``spark.driver.extraClassPath``)."""
+    extra = [Path(p) for p in options.get("spark.driver.extraClassPath", "").split(os.pathsep) if p]
+    return archive_path(jar_dir, java, extra)
+
+
 def jvm_options(archive: Path) -> list[str]:
     """The driver's JVM options that use ``archive`` (none when it is not built, or FITLAKE_CDS=off); with
     FITLAKE_CDS_DUMP set (``build``), the options that dump one there instead."""

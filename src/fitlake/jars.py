@@ -126,13 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fitlake: {e}", file=sys.stderr)
         return 2
     from fitlake import cds, localfs
-    from fitlake.spark import cds_archive, java_executable
 
     built = localfs.build(jar_dir())  # compiled here, from the repo's sources: nothing to fetch
     print(f"fitlake: {len(paths) + (built is not None)} jars ready in {jar_dir()}")
-    java = java_executable()
+    java = cds.java_executable()
     if java is not None and cds.enabled():
-        archive = cds_archive(java, localfs.spark_conf(jar_dir()))
+        archive = cds.archive_for(jar_dir(), java, localfs.spark_conf(jar_dir()))
         if not archive.is_file():
             print("fitlake: building the JVM's class data archive (one small `fitlake run`)", file=sys.stderr)
         if cds.build(archive) is not None:

@@ -10,11 +10,11 @@ runtime's session and add nothing.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from fitlake import cds, jars, localfs
+from fitlake.cds import java_executable  # noqa: F401 - part of this module's API
 from fitlake.config import TABLES, Settings, TableRef, load_settings, on_databricks, standin_root
 from fitlake.sqltext import jvm_option, jvm_word, string_literal
 
@@ -24,13 +24,6 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties").as_uri()
 
 class FitlakeSetupError(RuntimeError):
     """A setup problem, said in one sentence with its fix."""
-
-
-def java_executable() -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
-    return shutil.which("java")
 
 
 def check_java() -> str:
@@ -96,12 +89,6 @@ def gc_options() -> list[str]:
     return ["-XX:+UseParallelGC"] if os.environ.get("FITLAKE_GC", "parallel").lower() == "parallel" else []
 
 
-def cds_archive(java: str, options: dict[str, str]) -> Path:
-    """The class data archive (``fitlake.cds``) for a local JVM started with ``options``."""
-    extra = [Path(p) for p in options.get("spark.driver.extraClassPath", "").split(os.pathsep) if p]
-    return cds.archive_path(jars.jar_dir(), java, extra)
-
-
 # Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
 # third of the JVM's CPU in a `fitlake run` on the real export (2.7 MB) went to compiling code that then ran over a
 # few thousand rows. Below `Settings.interpreted_max_bytes` of input Spark interprets the plans instead; above it,
@@ -156,7 +143,7 @@ def get_spark(
     launched_here = "PYSPARK_GATEWAY_PORT" not in os.environ
     if launched_here and not master:  # our JVM, one machine: the local file system without forks (localfs.py)
         options.update(localfs.spark_conf(jars.jar_dir()))  # and the class data archive (cds.py)
-        words = [jvm_word(w) for w in cds.jvm_options(cds_archive(java, options))]
+        words = [jvm_word(w) for w in cds.jvm_options(cds.archive_for(jars.jar_dir(), java, options))]
         options["spark.driver.extraJavaOptions"] = " ".join([options["spark.driver.extraJavaOptions"], *words])
     options.update(conf or {})
     try:

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from fitlake import delta_io
-from fitlake.delta_io import commit_metrics, table_version, txn_guard, txn_options  # noqa: F401 - used here and by silver, gold, ops
+from fitlake.delta_io import table_version, txn_guard, txn_options  # noqa: F401 - used here and by silver, gold, ops
 from fitlake.config import TableRef
 from fitlake.sqltext import table_clause
 from fitlake.silver.transforms import DELIVERY_PATH_SQL
