@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-BLOCK = re.compile(r"<!-- bench:begin(?: (?P<source>[^\s>]+))? -->\n?(?P<body>.*?)<!-- bench:end -->", re.S)
+# ``<!-- bench:begin [headline] [path/to/run.json] -->``: ``headline`` renders only the figures that have a target
+# (the README's short form), else the whole report (``render``).
+BLOCK = re.compile(r"<!-- bench:begin(?: (?P<kind>headline))?(?: (?P<source>[^\s>]+))? -->\n?(?P<body>.*?)"
+                   r"<!-- bench:end -->", re.S)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -35,12 +38,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def headline_table(bench: dict) -> str:
-    """From the figures with today's ``headline`` rules (a JSON's stored headline may predate a fix)."""
+def headline_table(bench: dict, targets_only: bool = False) -> str:
+    """From the figures with today's ``headline`` rules (a JSON's stored headline may predate a fix); only the
+    figures that have a target, with ``targets_only``."""
     from benchmarks.run import headline
 
     rows = ["| figure | metric | value | target | met |", "| --- | --- | --- | --- | --- |"]
     for h in headline(bench.get("figures", {})):
+        if targets_only and not h.get("target"):
+            continue
         met = h.get("met")
         rows.append(
             f"| {h['figure']} | {h['metric']} | {_fmt(h.get('value'))}{(' ' + h['unit']) if h.get('unit') else ''} "
@@ -121,8 +127,21 @@ def render(bench: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def update_readme(readme: Path, markdown: str, source: str | None = None) -> None:
-    """Replace the block whose marker names ``source`` (by file name), else the unnamed block."""
+def render_headline(bench: dict) -> str:
+    """The figures that have a target, under one line saying when, with what and on what they were measured."""
+    m = bench.get("machine", {})
+    return (f"`{bench.get('command', 'fitlake bench')}`, {m.get('date', '?')[:10]}, {m.get('cores')} cores, load "
+            f"average at start {', '.join(str(x) for x in m.get('load_avg_at_start', []))}:\n\n"
+            f"{headline_table(bench, targets_only=True)}\n")
+
+
+def render_block(bench: dict, kind: str | None) -> str:
+    return render_headline(bench) if kind == "headline" else render(bench)
+
+
+def update_readme(readme: Path, bench: dict, source: str | None = None) -> None:
+    """Replace the block whose marker names ``source`` (by file name), else the unnamed block, with ``bench``
+    rendered the way that block asks (``render_block``)."""
     text = readme.read_text()
     blocks = list(BLOCK.finditer(text))
     name = Path(source).name if source else None
@@ -134,6 +153,7 @@ def update_readme(readme: Path, markdown: str, source: str | None = None) -> Non
     if chosen is None:
         raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers")
     begin = begin or text[chosen.start():chosen.start("body")].rstrip("\n")
+    markdown = render_block(bench, chosen["kind"])
     readme.write_text(f"{text[:chosen.start()]}{begin}\n{markdown}{END}{text[chosen.end():]}")
 
 
@@ -152,7 +172,7 @@ def check(doc: Path, repo: Path = REPO) -> list[str]:
         path = repo / m["source"]
         if not path.is_file():
             problems.append(f"{doc}: {m['source']} does not exist")
-        elif m["body"] != render(json.loads(path.read_text())):
+        elif m["body"] != render_block(json.loads(path.read_text()), m["kind"]):
             problems.append(f"{doc}: the block from {m['source']} differs from its JSON rendered today; rerun "
                             f"python -m benchmarks.report {m['source']} --doc {doc}")
     return problems
@@ -170,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     if not args.bench_json:
         p.error("bench_json is required unless --check is given")
-    md = render(json.loads(Path(args.bench_json).read_text()))
+    bench = json.loads(Path(args.bench_json).read_text())
     if args.readme:
-        update_readme(Path(args.readme), md, args.bench_json)
+        update_readme(Path(args.readme), bench, args.bench_json)
     else:
-        sys.stdout.write(md)
+        sys.stdout.write(render(bench))
     return 0
 
 

@@ -27,10 +27,14 @@ TARGETS = {
     "B1_wall_1x_s": 180.0,
     "B2_plus_one_day_ratio": 0.10,
     "B2_noop_ratio": 0.05,
+    "B1_rss_1x_mb": 4096.0,  # issue #16: peak RSS <= 4 GB
+    "B1_10x_over_1x": 10.0,  # 10x costs at most ten times 1x
+    "B2_noop_wall_s": 3.0,
     "B3_merge_ratio": 1.5,
     "B4_events_per_s": 20_000.0,  # issue #16
     "B4_p95_s": 5.0,
     "B5_spark_over_duckdb_10x": 4.0,
+    "B6_full_over_reference": 1.1,  # the incremental first load, at most 1.1 x a full-overwrite rebuild
     "B7_run_s": 30.0,
     "B7_train_s": 60.0,
     "B7_score_s": 30.0,
@@ -387,13 +391,19 @@ def headline(figures: dict) -> list[dict]:
         if isinstance(run, dict) and "wall_s" in run:
             add("B1", f"full load {key} ({run['users']:,} users x {run['days']} d): wall incl. JVM start",
                 run["wall_s"], key="B1_wall_1x_s" if key == "1x" else None, unit="s")
-            add("B1", f"full load {key}: peak memory (process tree RSS)", run["peak_rss_mb"], unit="MB")
+            add("B1", f"full load {key}: peak memory (process tree RSS)", run["peak_rss_mb"],
+                key="B1_rss_1x_mb" if key == "1x" else None, unit="MB")
             for stage, s in run.get("stages", {}).items():
                 add("B1", f"full load {key}: {stage} rows/s", s.get("rows_per_s"))
+    if all(isinstance(b1.get(k), dict) and "wall_s" in b1[k] for k in ("1x", "10x")):
+        add("B1", "full load 10x / 1x (wall)", round(b1["10x"]["wall_s"] / b1["1x"]["wall_s"], 2),
+            key="B1_10x_over_1x")
     b2 = figures.get("B2", {}).get("1x", {})
     if "plus_one_day_ratio" in b2:
         add("B2", "+1 day, share of the full run (wall)", b2["plus_one_day_ratio"], key="B2_plus_one_day_ratio")
         add("B2", "no-op rerun, share of the full run (wall)", b2["noop_ratio"], key="B2_noop_ratio")
+        if "noop_wall_s" in b2:
+            add("B2", "no-op rerun: wall incl. interpreter", b2["noop_wall_s"], key="B2_noop_wall_s", unit="s")
     b3 = figures.get("B3", {})
     if "ratio_10x_over_1x" in b3:
         add("B3", "one-day MERGE into 10x vs 1x history", b3["ratio_10x_over_1x"], key="B3_merge_ratio")
@@ -422,6 +432,9 @@ def headline(figures: dict) -> list[dict]:
     if "ratio_reference_over_fitlake_full" in b6:  # the other side: a first load costs more than one rebuild
         add("B6", "full-overwrite rebuild / fitlake full load (empty lakehouse)",
             b6["ratio_reference_over_fitlake_full"])
+        if b6["ratio_reference_over_fitlake_full"]:
+            add("B6", "fitlake full load / full-overwrite rebuild", round(1 / b6["ratio_reference_over_fitlake_full"], 2),
+                key="B6_full_over_reference")
     if "reference_wall_s" in b6:
         add("B6", "full-overwrite rebuild: wall incl. JVM start", b6["reference_wall_s"], unit="s")
     b7 = figures.get("B7", {})
@@ -499,7 +512,7 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
     md = render(bench)
     print(md)
     if readme:
-        update_readme(Path(readme), md, str(out))
+        update_readme(Path(readme), bench, str(out))
     if not keep and workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     log(f"wrote {out}")

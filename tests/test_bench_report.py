@@ -54,7 +54,7 @@ def test_no_figures_no_rows_and_no_kept_up_rate_is_zero():
 
 def test_render_lists_what_was_not_measured_and_update_replaces_only_between_markers(tmp_path):
     md = render({"machine": {"cores": 2}, "figures": FIGURES, "total_s": 12.0})
-    assert "| B1 | full load 1x: peak memory (process tree RSS) | 7,000 MB |  | — |" in md
+    assert "| B1 | full load 1x: peak memory (process tree RSS) | 7,000 MB | ≤ 4096 MB | ❌ missed |" in md
     assert "- B1 10x: skipped — --quick skips the 10x runs" in md and "- B6: failed — RuntimeError: boom" in md
     assert "| 20,000 | 20,000 | 9.00 | 30.0 | — | no |" in md
     partial = render({"scales": [1.0, 10.0], "figures": {"B1": {"1x": FIGURES["B1"]["1x"]}, "B4": FIGURES["B4"]}})
@@ -64,12 +64,13 @@ def test_render_lists_what_was_not_measured_and_update_replaces_only_between_mar
     assert "not in this JSON" not in only_b4
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n{BEGIN}\nold numbers\n{END}\ntail\n")
-    update_readme(readme, md)
+    bench = {"machine": {"cores": 2}, "figures": FIGURES, "total_s": 12.0}
+    update_readme(readme, bench)
     text = readme.read_text()
     assert text.startswith("# top\n") and text.endswith(f"{END}\ntail\n") and "old numbers" not in text and md in text
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit):
-        update_readme(readme, md)
+        update_readme(readme, bench)
 
 
 def test_b6_is_reported_both_ways():
@@ -89,8 +90,8 @@ def test_named_blocks_are_updated_from_their_own_json_and_checked(tmp_path):
     doc.write_text("intro\n<!-- bench:begin a.json -->\nstale\n<!-- bench:end -->\nmid\n"
                    "<!-- bench:begin b.json -->\nstale\n<!-- bench:end -->\n")
     assert len(check(doc, tmp_path)) == 2  # both stale
-    update_readme(doc, render(other), "somewhere/b.json")
-    update_readme(doc, render(bench), "a.json")
+    update_readme(doc, other, "somewhere/b.json")
+    update_readme(doc, bench, "a.json")
     assert check(doc, tmp_path) == []
     text = doc.read_text()
     assert text.index("2.50 s") < text.index("mid") < text.index("9.50 s") and text.startswith("intro\n")
@@ -107,3 +108,20 @@ def test_b7_real_export_rows_are_judged_against_their_targets():
     assert met == {"fitlake run": True, "fitlake train": False, "fitlake score": True,
                    "fitlake run again (nothing new)": True}
     assert headline({"B7": {"status": "unavailable", "reason": "no export"}}) == []
+
+
+def test_a_headline_block_renders_only_the_headline_table_and_is_checked(tmp_path):
+    bench = {"command": "fitlake bench --quick", "machine": {"cores": 2, "date": "2026-11-30T09:00:00+00:00",
+                                                            "load_avg_at_start": [0.5]},
+             "figures": FIGURES, "total_s": 12.0}
+    (tmp_path / "q.json").write_text(json.dumps(bench))
+    doc = tmp_path / "README.md"
+    doc.write_text("## Performance\n<!-- bench:begin headline q.json -->\nstale\n<!-- bench:end -->\nend\n")
+    assert len(check(doc, tmp_path)) == 1
+    update_readme(doc, bench, "q.json")
+    assert check(doc, tmp_path) == []
+    text = doc.read_text()
+    assert "`fitlake bench --quick`, 2026-11-30, 2 cores, load average at start 0.5:" in text
+    assert "| B4 | micro-batch latency p95 at that rate | 30.0 s | ≤ 5 s | ❌ missed |" in text  # a figure with a target
+    assert "ingest rows/s" not in text  # no target: left to the full report
+    assert "Per stage" not in text and "Not measured in this run" not in text  # the short form only
