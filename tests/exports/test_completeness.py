@@ -58,7 +58,7 @@ def test_strict_fails_the_run_only_above_the_threshold(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(P, "run_pipeline", fake_run)
     monkeypatch.setattr(P, "is_up_to_date", lambda settings, stages=None: False)
-    monkeypatch.setattr(fitlake.spark, "get_spark", lambda settings, app_name=None, conf=None: None)
+    monkeypatch.setattr(fitlake.spark, "get_spark", lambda settings, app_name=None, conf=None, **_: None)
     parser = __import__("argparse").ArgumentParser()
     P.add_arguments(parser)
     args = ["--root", str(tmp_path / "lake")]
