@@ -83,11 +83,31 @@ def rebuild(spark, root: Path, landing: Path) -> dict:
     daily, sleep = gold("fact_daily_activity"), gold("fact_sleep")
     overwrite(dims.build_dim_date(daily.select("date").unionByName(sleep.select("date"))), "gold", "dim_date")
     overwrite(dims.build_dim_user(daily.select("user_id"), daily, sleep, silver("weight_log")), "gold", "dim_user")
-    overwrite(kpis.build_kpi_wellness_daily(daily, sleep, settings.step_goal), "gold", "kpi_wellness_daily")
+    overwrite(_data_completeness(spark, settings), "gold", "data_completeness")
+    completeness = gold("data_completeness")
+    overwrite(kpis.build_kpi_wellness_daily(daily, sleep, settings.step_goal, completeness), "gold", "kpi_wellness_daily")
     overwrite(kpis.build_kpi_engagement_daily(daily), "gold", "kpi_engagement_daily")
-    overwrite(kpis.build_kpi_sleep_efficiency(sleep), "gold", "kpi_sleep_efficiency")
+    overwrite(kpis.build_kpi_sleep_efficiency(sleep, completeness), "gold", "kpi_sleep_efficiency")
     seconds["gold"] = time.perf_counter() - t1
     return {"seconds": {k: round(v, 2) for k, v in seconds.items()}}
+
+
+def _data_completeness(spark, settings):
+    """gold.data_completeness over every (user, day) of its inputs: the gold job's own builder, given all keys."""
+    from pyspark.sql import functions as F
+
+    from fitlake.gold.job import COMPLETENESS_SOURCES, GoldRun, Scope, _build_data_completeness
+    from fitlake.silver.specs import SPECS
+
+    run = GoldRun(spark, settings)
+    parts = [df.select("user_id", F.expr(SPECS[n].date_expr).alias("date"))
+             for n in COMPLETENESS_SOURCES if (df := run.read("silver", n)) is not None]
+    keys = parts[0]
+    for part in parts[1:]:
+        keys = keys.unionByName(part)
+    keys = keys.where(F.col("date").isNotNull()).distinct()
+    low, high = keys.agg(F.min("date"), F.max("date")).first()
+    return _build_data_completeness(run, Scope(keys, low, high))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,6 +157,13 @@ def test_every_figure_on_the_performance_page_is_rendered_from_committed_json():
     assert not stray, f"figures typed outside the rendered blocks: {stray}"
 
 
+def test_the_readme_performance_figures_are_rendered_from_committed_json():
+    readme = REPO / "README.md"
+    blocks = list(report.BLOCK.finditer(readme.read_text()))
+    assert blocks and all(m["kind"] == "headline" and m["source"] for m in blocks)
+    assert report.check(readme) == []
+
+
 def test_performance_check_fails_when_a_figure_is_edited_by_hand(tmp_path):
     page = tmp_path / "performance.md"
     text = (REPO / "docs" / "performance.md").read_text()
