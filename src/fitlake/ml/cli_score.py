@@ -24,13 +24,8 @@ def main(args) -> int:
         return 0
     from fitlake.ml import tracking
 
-    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
+    spark = tracking.start_spark(settings, "fitlake-score")
     from fitlake.ml.scoring import score
-    from fitlake.spark import execution_conf, get_spark
-
-    conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
-    spark = get_spark(settings, app_name="fitlake-score", conf=conf)
-    warm.join()
     results = score(spark, settings)
     scored = sum(r["status"] == "scored" for r in results)
     due = [r["model"] for r in results if r.get("retrain_due")]

@@ -31,13 +31,8 @@ def main(args) -> int:
         return 0
     from fitlake.ml import tracking
 
-    warm = tracking.warm_up(settings)  # MLflow's import and store while pyspark is imported and the JVM starts
+    spark = tracking.start_spark(settings, "fitlake-train")
     from fitlake.ml.train import train
-    from fitlake.spark import execution_conf, get_spark
-
-    conf = execution_conf(settings, freshness.input_bytes(settings))  # small inputs: plans interpreted
-    spark = get_spark(settings, app_name="fitlake-train", conf=conf)
-    warm.join()
     results = train(spark, settings, args.model, args.source, force=args.force)
     counts = {s: sum(r["status"] == s for r in results) for s in ("trained", "unchanged", "skipped")}
     print(f"fitlake train: {counts['trained']} trained, {counts['unchanged']} unchanged, {counts['skipped']} skipped; "

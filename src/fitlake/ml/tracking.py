@@ -41,6 +41,18 @@ def configure(settings: Settings) -> None:
         os.environ["MLFLOW_DFS_TMP"] = dfs_tmpdir(settings)
 
 
+def start_spark(settings: Settings, app_name: str):
+    """The session of `fitlake train` / `fitlake score`: MLflow warmed up (``warm_up``) while the JVM starts, plans
+    interpreted when the inputs are small (``spark.execution_conf`` over ``freshness.input_bytes``)."""
+    from fitlake.ml import freshness
+    from fitlake.spark import execution_conf, get_spark
+
+    warm = warm_up(settings)
+    spark = get_spark(settings, app_name=app_name, conf=execution_conf(settings, freshness.input_bytes(settings)))
+    warm.join()
+    return spark
+
+
 def warm_up(settings: Settings) -> threading.Thread:
     """Import MLflow and open (on an empty lakehouse: create and migrate) its store in a thread, while the caller
     starts the JVM: both are seconds of mostly one core each (MLflow's migrations of a new SQLite store: 10 s of a
