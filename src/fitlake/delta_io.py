@@ -100,9 +100,9 @@ def ensure_table(spark, ref: TableRef, schema, partition_by: list[str] | None = 
 def create_from(df, ref: TableRef, clause: str = "USING DELTA") -> int:
     """Create ``ref`` holding ``df``'s rows in ONE commit (``CREATE TABLE ... AS SELECT``), where ``ensure_table``
     and an append take two, each with its own snapshot and log write; every column nullable, field metadata (column
-    comments) kept. ``clause``: what follows the name (``sqltext.table_clause``, or a DDL file's own ``USING DELTA CLUSTER
-    BY (date)``). Returns the rows written. Callers create only a table that does not exist: a rerun after this
-    commit finds the table and takes its usual (idempotent) update path."""
+    comments) kept. ``clause``: what follows the name (``sqltext.table_clause``, or a DDL file's own ``USING DELTA
+    CLUSTER BY (date)``). Returns the rows written. Callers create only a table that does not exist: a rerun after
+    this commit finds the table and takes its usual (idempotent) update path."""
     from fitlake.sqltext import delta_path, identifier
 
     if ref.path is not None:

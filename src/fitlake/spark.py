@@ -75,11 +75,12 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
 
 
 # Local Spark is one JVM (driver and executor) whose work on small inputs is mostly planning, Delta log handling and
-# compiling the JVM's own hot code, each done once. Two JVM settings cut that CPU (A/B on `fitlake run` over the
-# real export, benchmarks/results/README.md "JVM settings"): the JIT stopped at C1 (``jit="c1"``: `fitlake run` asks for
-# it when its input is small enough to be interpreted; C2's faster code pays off over more data) and the parallel collector instead of G1 (fewer concurrent GC threads competing for 2 cores). Training keeps
-# the full JIT (``jit="full"``, the default): C1's larger stack frames overflowed a task thread's stack in MLlib
-# (java.lang.StackOverflowError, fatal to the local JVM). FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
+# compiling the JVM's own hot code, each done once. Two JVM settings cut that CPU (benchmarks/results/README.md,
+# "JVM settings"): the JIT stopped at C1 (``jit="c1"``: `fitlake run` asks for it when its input is small enough to
+# be interpreted; C2's faster code pays off over more data) and the parallel collector instead of G1 (fewer
+# concurrent GC threads competing for 2 cores). Training keeps the full JIT (``jit="full"``, the default): C1's
+# larger stack frames overflowed a task thread's stack in MLlib (java.lang.StackOverflowError, fatal to the local
+# JVM). FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
 def jit_options(jit: str = "full") -> list[str]:
     jit = os.environ.get("FITLAKE_JIT", jit).lower()
     return ["-XX:TieredStopAtLevel=1"] if jit == "c1" else []
