@@ -100,7 +100,7 @@ def build(archive: Path, timeout_s: float = 900) -> Path | None:
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(f".{archive.name}.{os.getpid()}")
     with tempfile.TemporaryDirectory(prefix="fitlake-cds-") as tmp:
-        env = {**os.environ, "FITLAKE_CDS_DUMP": str(partial), "FITLAKE_ROOT": str(Path(tmp) / "lake")}
+        env = {**os.environ, "FITLAKE_CDS_DUMP": str(partial)}
         cmd = [sys.executable, "-m", "fitlake.cli", "run", "--root", str(Path(tmp) / "lake"), "--landing", str(landing),
                "--no-generate", "--date-order", "month_first"]
         started = time.monotonic()
@@ -129,7 +129,3 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def remove(jar_dir: Path) -> None:
-    shutil.rmtree(Path(jar_dir) / "cds", ignore_errors=True)
