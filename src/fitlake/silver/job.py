@@ -65,18 +65,54 @@ class TableCounts:
             self.quarantined[rule] = self.quarantined.get(rule, 0) + n
 
 
+def typed_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
+    """Bronze rows typed, with their first failing row-level rule (``_rule``, null when the row passes)."""
+    return bronze.transform(T.with_typed_columns, spec.columns, date_order).transform(T.with_failed_rule, rules)
+
+
 def checked_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
     """Bronze rows typed, with their first failing rule (a row-level rule, else ``conflicting_values_in_delivery``
     when its own file holds the key again with other values, else ``stale_redelivery`` when it lost to a newer
     delivery in the batch that was ingested before it) and their duplicate rank among the valid rows."""
+    return typed_rows(bronze, spec, rules, date_order).transform(with_delivery_checks, spec)
+
+
+def with_delivery_checks(typed: DataFrame, spec: SilverSpec) -> DataFrame:
+    """``typed_rows`` with conflicts, ``_valid``, ``_dup_rank`` and stale re-deliveries: windows over each key."""
     return (
-        bronze.transform(T.with_typed_columns, spec.columns, date_order)
-        .transform(T.with_failed_rule, rules)
-        .transform(T.with_delivery_conflicts, spec.keys, spec.value_columns, CONFLICT_RULE)
+        typed.transform(T.with_delivery_conflicts, spec.keys, spec.value_columns, CONFLICT_RULE)
         .withColumn("_valid", F.col("_rule").isNull())
         .transform(T.with_latest_rank, spec.keys, "_valid")
         .transform(T.with_stale_redeliveries, spec.keys, spec.value_columns, STALE_RULE)
     )
+
+
+MAX_REPEATED_KEYS = 100_000
+"""``checked_from_typed`` runs the key windows only over the rows whose key repeats when at most this many keys
+(by hash) do; above it, over every row (one shuffle and sort of the whole batch either way)."""
+
+
+def repeated_key_hashes(typed: DataFrame, keys) -> list[int] | None:
+    """The hashes (``xxhash64``) of the keys that more than one valid row of ``typed`` holds, or None when there are
+    more than ``MAX_REPEATED_KEYS``. One narrow shuffle (8 bytes a row) instead of the whole rows'."""
+    h = F.when(F.col("_rule").isNull(), F.xxhash64(*[F.col(f"`{k}`") for k in keys])).alias("_h")
+    # filtered on the driver: a filter on _h would be pushed below the aggregate and re-parse every row
+    repeated = typed.groupBy(h).count().where(F.col("count") > 1).select("_h").limit(MAX_REPEATED_KEYS + 2).collect()
+    hashes = [r[0] for r in repeated if r[0] is not None]
+    return hashes if len(hashes) <= MAX_REPEATED_KEYS else None
+
+
+def checked_from_typed(typed: DataFrame, spec: SilverSpec, repeated: list[int] | None) -> DataFrame:
+    """``with_delivery_checks`` computed cheaply: a valid row whose key no other valid row holds
+    (``repeated_key_hashes``) has no conflict, is its key's winner (rank 1) and cannot be stale; a failing row is
+    quarantined whatever its rank. So only the valid rows with a repeated key hash go through the windows (a
+    hash collision only sends a few more). ``repeated`` None: every row does."""
+    if repeated is None:
+        return typed.transform(with_delivery_checks, spec)
+    multi = F.col("_rule").isNull() & F.xxhash64(*[F.col(f"`{k}`") for k in spec.keys]).isin(repeated)
+    single = (typed.where(~multi).withColumn("_valid", F.col("_rule").isNull())
+              .withColumn("_dup_rank", F.lit(1)))
+    return single.unionByName(typed.where(multi).transform(with_delivery_checks, spec))
 
 
 def _query_id(checkpoint: str) -> str:
@@ -89,10 +125,12 @@ def _query_id(checkpoint: str) -> str:
 def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame, batch_id: int, app_id: str) -> TableCounts:
     counts = TableCounts(spec.name, batches=1)
     rules = RULES[spec.name]
-    # Read three times (counts, quarantine, winners). On disk, not in memory: a batch evicted to disk is read back
-    # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
     bronze = bronze.transform(suppression(spark, settings))  # erased users (fitlake forget) never come back
-    checked = checked_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
+    # Typed once and read back four times (key hashes, counts, quarantine, winners); only the rows whose key repeats
+    # are shuffled and sorted (``checked_from_typed``). On disk, not in memory: a batch evicted to disk is read back
+    # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
+    typed = typed_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
+    checked = checked_from_typed(typed, spec, repeated_key_hashes(typed, spec.keys))
     try:
         stats = (
             checked.groupBy("_rule")
@@ -138,7 +176,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 counts.quarantined[STALE_RULE] = counts.quarantined.get(STALE_RULE, 0) + actions["stale"]
         return counts
     finally:
-        checked.unpersist()
+        typed.unpersist()
 
 
 def _seen_version_file(settings: Settings, name: str) -> Path:
