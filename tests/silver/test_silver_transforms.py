@@ -192,3 +192,39 @@ def test_every_spec_has_rules_and_a_key_range_column(name):
     assert spec.prune_column in spec.keys
     names = [r for r, _ in RULES[name]]
     assert names[0] == "not_corrupt_record" and len(names) == len(set(names))
+
+
+def test_only_rows_with_a_repeated_key_need_the_windows(spark, monkeypatch):
+    """The job's shortcut (``checked_from_typed``) gives every row the same rule, validity and winner as the
+    windows over the whole batch; only the valid rows of a repeated key take the windows."""
+    from types import SimpleNamespace
+
+    from fitlake.silver import job
+
+    t1, t2 = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)
+    typed = spark.createDataFrame(
+        [(1, 10, "a.csv", 1, t1, None), (1, 11, "a.csv", 2, t1, None),  # conflict in a.csv
+         (1, 12, "b.csv", 1, t1, None),
+         (2, 20, "a.csv", 3, t1, None), (2, 20, "a.csv", 4, t1, None),  # exact duplicate
+         (2, 99, "a.csv", 5, t1, "v_in_range"),
+         (3, 30, "b.csv", 2, t1, None), (3, 31, "a (again).csv", 6, t2, None),  # stale re-send
+         (5, 50, "a.csv", 8, t1, None),  # alone
+         (6, 60, "a.csv", 9, t1, "v_in_range"), (6, 61, "b.csv", 9, t1, None),  # one valid row of a repeated key
+         (None, 70, "a.csv", 10, t1, "user_id_not_null"), (None, 71, "a.csv", 11, t1, "user_id_not_null"),
+         (0, 0, "a.csv", 12, t1, None)],
+        "user_id INT, v INT, _source_file STRING, _line INT, _ingested_at TIMESTAMP, _rule STRING",
+    )
+    spec = SimpleNamespace(keys=("user_id",), value_columns=("v",))
+    repeated = job.repeated_key_hashes(typed, spec.keys)
+    assert len(repeated) == 3  # users 1, 2 and 3: user 6 has one valid row, null keys fail a rule
+
+    def outcome(df):
+        return {(r.user_id, r.v, r._line): (r._rule, r._valid, r._valid and r._dup_rank == 1) for r in df.collect()}
+
+    full = outcome(typed.transform(job.with_delivery_checks, spec))
+    assert outcome(job.checked_from_typed(typed, spec, repeated)) == full
+    assert outcome(job.checked_from_typed(typed, spec, None)) == full
+    assert full[(3, 31, 6)][0] == "stale_redelivery" and full[(1, 10, 1)][0] == "conflicting_values_in_delivery"
+    assert full[(6, 61, 9)] == (None, True, True) and full[(2, 20, 4)] == (None, True, True)
+    monkeypatch.setattr(job, "MAX_REPEATED_KEYS", 2)  # too many repeated keys: every row takes the windows
+    assert job.repeated_key_hashes(typed, spec.keys) is None
