@@ -32,6 +32,6 @@ def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(request, tmp_pat
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert [line.split()[2] for line in out.stdout.splitlines() if line.startswith("==> ")] == ["ingest", "silver",
                                                                                                  "gold"]
-    got = snapshot(root, skip=NOT_COMPARED)
+    got = snapshot(root, skip=NOT_COMPARED, landing=LANDING)
     baseline = fixture_landing_baseline(request)
     assert diff(baseline["snapshot"], got) == []
