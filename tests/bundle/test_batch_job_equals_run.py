@@ -1,8 +1,8 @@
 """`fitlake bundle run fitlake_batch --target local` = `fitlake run` (issue 7), on fixtures/landing.
 
 Its own file (it was in tests/faults/test_kill9.py) so that xdist's ``--dist loadfile`` can run it beside the kill -9
-chain; both compare with the session's one shared uninterrupted run (tests/baselines.py), which this test asks for
-only after its own three spark-submits, so it seldom waits for it.
+chain; both compare with the session's one shared run of fixtures/landing (tests/baselines.py; bronze's file paths
+compared landing-relative), which this test asks for only after its own three spark-submits, so it seldom waits.
 """
 
 from __future__ import annotations
