@@ -70,7 +70,7 @@ KNOWN_SECONDS = {  # a fresh clone's `make test` alone (/tmp/fc, 522 passed in 1
     "tests/ops/test_maintain_forget.py": 498,  # builds the shared incremental baseline (tests/baselines.py)
     "tests/bundle/test_standin_run.py": 473,
     "tests/ml/test_ml_pipeline.py": 229,
-    "tests/faults/test_kill9.py": 219,  # builds the shared fixture-landing baseline (its first test asks for it)
+    "tests/faults/test_kill9.py": 219,  # reads the same shared run (built by whichever file asks first)
     "tests/bundle/test_batch_job_equals_run.py": 151,
     "tests/faults/test_stream_kill9.py": 143,
     "tests/bad_input/test_bad_corpus.py": 122,
