@@ -1,12 +1,17 @@
-"""The uninterrupted `fitlake run` of fixtures/landing on an empty lakehouse, built once per pytest session (any xdist
-worker; ``shared_runs``) and compared against by several suites: the kill -9 chain (tests/faults/test_kill9.py),
-`fitlake bundle run fitlake_batch --target local` (tests/bundle/test_batch_job_equals_run.py) and the dev target on
-the stand-in workspace (tests/bundle/test_standin_run.py). Keyed on every byte of fixtures/landing.
+"""The session's one shared run of fixtures/landing, built once per pytest session (any xdist worker; ``shared_runs``)
+and read by every suite that compares against it. Keyed on every byte of fixtures/landing.
 
-The build holds the real run lock while a `fitlake run` on the same lakehouse must fail at once and another must wait
-for the lock (3 s) and give up; it then runs the pipeline in the building worker's Spark session, snapshots every
-table (delta-rs), records each table's Delta version, and reruns on the same input (the rerun must change nothing:
-checked by test_kill9). The lakehouse is read-only for its readers: a test that changes anything copies it first.
+fixtures/landing is delivered in two parts on an empty lakehouse: days 1-3 (``fitlake run``, while it holds the real
+run lock a `fitlake run` on the same lakehouse must fail at once and another must wait for the lock (3 s) and give
+up), a rerun with nothing new (must commit nothing, on any bronze/silver/quarantine/gold table), then day 4. Its end
+state is the uninterrupted run the other suites compare with: the kill -9 chain (tests/faults/test_kill9.py), `fitlake
+bundle run fitlake_batch --target local` (tests/bundle/test_batch_job_equals_run.py) and the dev target on the
+stand-in workspace (tests/bundle/test_standin_run.py) each load all of fixtures/landing at once, and must end with
+the same rows (bronze's ``_source_file`` compared landing-relative: ``lake_snapshot.snapshot(landing=...)``); the
+end-to-end checks (tests/pipeline/test_pipeline_fixture_landing.py) and maintain/forget (tests/ops/
+test_maintain_forget.py) read its two deliveries. One build instead of two: it was also built as one uninterrupted
+run of its own (~100 CPU s), whose rows were the same (checked table by table on 2026-11-30: 36 tables, 0 rows
+differ). Read-only for its readers: a test that changes anything copies it first (``copy_incremental``).
 """
 
 from __future__ import annotations
@@ -58,37 +63,6 @@ def run_in_process(spark, root: Path, landing: Path = LANDING) -> list[str]:
     return lines
 
 
-def _build(spark, folder: Path) -> dict:
-    from fitlake.config import Settings
-    from fitlake.pipeline import run_lock, run_pipeline
-
-    root = folder / "lake"
-    env = job_env()
-    lines: list[str] = []
-    forget_catalog(spark)
-    with run_lock(root, 0):
-        t0 = time.monotonic()
-        rival = subprocess.run(run_argv(root, LANDING), capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-        rival_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        waiter = subprocess.run(run_argv(root, LANDING, "--lock-timeout", "3"), capture_output=True, text=True,
-                                env=env, cwd=REPO, timeout=300)
-        waiter_s = time.monotonic() - t0
-        run_pipeline(spark, Settings(root=root, landing=LANDING), say=lines.append)
-    after = snapshot(root, skip=NOT_COMPARED)
-    versions = delta_versions(root)
-    rerun_lines = run_in_process(spark, root)
-    return {"root": root, "stdout": lines, "rival": rival, "rival_s": rival_s, "waiter": waiter,
-            "waiter_s": waiter_s, "snapshot": after, "versions": versions, "rerun": rerun_lines}
-
-
-def fixture_landing_baseline(request) -> dict:
-    """The baseline (see the module doc): built by the first caller of the session, read by every other (a reader
-    that did not build it starts no Spark session for it)."""
-    return shared_build(request.getfixturevalue("tmp_path_factory"), "fixture-landing-run", input_key(LANDING),
-                        lambda folder: _build(request.getfixturevalue("spark"), folder))
-
-
 def table_paths(root: Path, layers: tuple[str, ...]) -> dict[str, Path]:
     return delta_tables(root, layers)
 
@@ -110,7 +84,7 @@ def stage_landing(landing: Path, last_day: bool) -> None:
 
 def _build_incremental(spark, folder: Path) -> dict:
     from fitlake.config import TABLES, Settings
-    from fitlake.pipeline import run_pipeline
+    from fitlake.pipeline import run_lock, run_pipeline
     from fitlake.silver.merge import table_version
 
     def versions(settings):  # as tests/pipeline/pipeline_support.versions
@@ -118,6 +92,7 @@ def _build_incremental(spark, folder: Path) -> dict:
                 for layer in ("silver", "quarantine", "gold") for name in TABLES[layer]}
 
     settings = Settings(root=folder / "lakehouse", landing=folder / "landing")
+    root, landing = settings.root, settings.landing_dir
     runs = []
 
     def run():
@@ -127,15 +102,34 @@ def _build_incremental(spark, folder: Path) -> dict:
         runs.append(report)
 
     forget_catalog(spark)
-    stage_landing(settings.landing_dir, last_day=False)
-    run()
-    v1 = versions(settings)
-    run()  # nothing new: must commit nothing (test_pipeline_fixture_landing)
-    v2 = versions(settings)
-    stage_landing(settings.landing_dir, last_day=True)
+    stage_landing(landing, last_day=False)
+    env = job_env()
+    with run_lock(root, 0):  # the real run lock, held as `fitlake run` holds it
+        t0 = time.monotonic()
+        rival = subprocess.run(run_argv(root, landing), capture_output=True, text=True, env=env, cwd=REPO,
+                               timeout=300)
+        rival_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        waiter = subprocess.run(run_argv(root, landing, "--lock-timeout", "3"), capture_output=True, text=True,
+                                env=env, cwd=REPO, timeout=300)
+        waiter_s = time.monotonic() - t0
+        run()
+    v1, all_v1 = versions(settings), delta_versions(root)
+    before_rerun = snapshot(root, skip=NOT_COMPARED)
+    run()  # nothing new: must commit nothing (test_pipeline_fixture_landing, test_kill9)
+    v2, all_v2 = versions(settings), delta_versions(root)
+    after_rerun = snapshot(root, skip=NOT_COMPARED)
+    stage_landing(landing, last_day=True)
     run()
     forget_catalog(spark)  # the next test of this worker registers its own roots
-    return {"root": settings.root, "landing": settings.landing_dir, "runs": runs, "v1": v1, "v2": v2}
+    return {"root": root, "landing": landing, "runs": runs, "v1": v1, "v2": v2,
+            # the rerun with nothing new, every bronze/silver/quarantine/gold table (test_kill9)
+            "rerun": {"versions_before": all_v1, "versions_after": all_v2, "snapshot_before": before_rerun,
+                      "snapshot_after": after_rerun},
+            "rival": rival, "rival_s": rival_s, "waiter": waiter, "waiter_s": waiter_s,
+            # the end state, as the uninterrupted run of all of fixtures/landing
+            "snapshot": snapshot(root, skip=NOT_COMPARED, landing=landing), "versions": delta_versions(root),
+            "stdout": runs[0].lines}
 
 
 def fixture_landing_incremental(request) -> dict:
@@ -143,10 +137,19 @@ def fixture_landing_incremental(request) -> dict:
     once per session and shared: the end-to-end checks (tests/pipeline/test_pipeline_fixture_landing.py) and the
     maintain/forget lakehouse (tests/ops/test_maintain_forget.py, which streams the events onto a copy) read it.
     Read-only: ``copy_incremental`` gives a test its own copy (the lakehouse and its landing; bronze's state names
-    landing files by landing-relative path, so the copy's runs see the same files as already ingested)."""
+    landing files by landing-relative path, so the copy's runs see the same files as already ingested). A reader
+    that did not build it starts no Spark session for it."""
     return shared_build(request.getfixturevalue("tmp_path_factory"), "fixture-landing-incremental",
                         input_key(LANDING, incremental_last_day=LAST_DAY),
                         lambda folder: _build_incremental(request.getfixturevalue("spark"), folder))
+
+
+def fixture_landing_baseline(request) -> dict:
+    """The session's run of fixtures/landing as the uninterrupted run the kill -9 chain and the bundle runs compare
+    with (the module doc): its end state ``root`` (read-only), ``snapshot`` (landing-relative: compare with
+    ``snapshot(root, skip=NOT_COMPARED, landing=LANDING)``), ``versions``, the lock checks' ``rival``/``waiter``,
+    the no-op ``rerun`` and ``stdout``, the progress lines of its first run (every stage and table, in job order)."""
+    return fixture_landing_incremental(request)
 
 
 def copy_incremental(request, target: Path) -> dict:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fitlake.config import Settings
+
+# a whole rebuild of silver and gold from fixtures/landing (20 s): `make test`, not `make test-fast`
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
 

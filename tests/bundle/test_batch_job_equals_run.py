@@ -1,8 +1,8 @@
 """`fitlake bundle run fitlake_batch --target local` = `fitlake run` (issue 7), on fixtures/landing.
 
 Its own file (it was in tests/faults/test_kill9.py) so that xdist's ``--dist loadfile`` can run it beside the kill -9
-chain; both compare with the session's one shared uninterrupted run (tests/baselines.py), which this test asks for
-only after its own three spark-submits, so it seldom waits for it.
+chain; both compare with the session's one shared run of fixtures/landing (tests/baselines.py; bronze's file paths
+compared landing-relative), which this test asks for only after its own three spark-submits, so it seldom waits.
 """
 
 from __future__ import annotations
@@ -32,6 +32,6 @@ def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(request, tmp_pat
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert [line.split()[2] for line in out.stdout.splitlines() if line.startswith("==> ")] == ["ingest", "silver",
                                                                                                  "gold"]
-    got = snapshot(root, skip=NOT_COMPARED)
+    got = snapshot(root, skip=NOT_COMPARED, landing=LANDING)
     baseline = fixture_landing_baseline(request)
     assert diff(baseline["snapshot"], got) == []

@@ -43,8 +43,8 @@ def _comparable_table(path: Path):
 
 
 def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, request, tmp_path):
-    """The dev target's rows = the session's uninterrupted `fitlake run` of the same landing files
-    (tests/baselines.py: shared with the kill -9 and bundle-local suites, so this test pays for no second run)."""
+    """The dev target's rows = the session's `fitlake run` of the same landing files (tests/baselines.py: shared
+    with the kill -9, bundle-local, end-to-end and maintain/forget suites, so this test pays for no second run)."""
     if not (LANDING / "_manifest.json").is_file():
         pytest.skip("fixtures/landing is not there")
     workspace = tmp_path / "ws"

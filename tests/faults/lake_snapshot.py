@@ -30,11 +30,28 @@ def delta_tables(root: Path, layers: tuple[str, ...] = LAYERS) -> dict[str, Path
     return found
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, landing: Path | None = None) -> pd.DataFrame:
+    """The table without its VOLATILE columns; with ``landing``, every text that names a file under it (bronze's
+    ``_source_file``, carried into silver and quarantine) names it landing-relative (``<landing>/fitbit/...``): two
+    lakehouses built from copies of the same landing files at different places compare equal."""
+    from urllib.parse import quote
+
     from deltalake import DeltaTable
 
     df = DeltaTable(str(path)).to_pandas()
-    return df.drop(columns=[c for c in df.columns if c in VOLATILE])
+    df = df.drop(columns=[c for c in df.columns if c in VOLATILE])
+    if landing is not None:
+        prefixes = {Path(landing).as_posix(), quote(Path(landing).as_posix())}
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].map(lambda v: _relative(v, prefixes) if isinstance(v, str) else v)
+    return df
+
+
+def _relative(text: str, prefixes: set[str]) -> str:
+    for prefix in prefixes:
+        text = text.replace(prefix + "/", "<landing>/")
+    return text
 
 
 def canonical(df: pd.DataFrame) -> Counter:
@@ -48,8 +65,11 @@ def canonical(df: pd.DataFrame) -> Counter:
     return Counter(tuple(None if pd.isna(v) else str(v) for v in row) for row in out.itertuples(index=False))
 
 
-def snapshot(root: Path, layers: tuple[str, ...] = LAYERS, skip: tuple[str, ...] = ()) -> dict[str, Counter]:
-    return {name: canonical(read_table(path)) for name, path in delta_tables(root, layers).items() if name not in skip}
+def snapshot(root: Path, layers: tuple[str, ...] = LAYERS, skip: tuple[str, ...] = (),
+             landing: Path | None = None) -> dict[str, Counter]:
+    """Every table's rows (``canonical``); with ``landing``, landing file paths landing-relative (``read_table``)."""
+    return {name: canonical(read_table(path, landing)) for name, path in delta_tables(root, layers).items()
+            if name not in skip}
 
 
 def diff(expected: dict[str, Counter], actual: dict[str, Counter]) -> list[str]:
