@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fitlake.bronze.formats import DATE_FORMAT, date_format
+from fitlake.bronze.formats import DATE_FORMAT, with_date_format
 from fitlake.bronze.headers import canonical_header
 
 RESCUED = "_rescued_data"
@@ -216,8 +216,9 @@ def parse_landing_files(fmt: str, columns: Sequence[str], delimiter: str = ",", 
 
     def _(df: DataFrame) -> DataFrame:
         # once per file, from its whole text: what its dates show (JSON sources carry ISO dates: none here)
-        fmt = date_format(F.col(text_col)) if fmt_is_csv else F.lit(None).cast("string")
-        out = df.withColumn(DATE_FORMAT, fmt).transform(with_file_lines(text_col))
+        dated = df.transform(with_date_format(text_col)) if fmt_is_csv else df.withColumn(
+            DATE_FORMAT, F.lit(None).cast("string"))
+        out = dated.transform(with_file_lines(text_col))
         for step in steps:
             out = out.transform(step)
         return out
