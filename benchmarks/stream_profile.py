@@ -90,7 +90,7 @@ def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.
 
 
 def profile(work: Path, files: int, events: int, per_batch: int, out: Path | None,
-            conf: dict[str, str] | None = None) -> dict:
+            conf: dict[str, str] | None = None, stream_conf: dict[str, str] | None = None) -> dict:
     from fitlake.config import Settings
     from fitlake.generate.events import generate_events
     from fitlake.spark import get_spark
@@ -123,6 +123,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
                 batch_codegen[batch_id] = codegen.getCount() - compiled
 
     original, job.StreamBatch = job.StreamBatch, Recorded
+    original_conf = dict(job.STREAM_CONF)
+    job.STREAM_CONF.update(stream_conf or {})
     try:
         warm = Settings(root=work / "warmup")
         generate_events(warm.landing_dir, rate=1_000, duration=4, late_fraction=0.05, late_seconds=30)
@@ -140,6 +142,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         threads = dict(sorted(((k, v) for k, v in threads.items() if v >= 0.1), key=lambda kv: -kv[1]))
     finally:
         job.StreamBatch = original
+        job.STREAM_CONF.clear()
+        job.STREAM_CONF.update(original_conf)
         spark.stop()
     handler = handlers[-1]
     jobs, sql = _events(evlog)
@@ -190,6 +194,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
     result = {
         "method": __doc__.split("\n\n")[1].strip(),
         "files": files, "events_per_file": events, "files_per_batch": per_batch, "conf": conf or {},
+        "stream_conf": {**original_conf, **(stream_conf or {})},
         "jit": os.environ.get("FITLAKE_JIT", "full"),
         "generated": generated,
         "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
@@ -213,11 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=20_000, help="events per file (= per second of event time)")
     p.add_argument("--per-batch", type=int, default=2, help="files per micro-batch")
     p.add_argument("--out", default=None)
+    p.add_argument("--stream-conf", action="append", default=[],
+                   help="KEY=VALUE over fitlake.streaming.job.STREAM_CONF, the confs a run sets (repeatable)")
     p.add_argument("--conf", action="append", default=[], help="extra Spark conf KEY=VALUE (repeatable)")
     args = p.parse_args(argv)
     conf = dict(c.split("=", 1) for c in args.conf)
     result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None,
-                     conf)
+                     conf, dict(c.split("=", 1) for c in args.stream_conf))
     for b in result["batches"]:
         print(f"batch {b['batch_id']}: {b['events']} events, {b['wall_s']} s, {b['spark_jobs']} jobs, "
               f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s, "
