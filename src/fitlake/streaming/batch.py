@@ -230,11 +230,13 @@ class _Background:
     def __init__(self, fn: Callable[[], None]):
         self.error: BaseException | None = None
         self.thread = None
+        self.finished = False
         self._joined = False
 
         def run() -> None:
             try:
                 fn()
+                self.finished = True
             except BaseException as e:  # re-raised by join, in the batch's thread
                 self.error = e
 
@@ -250,7 +252,10 @@ class _Background:
     def join(self) -> None:
         if self.thread is not None:
             self.thread.join()
-        if self.error is not None and not self._joined:
-            self._joined = True
-            raise self.error
+        if self._joined:
+            return
         self._joined = True
+        if self.error is not None:
+            raise self.error
+        if not self.finished:  # the thread died before or around fn (e.g. copying the local properties)
+            raise RuntimeError("a write of the micro-batch did not run; the batch fails and is replayed")
