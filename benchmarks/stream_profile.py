@@ -74,6 +74,15 @@ def thread_cpu(pids: list[int]) -> dict[str, float]:
     return out
 
 
+def _job_kind(desc: str) -> str:
+    """A job's description without what changes per batch (versions, ids, paths), so jobs of a kind add up."""
+    import re
+
+    desc = (desc or "(none)").strip().splitlines()[-1]  # a streaming batch's jobs: "batch = N - <what>"
+    desc = re.sub(r"(file:)?/[^\s,]*", "<path>", desc)
+    return re.sub(r"[0-9]+", "N", desc)[:100]
+
+
 def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.002) -> str | None:
     """The innermost step span holding ``at`` (spans nest: ``total`` holds every step)."""
     holding = [(b - a, s) for s, a, b in spans if a - slack <= at <= b + slack]
@@ -81,7 +90,7 @@ def _step_of(at: float, spans: list[tuple[str, float, float]], slack: float = 0.
 
 
 def profile(work: Path, files: int, events: int, per_batch: int, out: Path | None,
-            conf: dict[str, str] | None = None) -> dict:
+            conf: dict[str, str] | None = None, stream_conf: dict[str, str] | None = None) -> dict:
     from fitlake.config import Settings
     from fitlake.generate.events import generate_events
     from fitlake.spark import get_spark
@@ -96,6 +105,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
 
     me = os.getpid()
     batch_cpu: dict[int, float] = {}
+    batch_codegen: dict[int, int] = {}
+    codegen = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
 
     class Recorded(job.StreamBatch):
         def __init__(self, *a, **k):
@@ -104,12 +115,16 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
 
         def __call__(self, batch, batch_id):
             before = sum(tree_cpu_seconds(tree_pids(me)).values())
+            compiled = codegen.getCount()
             try:
                 super().__call__(batch, batch_id)
             finally:
                 batch_cpu[batch_id] = sum(tree_cpu_seconds(tree_pids(me)).values()) - before
+                batch_codegen[batch_id] = codegen.getCount() - compiled
 
     original, job.StreamBatch = job.StreamBatch, Recorded
+    original_conf = dict(job.STREAM_CONF)
+    job.STREAM_CONF.update(stream_conf or {})
     try:
         warm = Settings(root=work / "warmup")
         generate_events(warm.landing_dir, rate=1_000, duration=4, late_fraction=0.05, late_seconds=30)
@@ -127,6 +142,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         threads = dict(sorted(((k, v) for k, v in threads.items() if v >= 0.1), key=lambda kv: -kv[1]))
     finally:
         job.StreamBatch = original
+        job.STREAM_CONF.clear()
+        job.STREAM_CONF.update(original_conf)
         spark.stop()
     handler = handlers[-1]
     jobs, sql = _events(evlog)
@@ -139,7 +156,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
 
         def slot(name: str) -> dict:
             return steps.setdefault(name, {"s": 0.0, "jobs": 0, "jobs_s": 0.0, "task_cpu_s": 0.0, "sql": 0,
-                                           "commits": []})
+                                           "commits": [], "job_descriptions": {}})
         for name, a, b in spans:
             if name != "total":
                 slot(name)["s"] += b - a
@@ -150,6 +167,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
                 s["jobs"] += 1
                 s["jobs_s"] += (j["end"] or j["start"]) - j["start"]
                 s["task_cpu_s"] += j["cpu"]
+                desc = _job_kind(j["desc"])
+                s["job_descriptions"][desc] = s["job_descriptions"].get(desc, 0) + 1
         for q in sql:
             name = _step_of(q["start"], spans)
             if name is not None:
@@ -166,7 +185,8 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
             "spark_jobs": len(in_batch), "sql_executions": sum(1 for q in sql if total[1] <= q["start"] <= total[2]),
             "delta_commits": sum(len(s["commits"]) for s in steps.values()),
             "task_cpu_s": round(sum(j["cpu"] for j in in_batch), 3),
-            "process_tree_cpu_s": round(batch_cpu.get(batch_id, 0.0), 3), "steps": steps,
+            "process_tree_cpu_s": round(batch_cpu.get(batch_id, 0.0), 3),
+            "codegen_compilations": batch_codegen.get(batch_id), "steps": steps,
         })
     run_start, run_end = since, max(b for s in handler.spans.values() for _, _, b in s)
     outside = [j for j in jobs if run_start <= j["start"] <= run_end + 5
@@ -174,6 +194,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
     result = {
         "method": __doc__.split("\n\n")[1].strip(),
         "files": files, "events_per_file": events, "files_per_batch": per_batch, "conf": conf or {},
+        "stream_conf": {**original_conf, **(stream_conf or {})},
         "jit": os.environ.get("FITLAKE_JIT", "full"),
         "generated": generated,
         "run": {"elapsed_s": summary["elapsed_s"], "events_in": summary["events_in"],
@@ -197,18 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=20_000, help="events per file (= per second of event time)")
     p.add_argument("--per-batch", type=int, default=2, help="files per micro-batch")
     p.add_argument("--out", default=None)
+    p.add_argument("--stream-conf", action="append", default=[],
+                   help="KEY=VALUE over fitlake.streaming.job.STREAM_CONF, the confs a run sets (repeatable)")
     p.add_argument("--conf", action="append", default=[], help="extra Spark conf KEY=VALUE (repeatable)")
     args = p.parse_args(argv)
     conf = dict(c.split("=", 1) for c in args.conf)
     result = profile(Path(args.work), args.files, args.events, args.per_batch, Path(args.out) if args.out else None,
-                     conf)
+                     conf, dict(c.split("=", 1) for c in args.stream_conf))
     for b in result["batches"]:
         print(f"batch {b['batch_id']}: {b['events']} events, {b['wall_s']} s, {b['spark_jobs']} jobs, "
               f"{b['sql_executions']} SQL, {b['delta_commits']} commits, task CPU {b['task_cpu_s']} s, "
-              f"process tree CPU {b['process_tree_cpu_s']} s")
+              f"process tree CPU {b['process_tree_cpu_s']} s, {b['codegen_compilations']} codegen compilations")
         for name, s in sorted(b["steps"].items(), key=lambda kv: -kv[1]["s"]):
             print(f"   {name:16s} {s['s']:7.3f} s  jobs {s['jobs']:3d} ({s['jobs_s']:.3f} s, cpu {s['task_cpu_s']:.3f})"
                   f"  sql {s['sql']:3d}  {', '.join(s['commits'])}")
+            for desc, n in sorted(s["job_descriptions"].items(), key=lambda kv: -kv[1]):
+                print(f"      {n:3d} x {desc}")
     print(json.dumps(result["run"]))
     return 0
 

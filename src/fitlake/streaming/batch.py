@@ -25,6 +25,7 @@ from fitlake.streaming.sinks import (
     merge_event_windows,
     new_events,
     reaching_goal,
+    small_merge,
 )
 from fitlake.streaming.sources import kafka_bronze_rows, kafka_events
 from fitlake.streaming.state import BatchPlan, StreamState
@@ -131,34 +132,32 @@ class StreamBatch:
                 return
             self.quarantined[batch_id] = {r["_rule"]: r["count"] for r in stats if r["_rule"] is not None}
             valid_stats = next((r for r in stats if r["_rule"] is None), None)
-            fault_point("stream:ingest:bronze")
-            with self._step(batch_id, "bronze"):
-                delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
-            if self.quarantined[batch_id]:
-                fault_point("stream:ingest:quarantine")
-                quarantined = checked.where(F.col("_rule").isNotNull()).select(
-                    *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
-                    now.alias("_quarantined_at"),
-                )
-                with self._step(batch_id, "quarantine"):
-                    delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
-            if valid_stats is not None:
-                days = sorted(valid_stats["days"])
-                lo, hi = valid_stats["min_time"], valid_stats["max_time"]
-                valid = checked.where(F.col("_rule").isNull()).drop("_rule")
-                with self._step(batch_id, "new_events"):
-                    new = (new_events(self.spark, self.tables.silver, valid.transform(to_silver_events(self.source)),
-                                      days, lo, hi)
-                           .transform(flag_late(plan.watermark)).persist())
-                    # The job that fills the cache of the new events also gives the per (user, day) increments of
-                    # the daily totals (a few hundred rows at most) and the counts we report.
-                    daily = new.transform(daily_step_totals_with_late).collect()
-                self.late[batch_id] = sum(r["late"] for r in daily)
-                if daily:
-                    self._gold(new, daily, batch_id, plan, days, lo, hi)
-                    fault_point("stream:ingest:silver")
-                    with self._step(batch_id, "silver"):
-                        delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id, batch_id)
+            # Bronze and quarantine do not wait for the rest: they append while the batch's new events are looked
+            # up and the gold MERGEs run (the driver plans and commits one write while the executor runs another's
+            # tasks); silver, last, waits for them.
+            raw = _Background(lambda: self._raw(bronze, checked, batch_id, now))
+            try:
+                if valid_stats is not None:
+                    days = sorted(valid_stats["days"])
+                    lo, hi = valid_stats["min_time"], valid_stats["max_time"]
+                    valid = checked.where(F.col("_rule").isNull()).drop("_rule")
+                    with self._step(batch_id, "new_events"):
+                        new = (new_events(self.spark, self.tables.silver,
+                                          valid.transform(to_silver_events(self.source)), days, lo, hi)
+                               .transform(flag_late(plan.watermark)).persist())
+                        # The job that fills the cache of the new events also gives the per (user, day) increments
+                        # of the daily totals (a few hundred rows at most) and the counts we report.
+                        daily = new.transform(daily_step_totals_with_late).collect()
+                    self.late[batch_id] = sum(r["late"] for r in daily)
+                    if daily:
+                        self._gold(new, daily, batch_id, plan, days, lo, hi)
+                        raw.join()
+                        fault_point("stream:ingest:silver")
+                        with self._step(batch_id, "silver"):
+                            delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id,
+                                                 batch_id)
+            finally:
+                raw.join()
             self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
             fault_point("stream:ingest:done")
             if self.publisher is not None and self.timings[batch_id].get("alerts"):
@@ -169,21 +168,47 @@ class StreamBatch:
             if new is not None:
                 new.unpersist()
 
+    def _raw(self, bronze: DataFrame, checked: DataFrame, batch_id: int, now) -> None:
+        """The batch's raw rows into bronze, and those that fail a rule into quarantine (when there are any)."""
+        fault_point("stream:ingest:bronze")
+        with self._step(batch_id, "bronze"):
+            delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
+        if self.quarantined[batch_id]:
+            fault_point("stream:ingest:quarantine")
+            quarantined = checked.where(F.col("_rule").isNotNull()).select(
+                *[c for c in self.quarantine_columns if c in bronze.columns], "_rule",
+                now.alias("_quarantined_at"),
+            )
+            with self._step(batch_id, "quarantine"):
+                delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
+
     def _gold(self, new: DataFrame, daily: list, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str,
               hi: str) -> None:
         """The batch's new events into the windows, the daily totals and (when a total reaches the goal) alerts."""
+        # The windows MERGE runs beside the daily totals' read and MERGE (different tables), under one set of session
+        # confs for both, set and unset by this thread alone (one thread unsetting its own idempotent-write guard
+        # would leave the other's MERGE unguarded).
         on_time = new.where(~F.col("_late"))
-        fault_point("stream:windows:merge")
-        with self._step(batch_id, "windows"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
-        with self._step(batch_id, "alerts_check"):
-            # Totals before this batch's increments (after them on a replay whose daily MERGE committed: then a
-            # (user, day) may look due that is not, and crossings_of, counting the events themselves, finds no
-            # crossing for it; a due one is never missed).
-            candidates = reaching_goal(self.spark, self.tables.daily, daily, days, self.goal)
-        fault_point("stream:daily:merge")
-        with self._step(batch_id, "daily"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merge_event_daily_steps(self.spark, self.tables.daily, daily_increments_frame(self.spark, daily), days)
+
+        def windows() -> None:
+            fault_point("stream:windows:merge")
+            with self._step(batch_id, "windows"):
+                merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+
+        with small_merge(self.spark), delta_io.txn_guard(self.spark, self.app_id, batch_id):
+            merged = _Background(windows)
+            try:
+                with self._step(batch_id, "alerts_check"):
+                    # Totals before this batch's increments (after them on a replay whose daily MERGE committed:
+                    # then a (user, day) may look due that is not, and crossings_of, counting the events
+                    # themselves, finds no crossing for it; a due one is never missed).
+                    candidates = reaching_goal(self.spark, self.tables.daily, daily, days, self.goal)
+                fault_point("stream:daily:merge")
+                with self._step(batch_id, "daily"):
+                    merge_event_daily_steps(self.spark, self.tables.daily, daily_increments_frame(self.spark, daily),
+                                            days)
+            finally:
+                merged.join()
         if not candidates:
             return
         with self._step(batch_id, "alerts_check"):
@@ -195,3 +220,42 @@ class StreamBatch:
         fault_point("stream:alerts:merge")
         with self._step(batch_id, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             insert_goal_alerts(self.spark, self.tables.alerts, crossings)
+
+
+class _Background:
+    """``fn()`` in a thread that inherits the batch thread's Spark local properties (its job group: the batch's
+    Spark jobs are counted and cancelled with it); ``join`` waits and raises what ``fn`` raised. Where no such
+    thread can be made (a session without a SparkContext), ``fn`` runs right away in the caller's thread."""
+
+    def __init__(self, fn: Callable[[], None]):
+        self.error: BaseException | None = None
+        self.thread = None
+        self.finished = False
+        self._joined = False
+
+        def run() -> None:
+            try:
+                fn()
+                self.finished = True
+            except BaseException as e:  # re-raised by join, in the batch's thread
+                self.error = e
+
+        try:
+            from pyspark import InheritableThread
+
+            self.thread = InheritableThread(target=run, daemon=True)
+        except Exception:
+            run()
+            return
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self._joined:
+            return
+        self._joined = True
+        if self.error is not None:
+            raise self.error
+        if not self.finished:  # the thread died before or around fn (e.g. copying the local properties)
+            raise RuntimeError("a write of the micro-batch did not run; the batch fails and is replayed")
