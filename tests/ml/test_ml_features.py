@@ -159,3 +159,21 @@ def test_choose_k_takes_the_finest_stable_clustering():
     # the 300-user generated run: merging two personas (k=4) is stable too; k=5 is the finest stable split
     assert choose_k({2: 0.23, 3: 0.54, 4: 0.91, 5: 0.87, 6: 0.65}, sil) == 5
     assert choose_k({2: 0.6, 3: 0.7, 4: 0.7, 5: 0.5, 6: 0.4}, sil) == 4  # none stable: most stable, best silhouette
+
+
+def test_driver_kmeans_finds_separated_groups_and_silhouette_matches_sklearn():
+    import numpy as np
+    from sklearn.metrics import silhouette_score
+
+    from fitlake.ml.models import adjusted_rand_index, kmeans_labels, squared_silhouette
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat([0, 1, 2], 12)
+    x = np.array([[0, 0, 0], [6, 0, 0], [0, 6, 3]], dtype=float)[truth] + rng.normal(0, 0.5, (36, 3))
+    labels = kmeans_labels(x, 3, seed=42)
+    assert adjusted_rand_index(truth.tolist(), labels.tolist()) == 1.0  # well-separated groups: found exactly
+    assert (kmeans_labels(x, 3, seed=42) == labels).all()  # seeded: the same labels again
+    # Spark's ClusteringEvaluator default: squared Euclidean, a singleton scores 0
+    for lab in (labels, kmeans_labels(x, 5, seed=7), np.r_[np.zeros(35, int), 1]):
+        assert squared_silhouette(x, lab) == pytest.approx(silhouette_score(x, lab, metric="sqeuclidean"))
+    assert squared_silhouette(x, np.zeros(36, int)) == -1.0  # one cluster: undefined, the worst value
