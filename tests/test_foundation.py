@@ -156,11 +156,15 @@ def test_a_log_folder_without_a_commit_is_not_a_table(spark, tmp_path):
 
 def _killed_create_leftovers(path: str) -> None:
     """What a `fitlake run` killed inside a Delta CREATE left behind (seen in the kill -9 suite): the temp file of
-    commit 0 and its checksum, both empty, and an empty `_staged_commits`; no commit."""
+    commit 0 and its checksum, both empty, and an empty `_staged_commits`; no commit; and the data files a CREATE
+    TABLE ... AS SELECT had written before its commit (then CTAS failed with TABLE_OR_VIEW_ALREADY_EXISTS)."""
     log = Path(path, "_delta_log")
     (log / "_staged_commits").mkdir(parents=True)
     (log / ".00000000000000000000.json.02efeb74-b591-4f5c-a0f9-bc11aa3be678.tmp").touch()
     (log / "..00000000000000000000.json.02efeb74-b591-4f5c-a0f9-bc11aa3be678.tmp.crc").touch()
+    part = "part-00000-b9c1638d-d386-4bca-ae6e-c95df896c1ee-c000.snappy.parquet"
+    (Path(path) / part).write_bytes(b"PAR1 not a whole file")
+    (Path(path) / f".{part}.crc").write_bytes(b"crc")
 
 
 @pytest.mark.parametrize("create", ["ensure_table", "write", "silver", "gold_ddl"])
@@ -172,7 +176,7 @@ def test_a_create_killed_midway_is_redone_by_every_create_path(spark, tmp_path, 
 
     from fitlake import delta_io
     from fitlake.gold.job import apply_ddl
-    from fitlake.silver.merge import ensure_like
+    from fitlake.silver.merge import create_with
 
     settings = Settings(root=tmp_path)
     schema = StructType([StructField("n", IntegerType())])
@@ -184,8 +188,8 @@ def test_a_create_killed_midway_is_redone_by_every_create_path(spark, tmp_path, 
         delta_io.ensure_table(spark, ref, schema)
     elif create == "write":
         delta_io.write(spark.createDataFrame([(1,)], schema), ref)
-    elif create == "silver":
-        assert ensure_like(spark, ref, schema)
+    elif create == "silver":  # the silver job's first batch: CREATE TABLE ... AS SELECT
+        assert create_with(ref, spark.createDataFrame([(1,)], schema))["insert"] == 1
     else:
         assert "dim_date" in apply_ddl(spark, settings)
     assert delta_io.exists(spark, ref)

@@ -29,14 +29,25 @@ def latest_version(path: str | Path) -> int | None:
 
 
 def clear_failed_create(path: str | Path) -> bool:
-    """Remove what a process killed while creating a table left in ``_delta_log`` (temp files, an empty
-    ``_staged_commits``, no commit). Delta takes such a folder for an existing table it then cannot open, so
-    CREATE ... IF NOT EXISTS does nothing and every later read fails; with no commit, nothing refers to it."""
-    log = Path(path, "_delta_log")
-    if not log.is_dir() or has_commit(path):
+    """Remove what a process killed while creating a table left behind when it never committed: ``_delta_log`` (temp
+    files, an empty ``_staged_commits``) and the data files a ``CREATE TABLE ... AS SELECT`` wrote before its commit
+    (``part-*`` and their ``.crc``, ``_change_data``). With no commit nothing refers to any of them, while Delta takes
+    such a folder for an existing table: CREATE ... IF NOT EXISTS does nothing and later reads fail (the log), and
+    CREATE TABLE ... AS SELECT fails with TABLE_OR_VIEW_ALREADY_EXISTS (the data files). True when it removed
+    something."""
+    folder = Path(path)
+    if not folder.is_dir() or has_commit(path):
         return False
-    shutil.rmtree(log)
-    return True
+    removed = False
+    for p in folder.iterdir():
+        if p.name in ("_delta_log", "_change_data") and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.name.lstrip(".").startswith("part-") and p.is_file():
+            p.unlink()
+        else:
+            continue
+        removed = True
+    return removed
 
 
 def added_bytes(path: str | Path, after_version: int) -> int:
