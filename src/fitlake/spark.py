@@ -9,8 +9,10 @@ runtime's session and add nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from fitlake import cds, jars, localfs
@@ -95,6 +97,20 @@ def gc_options() -> list[str]:
 # few thousand rows. Below `Settings.interpreted_max_bytes` of input Spark interprets the plans instead; above it,
 # compiled code pays for itself, so the default stays.
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
+@contextlib.contextmanager
+def session_conf(spark, conf: dict[str, str]) -> Iterator[None]:
+    """``conf`` set on ``spark``'s session inside the block, each key's previous value (or its absence) restored
+    after: the session may be shared (tests, the bench, a stream's micro-batches)."""
+    previous = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
 
 def execution_conf(settings: Settings, input_bytes: int | None) -> dict[str, str]:

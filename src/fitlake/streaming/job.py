@@ -28,7 +28,7 @@ from fitlake import delta_io
 from fitlake.config import Settings
 from fitlake.locks import file_lock
 from fitlake.ops.suppress import stream_suppression
-from fitlake.spark import INTERPRETED
+from fitlake.spark import INTERPRETED, session_conf
 from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.batch import StreamBatch
 from fitlake.streaming.options import SOURCES, StreamError, StreamOptions
@@ -91,14 +91,8 @@ def _stream_conf(spark: SparkSession, settings: Settings):
     if not settings.is_local:
         yield
         return
-    previous = {k: spark.conf.get(k, None) for k in STREAM_CONF}
-    for k, v in STREAM_CONF.items():
-        spark.conf.set(k, v)
-    try:
+    with session_conf(spark, STREAM_CONF):
         yield
-    finally:
-        for k, v in previous.items():
-            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
 
 def _run_lock(settings: Settings):

@@ -3,9 +3,7 @@ lookup that decides which events are new, and the MERGEs into the windows, the d
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -15,6 +13,7 @@ from fitlake import delta_io
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
+from fitlake.spark import session_conf
 from fitlake.sqltext import delta_path
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
@@ -118,16 +117,9 @@ SMALL_MERGE_CONF = {
 }
 
 
-@contextlib.contextmanager
-def small_merge(spark: SparkSession) -> Iterator[None]:
-    previous = {k: spark.conf.get(k, None) for k in SMALL_MERGE_CONF}
-    for k, v in SMALL_MERGE_CONF.items():
-        spark.conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, v in previous.items():
-            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
+def small_merge(spark: SparkSession):
+    """``SMALL_MERGE_CONF`` on the session inside the block (``fitlake.spark.session_conf``)."""
+    return session_conf(spark, SMALL_MERGE_CONF)
 
 
 def _plus(c: str) -> str:
