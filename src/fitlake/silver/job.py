@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
@@ -92,11 +92,14 @@ MAX_REPEATED_KEYS = 100_000
 (by hash) do; above it, over every row (one shuffle and sort of the whole batch either way)."""
 
 
+def _key_hash(keys) -> Column:
+    return F.xxhash64(*[F.col(f"`{k}`") for k in keys])
+
+
 def repeated_key_hashes(typed: DataFrame, keys) -> list[int] | None:
     """The hashes (``xxhash64``) of the keys that more than one valid row of ``typed`` holds, or None when there are
     more than ``MAX_REPEATED_KEYS``. One narrow shuffle (8 bytes a row) instead of the whole rows'."""
-    h = F.when(F.col("_rule").isNull(), F.xxhash64(*[F.col(f"`{k}`") for k in keys])).alias("_h")
-    # filtered on the driver: a filter on _h would be pushed below the aggregate and re-parse every row
+    h = F.when(F.col("_rule").isNull(), _key_hash(keys)).alias("_h")  # null: the failing rows, left out below
     repeated = typed.groupBy(h).count().where(F.col("count") > 1).select("_h").limit(MAX_REPEATED_KEYS + 2).collect()
     hashes = [r[0] for r in repeated if r[0] is not None]
     return hashes if len(hashes) <= MAX_REPEATED_KEYS else None
@@ -109,7 +112,7 @@ def checked_from_typed(typed: DataFrame, spec: SilverSpec, repeated: list[int] |
     hash collision only sends a few more). ``repeated`` None: every row does."""
     if repeated is None:
         return typed.transform(with_delivery_checks, spec)
-    multi = F.col("_rule").isNull() & F.xxhash64(*[F.col(f"`{k}`") for k in spec.keys]).isin(repeated)
+    multi = F.col("_rule").isNull() & _key_hash(spec.keys).isin(repeated)
     single = (typed.where(~multi).withColumn("_valid", F.col("_rule").isNull())
               .withColumn("_dup_rank", F.lit(1)))
     return single.unionByName(typed.where(multi).transform(with_delivery_checks, spec))
