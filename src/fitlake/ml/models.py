@@ -188,13 +188,14 @@ def fit_personas(users: DataFrame, features: tuple[str, ...], ks: range, resampl
     prep = persona_preprocessing(features).fit(users)
     scaled = prep.transform(users).select("user_id", "features").cache()
     try:
-        rows = sorted(scaled.collect(), key=lambda r: r["user_id"])  # the starts depend on the row order: fix it
+        # each user's features and, the same 80 % resamples as before, a stable hash of (user_id, resample number):
+        # one collect; sorted, since the starts depend on the row order
+        draws = [(F.pmod(F.xxhash64("user_id", F.lit(b)), F.lit(100)) < RESAMPLE_SHARE).alias(f"in_{b}")
+                 for b in range(resamples)]
+        rows = sorted(scaled.select("user_id", "features", *draws).collect(), key=lambda r: r["user_id"])
         ids = [r["user_id"] for r in rows]
         x = np.array([r["features"].toArray() for r in rows], dtype=float).reshape(len(rows), -1)
-        # the same 80 % resamples as before: a stable hash of (user_id, resample number)
-        draws = scaled.select("user_id", *[(F.pmod(F.xxhash64("user_id", F.lit(b)), F.lit(100)) < RESAMPLE_SHARE)
-                                           .alias(f"in_{b}") for b in range(resamples)]).collect()
-        member = {r["user_id"]: [bool(r[f"in_{b}"]) for b in range(resamples)] for r in draws}
+        member = {r["user_id"]: [bool(r[f"in_{b}"]) for b in range(resamples)] for r in rows}
         curve, stability = {}, {}
         for k in ks:
             labels = _best_of_starts(x, k, SEED)
