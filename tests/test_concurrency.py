@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fitlake.concurrency import run_concurrently
+from fitlake.concurrency import Background, run_concurrently
 
 
 def test_results_keep_item_order_and_work_overlaps():
@@ -60,3 +60,24 @@ def test_gold_builders_come_after_the_gold_tables_they_read():
     for table, inputs in GOLD_INPUTS.items():
         assert all(wave_of[dep] < wave_of[table] for dep in inputs), table
     assert len(waves) == 3  # facts; dims, engagement, data_completeness; the KPIs flagged from data_completeness
+
+
+def test_background_raises_its_error_in_the_calling_thread_once_and_keeps_the_job_group(spark):
+    sc = spark.sparkContext
+    sc.setJobGroup("fitlake-test-group", "background")
+    try:
+        seen = {}
+        ok = Background(lambda: seen.update(group=sc.getLocalProperty("spark.jobGroup.id")))
+        ok.join()
+        assert ok.finished and seen == {"group": "fitlake-test-group"}  # its Spark jobs count with the batch's
+
+        def fail() -> None:
+            raise ValueError("append failed")
+
+        failed = Background(fail)
+        with pytest.raises(ValueError, match="append failed"):
+            failed.join()
+        failed.join()  # the error is raised once: a finally that joins again does not mask the first
+    finally:
+        for prop in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            sc.setLocalProperty(prop, None)

@@ -72,6 +72,45 @@ def run_concurrently(
     return [results[i] for i in range(len(items))]
 
 
+class Background:
+    """``fn()`` in a thread that inherits the calling thread's Spark local properties (its job group: a stream
+    batch's Spark jobs are counted and cancelled with it); ``join`` waits and raises what ``fn`` raised. Where no such
+    thread can be made (a session without a SparkContext), ``fn`` runs right away in the caller's thread."""
+
+    def __init__(self, fn: Callable[[], None]):
+        self.error: BaseException | None = None
+        self.thread = None
+        self.finished = False
+        self._joined = False
+
+        def run() -> None:
+            try:
+                fn()
+                self.finished = True
+            except BaseException as e:  # re-raised by join, in the calling thread
+                self.error = e
+
+        try:
+            from pyspark import InheritableThread
+
+            self.thread = InheritableThread(target=run, daemon=True)
+        except Exception:
+            run()
+            return
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self._joined:
+            return
+        self._joined = True
+        if self.error is not None:
+            raise self.error
+        if not self.finished:  # the thread died before or around fn (e.g. copying the local properties)
+            raise RuntimeError("the background work did not run (its thread died before it); nothing of it was done")
+
+
 _local = threading.local()
 
 

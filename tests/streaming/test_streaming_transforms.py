@@ -272,26 +272,3 @@ def test_daily_step_totals_count_null_steps_as_zero(spark):
     assert_df_equality(late.transform(daily_step_totals_with_late), expected.withColumn(
         "late", F.when(F.col("user_id") == 1, 1).when(F.col("date") == dt.date(2023, 4, 2), 1).otherwise(0)
         .cast("bigint")), ignore_row_order=True, ignore_nullable=True)
-
-
-def test_background_write_raises_its_error_in_the_batch_thread_once_and_keeps_the_job_group(spark):
-    from fitlake.streaming.batch import _Background
-
-    sc = spark.sparkContext
-    sc.setJobGroup("fitlake-test-group", "background")
-    try:
-        seen = {}
-        ok = _Background(lambda: seen.update(group=sc.getLocalProperty("spark.jobGroup.id")))
-        ok.join()
-        assert ok.finished and seen == {"group": "fitlake-test-group"}  # its Spark jobs count with the batch's
-
-        def fail() -> None:
-            raise ValueError("append failed")
-
-        failed = _Background(fail)
-        with pytest.raises(ValueError, match="append failed"):
-            failed.join()
-        failed.join()  # the error is raised once: a finally that joins again does not mask the first
-    finally:
-        for prop in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
-            sc.setLocalProperty(prop, None)

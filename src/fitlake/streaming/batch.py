@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
+from fitlake.concurrency import Background
 from fitlake.faults import fault_point
 from fitlake.streaming.alerts_out import AlertPublisher
 from fitlake.streaming.sinks import (
@@ -135,7 +136,7 @@ class StreamBatch:
             # Bronze and quarantine do not wait for the rest: they append while the batch's new events are looked
             # up and the gold MERGEs run (the driver plans and commits one write while the executor runs another's
             # tasks); silver, last, waits for them.
-            raw = _Background(lambda: self._raw(bronze, checked, batch_id, now))
+            raw = Background(lambda: self._raw(bronze, checked, batch_id, now))
             try:
                 if valid_stats is not None:
                     days = sorted(valid_stats["days"])
@@ -196,7 +197,7 @@ class StreamBatch:
                 merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
 
         with small_merge(self.spark), delta_io.txn_guard(self.spark, self.app_id, batch_id):
-            merged = _Background(windows)
+            merged = Background(windows)
             try:
                 with self._step(batch_id, "alerts_check"):
                     # Totals before this batch's increments (after them on a replay whose daily MERGE committed:
@@ -220,42 +221,3 @@ class StreamBatch:
         fault_point("stream:alerts:merge")
         with self._step(batch_id, "alerts"), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             insert_goal_alerts(self.spark, self.tables.alerts, crossings)
-
-
-class _Background:
-    """``fn()`` in a thread that inherits the batch thread's Spark local properties (its job group: the batch's
-    Spark jobs are counted and cancelled with it); ``join`` waits and raises what ``fn`` raised. Where no such
-    thread can be made (a session without a SparkContext), ``fn`` runs right away in the caller's thread."""
-
-    def __init__(self, fn: Callable[[], None]):
-        self.error: BaseException | None = None
-        self.thread = None
-        self.finished = False
-        self._joined = False
-
-        def run() -> None:
-            try:
-                fn()
-                self.finished = True
-            except BaseException as e:  # re-raised by join, in the batch's thread
-                self.error = e
-
-        try:
-            from pyspark import InheritableThread
-
-            self.thread = InheritableThread(target=run, daemon=True)
-        except Exception:
-            run()
-            return
-        self.thread.start()
-
-    def join(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-        if self._joined:
-            return
-        self._joined = True
-        if self.error is not None:
-            raise self.error
-        if not self.finished:  # the thread died before or around fn (e.g. copying the local properties)
-            raise RuntimeError("a write of the micro-batch did not run; the batch fails and is replayed")
