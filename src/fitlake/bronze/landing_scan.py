@@ -284,3 +284,13 @@ def summarize(skips: list[Skipped]) -> str:
     for s in skips:
         counts[s.reason] = counts.get(s.reason, 0) + 1
     return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(counts.items()))
+
+
+_GLOB_CHARS = set("{}[]*?\\")
+
+
+def literal_path(path: str) -> str:
+    """Hadoop expands ``{}[]*?\\`` in a path as a glob: escape them so the file itself is read."""
+    if not _GLOB_CHARS.intersection(path):
+        return path
+    return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)

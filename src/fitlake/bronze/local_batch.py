@@ -40,7 +40,7 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from fitlake import delta_io
-from fitlake.bronze import landing_scan
+from fitlake.bronze import landing_scan, plain_csv
 from fitlake.bronze import schema as schemas
 from fitlake.bronze import state as bronze_state
 from fitlake.bronze import writer
@@ -49,12 +49,11 @@ from fitlake.bronze.sources import BronzeSource
 from fitlake.config import Settings
 from fitlake.faults import fault_point
 from fitlake.ops.suppress import suppression
-from fitlake.spark import register_table
+from fitlake.spark import register_table, session_conf
 
 STATE_DIR = "_fitlake"
 INGESTED = "ingested.json"
 PLAN = "plan.json"
-_GLOB_CHARS = set("{}[]*?\\")
 
 
 # ---- state ---------------------------------------------------------------------------------------------------------
@@ -301,9 +300,34 @@ def _stats_from_table(spark, ref, batch: int) -> dict:
 
 
 def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_at_us: int):
-    """Exactly these files, whole (one row each), parsed into bronze rows; paths are never read as globs."""
+    """Exactly these files, parsed into bronze rows (paths are never read as globs), and the session conf to run
+    the rows' action under.
+
+    Large plain CSV files (``plain_csv.plain_groups``) go through Spark's CSV reader, grouped by header, one file per
+    partition (the conf); every other file is read whole (one row each) and parsed by ``parse.py``. Both give the
+    same rows for a plain file."""
+    parts, whole = [], list(paths)
+    if source.format == "csv":
+        for names, group in plain_csv.plain_groups(paths, source.delimiter, columns).items():
+            with session_conf(spark, plain_csv.READ_CONF):
+                formats = plain_csv.date_formats(spark, names, source.delimiter, group)
+            if formats is None:
+                continue
+            parts.append(plain_csv.read_plain(spark, names, source.delimiter, columns, group, formats))
+            whole = [p for p in whole if p not in set(group)]
+    if whole or not parts:
+        parts.append(_read_whole_files(spark, source, columns, whole))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    conf = plain_csv.READ_CONF if len(whole) < len(paths) else {}
+    return out.withColumn(INGESTED_AT, F.timestamp_micros(F.lit(int(ingested_at_us)))), conf
+
+
+def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
     with _serial_listing(spark):  # the paths are files we listed: no Spark job (one task per path) to list them
-        loaded = spark.read.format("text").option("wholetext", "true").load([_literal_path(p) for p in paths])
+        loaded = spark.read.format("text").option("wholetext", "true").load(
+            [landing_scan.literal_path(p) for p in paths])
     files = (
         loaded.select(
             "value",
@@ -311,9 +335,7 @@ def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_
             F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
         )
     )
-    return files.transform(parse_landing_files(source.format, columns, source.delimiter)).withColumn(
-        INGESTED_AT, F.timestamp_micros(F.lit(int(ingested_at_us)))
-    )
+    return files.transform(parse_landing_files(source.format, columns, source.delimiter))
 
 
 @contextmanager
@@ -325,13 +347,6 @@ def _serial_listing(spark):
         yield
     finally:
         spark.conf.set(key, before)
-
-
-def _literal_path(path: str) -> str:
-    """Hadoop expands ``{}[]*?\\`` in a path as a glob: escape them so the file itself is read."""
-    if not _GLOB_CHARS.intersection(path):
-        return path
-    return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
@@ -347,7 +362,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         bad = []
         for f in present:
             try:
-                spark.read.format("text").option("wholetext", "true").load(_literal_path(f["path"])).count()
+                spark.read.format("text").option("wholetext", "true").load(landing_scan.literal_path(f["path"])).count()
             except Exception as e:  # noqa: BLE001
                 message = spark_error_message(e)
                 bad.append(f)
@@ -379,12 +394,13 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
                     suppress=None, creates=False) -> dict:
     """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
     redone plan), since a skipped write runs no job and its observation would never arrive."""
-    df = read_files(spark, source, columns, paths, ingested_at_us)
+    df, conf = read_files(spark, source, columns, paths, ingested_at_us)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
-    if not observe:
-        writer.write_batch(df, batch, ref, app_id, creates)
-        return {}
-    observation = Observation(f"bronze_{uuid.uuid4().hex}")
-    writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id, creates)
+    with session_conf(spark, conf):
+        if not observe:
+            writer.write_batch(df, batch, ref, app_id, creates)
+            return {}
+        observation = Observation(f"bronze_{uuid.uuid4().hex}")
+        writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id, creates)
     return dict(observation.get)

@@ -4,7 +4,7 @@ Spark's CSV/JSON readers drop fields that are not in the schema and map CSV colu
 text ourselves: every line is mapped to its own file's header (CSV) or its own keys (JSON) by name. Values of
 known columns become STRING columns, everything else goes to ``_rescued_data`` as a JSON object, and a line that
 cannot be mapped at all is kept whole in ``_corrupt_record``. Nothing is dropped except blank lines and a CSV
-file's header line.
+file's header line. Local batches read plain CSV files with Spark's reader instead (``plain_csv``: same rows).
 """
 
 from __future__ import annotations
