@@ -62,18 +62,16 @@ def _write(folder: Path, files: dict[str, bytes]) -> list[str]:
     return [str(folder / name) for name in files]
 
 
-def _plain_rows(spark, paths, columns, delimiter=","):
-    """The fast path's rows of ``paths`` (all plain), read group by group like ``local_batch.read_files``."""
-    groups: dict[tuple, list[str]] = {}
-    for p in paths:
-        groups.setdefault(plain_csv.plain_header(p, delimiter, columns), []).append(p)
-    assert None not in groups, "every file here is plain"
+def _plain_rows(spark, paths, columns, delimiter=",", conf=plain_csv.READ_CONF):
+    """The fast path's rows of ``paths`` (all plain, whatever their size), read like ``local_batch.read_files``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plain_csv, "MIN_GROUP_BYTES", 0)
+        groups = plain_csv.plain_groups(spark, paths, delimiter, columns)
+    assert sorted(p for group in groups.values() for p in group) == sorted(paths), "every file here is plain"
     rows = []
-    with session_conf(spark, plain_csv.READ_CONF):
-        for names, group in groups.items():
-            formats = plain_csv.date_formats(spark, names, delimiter, group)
-            assert formats is not None
-            rows += plain_csv.read_plain(spark, names, delimiter, columns, group, formats).collect()
+    with session_conf(spark, conf):
+        for (names, fmt), group in groups.items():
+            rows += plain_csv.read_plain(spark, names, fmt, delimiter, columns, group).collect()
     return rows
 
 
@@ -92,13 +90,11 @@ def _key(row):
 @pytest.mark.parametrize("name", sorted(NOT_PLAIN))
 def test_files_the_csv_reader_would_misread_are_not_plain(tmp_path, name):
     (path,) = _write(tmp_path, {name: NOT_PLAIN[name]})
-    assert plain_csv.plain_header(path, ",", COLUMNS) is None
+    assert plain_csv.plain_file(path, ",", COLUMNS) is None
 
 
 def test_plain_files_give_exactly_the_rows_of_the_whole_file_parser(spark, tmp_path):
     paths = _write(tmp_path / "odd [name] {1}", PLAIN)
-    for p in paths:
-        assert plain_csv.plain_header(p, ",", COLUMNS) is not None, p
     fast, whole = _plain_rows(spark, paths, COLUMNS), _whole_file_rows(spark, HOURLY, paths, COLUMNS)
     assert sorted(map(_key, fast)) == sorted(map(_key, whole))
     by_line = {(Path(r["_source_file"]).name, r["_line"]): r for r in fast}
@@ -126,16 +122,15 @@ def test_the_real_export_reads_the_same_through_either_parser(spark):
     assert checked >= 9
 
 
-def test_files_packed_into_one_partition_are_left_to_the_whole_file_parser(spark, tmp_path):
-    paths = _write(tmp_path, {"a.csv": PLAIN["crlf.csv"], "b.csv": PLAIN["crlf.csv"]})
-    names = plain_csv.plain_header(paths[0], ",", COLUMNS)
-    # Spark packs small files into one partition when the input is large per core (here forced): b's row
-    # numbers would continue a's
+def test_each_file_keeps_its_own_partition_however_spark_would_pack_them(spark, tmp_path):
+    paths = _write(tmp_path, {"a.csv": PLAIN["crlf.csv"], "b.csv": PLAIN["crlf.csv"], "c.csv": PLAIN["crlf.csv"]})
+    whole = sorted(map(_key, _whole_file_rows(spark, HOURLY, paths, COLUMNS)))
+    # Spark packs small files into one partition when the input is large per core (forced here): without
+    # READ_CONF, b's and c's row numbers would continue a's
     packed = {"spark.sql.files.openCostInBytes": "0", "spark.sql.files.minPartitionNum": "1"}
+    assert sorted(map(_key, _plain_rows(spark, paths, COLUMNS, conf=packed))) != whole
     with session_conf(spark, packed):
-        assert plain_csv.date_formats(spark, names, ",", paths) is None
-    with session_conf(spark, plain_csv.READ_CONF):
-        assert plain_csv.date_formats(spark, names, ",", paths) is not None
+        assert sorted(map(_key, _plain_rows(spark, paths, COLUMNS))) == whole
 
 
 def test_ingest_reads_plain_and_other_files_together(spark, tmp_path, monkeypatch):
@@ -143,7 +138,6 @@ def test_ingest_reads_plain_and_other_files_together(spark, tmp_path, monkeypatc
                               "blank.csv": NOT_PLAIN["blank_line.csv"]})
     small, conf = local_batch.read_files(spark, HOURLY, COLUMNS, paths, 0)
     assert conf == {} and "] csv" not in _plan(small)  # too small for the CSV reader: all read whole
-    monkeypatch.setattr(plain_csv, "MIN_FILE_BYTES", 0)
     monkeypatch.setattr(plain_csv, "MIN_GROUP_BYTES", 0)
     df, conf = local_batch.read_files(spark, HOURLY, COLUMNS, paths, 0)
     assert conf == plain_csv.READ_CONF and "] csv" in _plan(df)
@@ -155,7 +149,6 @@ def test_ingest_reads_plain_and_other_files_together(spark, tmp_path, monkeypatc
 
 
 def test_a_landing_of_plain_and_other_files_ingests_once_with_counts(spark, tmp_path, monkeypatch):
-    monkeypatch.setattr(plain_csv, "MIN_FILE_BYTES", 0)
     monkeypatch.setattr(plain_csv, "MIN_GROUP_BYTES", 0)
     settings = Settings(root=tmp_path / "lake", landing=tmp_path / "landing [x]")
     day = settings.landing_dir / "fitbit" / "2016-04-12"

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 
 from fitlake.bronze import autoloader, local_stream
 from fitlake.bronze.sources import BATCH_SOURCES, SOURCES, BronzeSource
+from fitlake.concurrency import run_concurrently, thread_session
 from fitlake.config import Settings
 
 
@@ -91,18 +92,24 @@ def ingest_all(
 ) -> list[dict]:
     """Ingest every batch source (or ``names``); one failing source does not stop the others.
 
-    ``progress`` gets one line per source (e.g. ``print``). Raises BronzeIngestError at the end if any failed.
+    Sources run side by side (``settings.parallel_tables`` threads, each with its own session: bronze sets session
+    confs around its reads), as silver's and gold's tables do: each source has its own table, state and plan.
+    ``progress`` gets one line per source as it finishes (e.g. ``print``). Raises BronzeIngestError at the end if
+    any failed.
     """
-    results = []
-    for name in names or BATCH_SOURCES:
+
+    def one(name: str) -> dict:
         try:
-            counts = ingest_source(spark, settings, name)
+            return ingest_source(thread_session(spark), settings, name)
         except Exception as e:  # noqa: BLE001 - reported with the others below, never swallowed
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            counts = {"source": name, "table": f"bronze.{name}", "error": first[:300]}
-        results.append(counts)
+            return {"source": name, "table": f"bronze.{name}", "error": first[:300]}
+
+    def done(_name: str, counts: dict) -> None:
         if progress is not None:
             progress(describe(counts))
+
+    results = run_concurrently(list(names or BATCH_SOURCES), one, settings.parallel_tables, done)
     failed = [r for r in results if r.get("error")]
     if failed:
         raise BronzeIngestError(

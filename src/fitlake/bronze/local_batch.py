@@ -33,7 +33,6 @@ import re
 import time
 import urllib.parse
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import Observation
@@ -308,13 +307,10 @@ def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_
     same rows for a plain file."""
     parts, whole = [], list(paths)
     if source.format == "csv":
-        for names, group in plain_csv.plain_groups(paths, source.delimiter, columns).items():
-            with session_conf(spark, plain_csv.READ_CONF):
-                formats = plain_csv.date_formats(spark, names, source.delimiter, group)
-            if formats is None:
-                continue
-            parts.append(plain_csv.read_plain(spark, names, source.delimiter, columns, group, formats))
-            whole = [p for p in whole if p not in set(group)]
+        for (names, fmt), group in plain_csv.plain_groups(spark, paths, source.delimiter, columns).items():
+            parts.append(plain_csv.read_plain(spark, names, fmt, source.delimiter, columns, group))
+            taken = set(group)
+            whole = [p for p in whole if p not in taken]
     if whole or not parts:
         parts.append(_read_whole_files(spark, source, columns, whole))
     out = parts[0]
@@ -338,15 +334,8 @@ def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
     return files.transform(parse_landing_files(source.format, columns, source.delimiter))
 
 
-@contextmanager
 def _serial_listing(spark):
-    key = "spark.sql.sources.parallelPartitionDiscovery.threshold"
-    before = spark.conf.get(key)
-    spark.conf.set(key, str(1 << 30))
-    try:
-        yield
-    finally:
-        spark.conf.set(key, before)
+    return session_conf(spark, plain_csv.SERIAL_LISTING)
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,

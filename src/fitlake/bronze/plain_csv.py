@@ -5,19 +5,20 @@ lines, damaged bytes, a header on line 3). Most files are plain: UTF-8 text, the
 line, no quotes, no blank lines. For those, Spark's CSV reader gives exactly the rows ``parse.py`` gives (the
 equivalence is tested, file by file, on the real export, the fixture landing and edge cases):
 
-* ``plain_header`` decides on the driver, from the file's bytes, whether a file is plain, and returns its header;
-  every other file keeps the whole-file parser. Checked: a ``.csv`` name (not compressed); valid UTF-8 without U+FFFD or NUL; no ``"``; no CR that is
-  not followed by LF; no line made only of whitespace (the reader skips those, which would shift line numbers);
-  no line over ``MAX_LINE`` bytes (the reader's column limit); a header that ``parse.py`` would use (a known
-  column, each name once, read through ``headers.canonical_names``) and that holds no ``/`` (dates are scanned by
-  value, below); a delimiter that cannot be part of a date or a time.
-* Files with the same header are read together, each file one partition, so the row's position in its partition
-  is its record number and ``_line`` is that + 2 (the header is line 1). Only files and header groups large
-  enough to repay a task per file and one more job (``plain_groups``) take this path.
-* ``_date_format`` (``formats.with_date_format``) comes from a first, cheap pass: the distinct values that hold a
-  ``/`` per file, joined by newlines. A date or time cannot span the delimiter, and the regexes see a delimiter and
-  a newline alike, so this text gives the same format as the file's whole text. The same pass checks that every
-  file started its own partition (else the group goes to the whole-file parser).
+* ``plain_file`` decides on the driver, from the file's bytes, whether a file is plain, and returns its header;
+  every other file keeps the whole-file parser. Checked: a ``.csv`` name (not compressed); valid UTF-8 without
+  U+FFFD or NUL; no ``"``; no CR that is not followed by LF; no line made only of whitespace (the reader skips
+  those, which would shift line numbers); no line over ``MAX_LINE`` bytes (the reader's column limit); a header
+  that ``parse.py`` would use (a known column, each name once, read through ``headers.canonical_names``) and that
+  holds no ``/`` (dates are scanned by value, below); a delimiter that cannot be part of a date or a time.
+* Files with the same header and date format are read together, each file one partition (``READ_CONF``), so
+  the row's position in its partition is its record number and ``_line`` is that + 2 (the header is line 1); the
+  rows are then coalesced into a few partitions for the write. Only groups large enough to repay a task per
+  file (``plain_groups``) take this path; while they are read, the other files also get a task each.
+* ``_date_format`` is ``formats.with_date_format`` of the file's distinct values that hold a ``/``, joined by
+  newlines, found on the driver from the same bytes (``slash_values``) and evaluated in one small Spark job for all
+  files. A date or time cannot span the delimiter, and the regexes see a delimiter and a newline alike, so this
+  text gives the same format as the file's whole text.
 * A record with more or fewer fields than its header is the reader's malformed record: its line goes to
   ``_corrupt_record`` and its values are null, as in ``parse.py``.
 """
@@ -27,9 +28,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -37,6 +39,7 @@ from fitlake.bronze.formats import DATE_FORMAT, with_date_format
 from fitlake.bronze.headers import canonical_names
 from fitlake.bronze.landing_scan import literal_path
 from fitlake.bronze.parse import CORRUPT, LINE, RESCUED, SOURCE_FILE, SOURCE_MODIFIED, bronze_columns
+from fitlake.spark import session_conf
 
 MAX_FILE_BYTES = 256 << 20  # below READ_CONF's maxPartitionBytes: never split between partitions
 MAX_LINE = 20_000  # the reader stops at 20,480 columns per record
@@ -44,19 +47,29 @@ PLAIN_DELIMITERS = frozenset(",;\t|")
 # One file per partition: Spark packs files into a partition up to maxPartitionBytes, counting openCostInBytes per
 # file (so a file alone exceeds it), and splits files larger than maxPartitionBytes.
 READ_CONF = {"spark.sql.files.openCostInBytes": str(1 << 40), "spark.sql.files.maxPartitionBytes": str(512 << 20)}
-# Worth it only where rows outweigh the fixed cost: a task per file and one more Spark job per header. Smaller
-# files and groups (one day's delivery, 2,000 one-row files) keep the whole-file parser, which packs files.
-MIN_FILE_BYTES = 128 << 10
+# Worth it only where rows outweigh the fixed cost (a task per file, ~10 ms): smaller groups of files (one day's
+# delivery, 2,000 one-row files) keep the whole-file parser, which packs files into few tasks.
+# the paths are files we listed: listing them needs no Spark job (Spark's default: one task per path above 32)
+SERIAL_LISTING = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(1 << 30)}
 MIN_GROUP_BYTES = 8 << 20
 
 _BOM = b"\xef\xbb\xbf"
 _REPLACEMENT = "\ufffd".encode()
 _ROW_BITS = (1 << 33) - 1  # monotonically_increasing_id: partition id << 33 | the row's position in its partition
-_MID, _VALUE, _TEXT = "_plain_mid", "_plain_value", "_plain_text"
+_MID = "_plain_mid"
+_WIDTH = 32  # fields up to this many bytes are deduplicated by numpy (dates are 8-22)
 
 
-def plain_header(path: str, delimiter: str, columns: Sequence[str]) -> tuple[str, ...] | None:
-    """The raw header names of a file Spark's CSV reader reads exactly as ``parse.py`` does; None for any other."""
+@dataclass(frozen=True)
+class PlainFile:
+    path: str
+    names: tuple[str, ...]  # the raw header names
+    size: int
+    slash_text: str  # the distinct values holding a ``/``, newline-joined: what its date format is read from
+
+
+def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile | None:
+    """A file Spark's CSV reader reads exactly as ``parse.py`` does, with its header; None for any other."""
     if delimiter not in PLAIN_DELIMITERS or not path.lower().endswith(".csv"):  # `.csv.gz`: Hadoop decompresses
         return None
     try:
@@ -77,7 +90,8 @@ def plain_header(path: str, delimiter: str, columns: Sequence[str]) -> tuple[str
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return None
     body = data[len(_BOM):] if data.startswith(_BOM) else data
-    if not _one_record_per_line(body):
+    arr = np.frombuffer(body, dtype=np.uint8)
+    if not _one_record_per_line(body, arr):
         return None
     header_line = body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
     if "/" in header_line:
@@ -86,30 +100,54 @@ def plain_header(path: str, delimiter: str, columns: Sequence[str]) -> tuple[str
     canonical = canonical_names(names, columns)
     if len(set(canonical)) != len(canonical) or not set(canonical) & set(columns):
         return None
-    return tuple(names)
+    values = sorted(slash_values(body, arr, delimiter))
+    return PlainFile(path, tuple(names), len(data), "\n".join(v.decode("utf-8") for v in values))
 
 
-def plain_groups(paths: Sequence[str], delimiter: str, columns: Sequence[str]) -> dict[tuple[str, ...], list[str]]:
-    """The plain files of ``paths`` worth the CSV reader, by header (``MIN_FILE_BYTES``, ``MIN_GROUP_BYTES``)."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    sizes: dict[tuple[str, ...], int] = {}
+def plain_groups(spark, paths: Sequence[str], delimiter: str,
+                 columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[str]]:
+    """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header), grouped by header and
+    ``_date_format``; the formats come from one small Spark job."""
+    by_header: dict[tuple[str, ...], list[PlainFile]] = {}
     for p in paths:
-        try:
-            size = os.path.getsize(p)
-        except OSError:
-            continue
-        if size < MIN_FILE_BYTES:
-            continue
-        names = plain_header(p, delimiter, columns)
-        if names is not None:
-            groups.setdefault(names, []).append(p)
-            sizes[names] = sizes.get(names, 0) + size
-    return {names: group for names, group in groups.items() if sizes[names] >= MIN_GROUP_BYTES}
+        f = plain_file(p, delimiter, columns)
+        if f is not None:
+            by_header.setdefault(f.names, []).append(f)
+    files = [f for group in by_header.values() if sum(f.size for f in group) >= MIN_GROUP_BYTES for f in group]
+    if not files:
+        return {}
+    texts = spark.createDataFrame([(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
+    formats = {r["i"]: r[DATE_FORMAT] for r in texts.transform(with_date_format("t")).select("i", DATE_FORMAT).collect()}
+    groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+    for i, f in enumerate(files):
+        groups.setdefault((f.names, formats[i]), []).append(f.path)
+    return groups
 
 
-def _one_record_per_line(body: bytes) -> bool:
+def slash_values(body: bytes, arr: np.ndarray, delimiter: str) -> set[bytes]:
+    """The distinct fields of ``body`` (split at the delimiter and line breaks) that hold a ``/``, vectorized: one
+    hourly file has ~47,000 such fields and ~24 distinct ones."""
+    slashes = np.flatnonzero(arr == 0x2F)
+    if len(slashes) == 0:
+        return set()
+    bounds = np.flatnonzero((arr == ord(delimiter)) | (arr == 10) | (arr == 13))
+    padded = np.concatenate(([-1], bounds, [len(arr)]))
+    k = np.searchsorted(bounds, slashes)  # sorted: the field of each slash
+    k = k[np.concatenate(([True], k[1:] != k[:-1]))]
+    starts, ends = padded[k] + 1, padded[k + 1]
+    lengths = ends - starts
+    short = lengths <= _WIDTH
+    out = {body[a:b] for a, b in zip(starts[~short].tolist(), ends[~short].tolist())}
+    if short.any():  # fixed-width rows (NUL-padded: a plain file has no NUL), deduplicated by numpy
+        cols = np.arange(_WIDTH)
+        grid = np.where(cols < lengths[short][:, None], arr[np.minimum(starts[short][:, None] + cols, len(arr) - 1)], 0)
+        rows = np.ascontiguousarray(grid.astype(np.uint8)).view(f"V{_WIDTH}").ravel()
+        out |= {bytes(r).rstrip(b"\0") for r in np.unique(rows)}
+    return out
+
+
+def _one_record_per_line(body: bytes, arr: np.ndarray) -> bool:
     """No line is empty or only whitespace (a final newline ends the last line) and none is over ``MAX_LINE``."""
-    arr = np.frombuffer(body, dtype=np.uint8)
     breaks = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], breaks + 1))
     ends = np.concatenate((breaks, [len(arr)]))
@@ -126,47 +164,24 @@ def _one_record_per_line(body: bytes) -> bool:
 def _reader(spark, names: Sequence[str], delimiter: str, paths: Sequence[str]) -> DataFrame:
     schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(len(names))]
                           + [T.StructField(CORRUPT, T.StringType())])
-    return (
-        spark.read.schema(schema)
-        .option("header", "true")
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
-        .option("sep", delimiter)
-        .option("quote", "")  # no quotes in a plain file: quoting off
-        .option("encoding", "UTF-8")
-        .csv([literal_path(p) for p in paths])
-        .select("*", F.monotonically_increasing_id().alias(_MID))
-    )
+    with session_conf(spark, SERIAL_LISTING):
+        reader = (
+            spark.read.schema(schema)
+            .option("header", "true")
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT)
+            .option("sep", delimiter)
+            .option("quote", "")  # no quotes in a plain file: quoting off
+            .option("encoding", "UTF-8")
+            .csv([literal_path(p) for p in paths])
+        )
+    return reader.select("*", F.monotonically_increasing_id().alias(_MID))
 
 
-def date_formats(spark, names: Sequence[str], delimiter: str, paths: Sequence[str]) -> dict[str, str | None] | None:
-    """file URI -> its ``_date_format``, from the distinct values that hold a ``/``; None if some file did not
-    start its own partition (its line numbers would be wrong: the caller reads those files whole)."""
-    df = _reader(spark, names, delimiter, paths)
-    values = F.filter(F.array(*[F.col(f"_c{i}") for i in range(len(names))], F.col(CORRUPT)),
-                      lambda v: F.instr(v, "/") > 0)
-    per_value = (
-        df.select(F.col("_metadata.file_path").alias(SOURCE_FILE), F.col(_MID), F.explode_outer(values).alias(_VALUE))
-        .groupBy(SOURCE_FILE, _VALUE).agg(F.min(_MID).alias(_MID))
-    )
-    per_file = (
-        per_value.groupBy(SOURCE_FILE)
-        .agg(F.min(_MID).alias(_MID), F.concat_ws("\n", F.collect_list(_VALUE)).alias(_TEXT))
-        .transform(with_date_format(_TEXT))
-    )
-    out = {}
-    for row in per_file.collect():
-        if int(row[_MID]) & _ROW_BITS:
-            return None
-        out[row[SOURCE_FILE]] = row[DATE_FORMAT]
-    return out
-
-
-def read_plain(spark, names: Sequence[str], delimiter: str, columns: Sequence[str], paths: Sequence[str],
-               formats: dict[str, str | None]) -> DataFrame:
-    """The bronze rows (``parse.bronze_columns``) of plain files that share the header ``names``.
-
-    Run the read (and ``date_formats``) under ``READ_CONF``."""
+def read_plain(spark, names: Sequence[str], fmt: str | None, delimiter: str, columns: Sequence[str],
+               paths: Sequence[str]) -> DataFrame:
+    """The bronze rows (``parse.bronze_columns``) of plain files that share the header ``names`` and the date
+    format ``fmt`` (``plain_groups``). Run the action under ``READ_CONF``."""
     canonical = canonical_names(list(names), columns)
     position = {c: i for i, c in enumerate(canonical)}
     ok = F.col(CORRUPT).isNull()
@@ -175,25 +190,19 @@ def read_plain(spark, names: Sequence[str], delimiter: str, columns: Sequence[st
         F.when(ok, F.to_json(F.create_map(*[x for i in unknown for x in (F.lit(canonical[i]), F.col(f"_c{i}"))])))
         if unknown else F.lit(None).cast("string")
     )
-    fmt = _lookup(formats)
     values = [
         (F.when(ok, F.col(f"_c{position[c]}")) if c in position else F.lit(None).cast("string")).alias(c)
         for c in columns
     ]
-    return _reader(spark, names, delimiter, paths).select(
+    rows = _reader(spark, names, delimiter, paths).select(
         *values,
         rescued.alias(RESCUED),
         F.col(CORRUPT),
         F.col("_metadata.file_path").alias(SOURCE_FILE),
         F.col("_metadata.file_modification_time").alias(SOURCE_MODIFIED),
         ((F.col(_MID).bitwiseAND(F.lit(_ROW_BITS))) + 2).cast("int").alias(LINE),
-        fmt(F.col("_metadata.file_path")).alias(DATE_FORMAT),
+        F.lit(fmt).cast("string").alias(DATE_FORMAT),
     ).select(*bronze_columns(columns))
-
-
-def _lookup(formats: dict[str, str | None]):
-    known = {k: v for k, v in formats.items() if v is not None}
-    if not known:
-        return lambda _file: F.lit(None).cast("string")
-    mapping = F.create_map(*[F.lit(x) for kv in known.items() for x in kv])
-    return lambda file: F.try_element_at(mapping, file)
+    # The row numbers are taken per file partition above; the write needs no partition (and no file) per input.
+    total = sum(os.path.getsize(p) for p in paths if os.path.exists(p))
+    return rows.coalesce(max(spark.sparkContext.defaultParallelism, -(-total // (128 << 20))))
