@@ -138,3 +138,35 @@ def test_quarantined_rows_are_counted_on_their_readable_day_but_not_stale_redeli
     got = _quarantined(GoldRun(spark, settings), Scope(keys, A, A)).orderBy("user_id")
     assert [tuple(r) for r in got.select("user_id", "date", "input", "rows").collect()] == [
         (1503960366, A, "hourly_steps", 2), (2022484408, A, "hourly_steps", 1)]
+
+
+def test_a_complete_scope_reads_inputs_whole_but_still_limits_quarantine_to_its_keys(spark, tmp_path):
+    """A first load (every input read from its first version: ``Scope.complete``) builds gold.data_completeness from
+    whole tables, with the same rows as the keyed read of the same keys; quarantined rows of a day no silver input
+    has (not a key) are still left out, as in the keyed read."""
+    from fitlake import delta_io
+    from fitlake.config import Settings
+    from fitlake.gold.job import GoldRun, Scope, _build_data_completeness
+
+    settings = Settings(root=tmp_path / "lake")
+    u = 1503960366
+    delta_io.write(spark.createDataFrame([(u, A), (u, B)], "user_id BIGINT, activity_date DATE"),
+                   settings.table("silver", "daily_activity"), mode="overwrite")
+    delta_io.write(spark.createDataFrame([(u, dt.datetime(2016, 4, 12))], "user_id BIGINT, sleep_date TIMESTAMP"),
+                   settings.table("silver", "sleep_day"), mode="overwrite")
+    delta_io.write(spark.createDataFrame([(u, A, None), (u, B, "hourly_steps")], HOURLY),
+                   settings.table("gold", "fact_hourly_activity"), mode="overwrite")
+    delta_io.write(spark.createDataFrame([(u, A)], DAYS), settings.table("gold", "fact_heart_rate"), mode="overwrite")
+    raw = spark.createDataFrame(
+        [(str(u), "4/12/2016 1:00:00 AM", "-5", "f1", 1, "step_total_in_range"),
+         (str(u), "4/14/2016 1:00:00 AM", "-5", "f1", 2, "step_total_in_range")],  # a day with no silver key
+        "Id STRING, ActivityHour STRING, StepTotal STRING, _source_file STRING, _line INT, _rule STRING",
+    ).withColumn("_date_format", F.lit("M/d/yyyy h:mm:ss a"))
+    delta_io.write(raw, settings.table("quarantine", "hourly_steps"), mode="overwrite")
+    keys = spark.createDataFrame([(u, A), (u, B)], DAYS)
+    run = GoldRun(spark, settings)
+    whole = _build_data_completeness(run, Scope(keys, A, B, complete=True))
+    keyed = _build_data_completeness(run, Scope(keys, A, B))
+    assert_df_equality(whole, keyed, ignore_row_order=True, ignore_nullable=True)
+    assert sorted(r["date"] for r in whole.collect()) == [A, B]
+    assert whole.where(F.col("date") == A).first()["quarantined_inputs"] == "hourly_steps"

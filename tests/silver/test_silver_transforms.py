@@ -226,5 +226,8 @@ def test_only_rows_with_a_repeated_key_need_the_windows(spark, monkeypatch):
     assert outcome(job.checked_from_typed(typed, spec, None)) == full
     assert full[(3, 31, 6)][0] == "stale_redelivery" and full[(1, 10, 1)][0] == "conflicting_values_in_delivery"
     assert full[(6, 61, 9)] == (None, True, True) and full[(2, 20, 4)] == (None, True, True)
+    # the same one aggregation counts every row-level rule, and the valid rows with their key range
+    _, totals = job.survey_keys(typed, spec.keys, "user_id")
+    assert totals == {None: (10, "0", "6"), "v_in_range": (2, "2", "6"), "user_id_not_null": (2, None, None)}
     monkeypatch.setattr(job, "MAX_REPEATED_KEYS", 2)  # too many repeated keys: every row takes the windows
     assert job.repeated_key_hashes(typed, spec.keys) is None

@@ -189,11 +189,18 @@ def affected_keys(spark, settings: Settings, state: dict[str, int]) -> tuple[Dat
 # ---- builders ----------------------------------------------------------------------------------------------------
 @dataclass
 class Scope:
-    """The affected keys of one builder: (user_id, date) rows and their date bounds."""
+    """The affected keys of one builder: (user_id, date) rows and their date bounds.
+
+    ``complete``: every input of the builder was read from its first version (no ``ops.gold_state`` entry), so
+    ``keys`` hold every (user, date) any of its silver inputs ever held, and so every key of the gold facts built
+    from them: limiting those reads to ``keys`` keeps every row, and the builder reads them whole (no semi-join with
+    ``keys``, no date bounds: a first load's gold from one read of each input). Quarantine rows are still limited
+    to ``keys`` (a day whose every row was quarantined has no silver key)."""
 
     keys: DataFrame
     low: dt.date
     high: dt.date
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,8 @@ class GoldRun:
         df = self.read("silver", name)
         if df is None:
             return None
+        if scope.complete:
+            return df
         spec = SPECS[name]
         if spec.date_expr in (spec.prune_column, f"to_date({spec.prune_column})"):
             df = in_date_range(df, spec.prune_column, scope.low, scope.high)
@@ -257,6 +266,8 @@ class GoldRun:
         return ", ".join(cols + extra)
 
     def gold_for(self, name: str, scope: Scope) -> DataFrame:
+        if scope.complete:
+            return self.read("gold", name)
         return for_keys(in_date_range(self.read("gold", name), "date", scope.low, scope.high), scope.keys)
 
 
@@ -269,12 +280,10 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     weight = run.read("silver", "weight_log")
     if weight is None:
         weight = run.spark.createDataFrame([], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
-    return dims.build_dim_user(
-        users,
-        run.read("gold", "fact_daily_activity").join(users, "user_id", "left_semi"),
-        run.read("gold", "fact_sleep").join(users, "user_id", "left_semi"),
-        weight.join(users, "user_id", "left_semi"),
-    )
+    inputs = [run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight]
+    if not scope.complete:
+        inputs = [df.join(users, "user_id", "left_semi") for df in inputs]
+    return dims.build_dim_user(users, *inputs)
 
 
 def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
@@ -320,6 +329,8 @@ def _build_data_completeness(run: GoldRun, scope: Scope) -> DataFrame:
 
 def _window_base(run: GoldRun, fact: str, scope: Scope, days: int) -> DataFrame:
     """Every row of ``fact`` the trailing windows of the scope's days can see."""
+    if scope.complete:
+        return run.read("gold", fact)
     base = in_date_range(run.read("gold", fact), "date", scope.low - dt.timedelta(days=days - 1), scope.high)
     return base.join(_users(scope), "user_id", "left_semi")
 
@@ -407,7 +418,7 @@ def with_delete_markers(rows: DataFrame, keys: DataFrame, key_cols: Sequence[str
 
 def _expand(scope: Scope, days: int) -> Scope:
     shifted = scope.keys.select("user_id", F.explode(F.sequence(F.col("date"), F.date_add("date", days - 1))).alias("date"))
-    return Scope(shifted.distinct(), scope.low, scope.high + dt.timedelta(days=days - 1))
+    return Scope(shifted.distinct(), scope.low, scope.high + dt.timedelta(days=days - 1), scope.complete)
 
 
 def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
@@ -435,7 +446,7 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
     if builder.window_days:
         scope = _expand(scope, builder.window_days)
     rows = builder.build(run, scope)
-    if builder.window_days:
+    if builder.window_days and not scope.complete:  # complete: rows only on days of the facts, all in scope
         rows = for_keys(rows, scope.keys)
     if create is not None:
         actions = M.create_with(ref, _conform_to(rows, create.schema()), clause=create.clause)
@@ -475,7 +486,8 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
                     apply_ddl(spark, settings, tables={builder.table})
                 return None  # (a table left empty by an older run killed between its DDL and its fill: filled then)
             keys = changes.where(F.col("source").isin(deps)).select("user_id", "date").distinct()
-            scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps))
+            scope = Scope(keys, min(stats[d]["low"] for d in deps), max(stats[d]["high"] for d in deps),
+                          complete=all(d not in state for d in builder.deps))
             counts = update_table(run, builder, scope, create=TableDDL.of(builder.table) if new else None)
             counts.affected_keys = sum(stats[d]["n"] for d in deps)
             return counts

@@ -135,12 +135,13 @@ def load_baseline(settings, model_key: str, version: str) -> dict | None:
         return None
 
 
-def batch_id(model_name: str, version: str, scored: DataFrame, cols: list[str]) -> str:
-    """A deterministic id of the scored rows: the same rows scored again give the same id."""
+def batch_size_and_id(model_name: str, version: str, scored: DataFrame, cols: list[str]) -> tuple[int, str]:
+    """(rows, batch id) from one aggregation of the scored rows: the id is deterministic (the same rows scored again
+    give the same id), the row count comes with it (no second Spark job)."""
     row = scored.agg(F.count(F.lit(1)).alias("n"),
                      F.sum(F.xxhash64(*[F.col(c) for c in cols]).cast("decimal(38,0)")).alias("h")).first()
     text = json.dumps([model_name, version, int(row["n"]), str(row["h"])])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return int(row["n"]), hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def drift_rows(spark, scored: DataFrame, baseline: dict, psi_threshold: float = config.MONITOR_PSI_THRESHOLD
@@ -202,7 +203,9 @@ def record_model_monitoring(spark, settings, model_key: str, version: str, batch
     df = spark.createDataFrame([tuple(d[f.name] for f in MONITORING_SCHEMA.fields) for d in data],
                                MONITORING_SCHEMA).withColumn("_monitored_at", F.current_timestamp())
     ref = settings.table("gold", "model_monitoring")
-    delta_io.ensure_table(spark, ref, MONITORING_SCHEMA)
+    if not delta_io.exists(spark, ref):  # the first batch ever: the table created with its rows in one commit
+        delta_io.create_from(df, ref)
+        return {"retrain_due": due, "reasons": reasons, "inserted": len(data)}
     seen = delta_io.read(spark, ref).where((F.col("batch_id") == batch) & (F.col("model_name") == name)
                                            & (F.col("model_version") == str(version)))
     if not seen.isEmpty():  # this batch is recorded already: a rerun commits nothing

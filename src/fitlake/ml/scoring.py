@@ -9,6 +9,8 @@ Reruns without new data or a new champion write nothing; a killed run is complet
 
 from __future__ import annotations
 
+import sys
+
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -66,8 +68,9 @@ def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows
     """Upsert ``rows`` into gold.``name`` on ``keys``, rewriting a matched row only when a ``compare`` column
     changed, so a rerun with the same results is a no-op."""
     ref = settings.table("gold", name)
-    delta_io.ensure_table(spark, ref, schema)
     rows = rows.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
+    if not delta_io.exists(spark, ref):  # the first scoring: the table created with its rows, one commit, no MERGE
+        return {"inserted": delta_io.create_from(rows, ref), "updated": 0}
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compare)
     result = (delta_io.delta_table(spark, ref).alias("t")
               .merge(rows.alias("s"), " AND ".join(f"t.{k} <=> s.{k}" for k in keys))
@@ -91,10 +94,10 @@ class _Monitor:
         self.batch = None
         if self.baseline is None:
             return
-        n = scored.count()
+        n, batch = monitoring.batch_size_and_id(settings.model_name(model_key), version, scored, id_cols)
         if n == 0:  # nothing new scored: nothing to monitor (a rerun records nothing)
             return
-        self.batch = monitoring.batch_id(settings.model_name(model_key), version, scored, id_cols)
+        self.batch = batch
         if n >= config.MONITOR_MIN_ROWS:
             self.rows = monitoring.drift_rows(spark, scored, self.baseline)
 
@@ -213,22 +216,43 @@ def score_recommendations(spark, settings: Settings) -> dict:
 
 
 def score(spark, settings: Settings) -> list[dict]:
-    """Score every model that has a champion; models without one are skipped with the reason."""
-    jobs = [("personas", lambda: score_personas(spark, settings)),
-            ("activity", lambda: score_activity_type(spark, settings))]
-    jobs += [(CALORIES_SPECS[s].model_key, lambda s=s: score_calories(spark, settings, s)) for s in CALORIES_SOURCES]
-    jobs += [("recommend", lambda: score_recommendations(spark, settings))]
-    results = []
-    for name, job in jobs:
-        try:
-            r = {"model": name, "status": "scored", **job()}
-            print(f"fitlake score: {name}: v{r['version']} -> {r['table']}: {r['inserted']} inserted, "
-                  f"{r['updated']} updated")
-            if r.get("retrain_due"):
-                print(f"fitlake score: {name}: retrain due — {'; '.join(r['retrain_reasons'])} "
-                      "(gold.model_monitoring; run `fitlake train --model ...`)")
-        except Skip as e:
-            r = {"model": name, "status": "skipped", "reason": str(e)}
-            print(f"fitlake score: {name}: skipped — {e}")
-        results.append(r)
-    return results
+    """Score every model that has a champion; models without one are skipped with the reason.
+
+    Models that write different tables are scored side by side (up to ``settings.parallel_tables``, each thread in a
+    session of its own, ``fitlake.concurrency``): a model's scoring is mostly fixed cost (loading the model, Delta
+    snapshots, planning, a commit) that leaves a core idle. The calories models share gold.predicted_calories, so
+    they run one after the other in one thread. When gold.model_monitoring does not exist yet (its first writer
+    creates it), everything runs in order."""
+    from fitlake.concurrency import run_concurrently, thread_session
+
+    def session():
+        return thread_session(spark)
+
+    def say(line: str) -> None:  # one write per line: threads' lines never interleave
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    groups = [[("personas", lambda: score_personas(session(), settings))],
+              [("activity", lambda: score_activity_type(session(), settings))],
+              [(CALORIES_SPECS[s].model_key, lambda s=s: score_calories(session(), settings, s))
+               for s in CALORIES_SOURCES],
+              [("recommend", lambda: score_recommendations(session(), settings))]]
+
+    def run_group(group) -> list[dict]:
+        results = []
+        for name, job in group:
+            try:
+                r = {"model": name, "status": "scored", **job()}
+                say(f"fitlake score: {name}: v{r['version']} -> {r['table']}: {r['inserted']} inserted, "
+                    f"{r['updated']} updated")
+                if r.get("retrain_due"):
+                    say(f"fitlake score: {name}: retrain due — {'; '.join(r['retrain_reasons'])} "
+                        "(gold.model_monitoring; run `fitlake train --model ...`)")
+            except Skip as e:
+                r = {"model": name, "status": "skipped", "reason": str(e)}
+                say(f"fitlake score: {name}: skipped — {e}")
+            results.append(r)
+        return results
+
+    workers = settings.parallel_tables if delta_io.exists(spark, settings.table("gold", "model_monitoring")) else 1
+    return [r for group in run_concurrently(groups, run_group, workers) for r in group]

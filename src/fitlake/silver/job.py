@@ -88,6 +88,7 @@ def with_delivery_checks(typed: DataFrame, spec: SilverSpec) -> DataFrame:
 
 
 MAX_REPEATED_KEYS = 100_000
+_MOST_RULES = max(len(rules) for rules in RULES.values())  # rule totals a survey returns beside the hashes
 """``checked_from_typed`` runs the key windows only over the rows whose key repeats when at most this many keys
 (by hash) do; above it, over every row (one shuffle and sort of the whole batch either way)."""
 
@@ -99,10 +100,28 @@ def _key_hash(keys) -> Column:
 def repeated_key_hashes(typed: DataFrame, keys) -> list[int] | None:
     """The hashes (``xxhash64``) of the keys that more than one valid row of ``typed`` holds, or None when there are
     more than ``MAX_REPEATED_KEYS``. One narrow shuffle (8 bytes a row) instead of the whole rows'."""
-    h = F.when(F.col("_rule").isNull(), _key_hash(keys)).alias("_h")  # null: the failing rows, left out below
-    repeated = typed.groupBy(h).count().where(F.col("count") > 1).select("_h").limit(MAX_REPEATED_KEYS + 2).collect()
-    hashes = [r[0] for r in repeated if r[0] is not None]
-    return hashes if len(hashes) <= MAX_REPEATED_KEYS else None
+    return survey_keys(typed, keys, None)[0]
+
+
+def survey_keys(typed: DataFrame, keys, range_column: str | None) -> tuple[list[int] | None, dict]:
+    """(``repeated_key_hashes``, rows per row-level rule) from ONE aggregation: a rollup over (rule, key hash) gives
+    the repeated hashes at its (rule, hash) level and, at its (rule) level, every rule's row count (None: the valid
+    rows) and the valid rows' range of ``range_column`` (``key_range_columns``). When no key repeats, those totals
+    are the batch's counts (no conflict, duplicate or stale row is possible), so ``process_batch`` needs no second
+    pass over the batch. Totals: ``{rule: (rows, low, high)}``; complete only when no key repeats."""
+    valid = F.col("_rule").isNull()
+    h = F.when(valid, _key_hash(keys))  # null: the failing rows, counted under their rule only
+    ranged = [F.min(range_column).cast("string").alias("_low"), F.max(range_column).cast("string").alias("_high")] \
+        if range_column else [F.lit(None).cast("string").alias("_low"), F.lit(None).cast("string").alias("_high")]
+    rows = (typed.withColumn("_h", h).rollup("_rule", "_h")
+            .agg(F.count(F.lit(1)).alias("n"), *ranged, F.grouping("_rule").alias("_gr"), F.grouping("_h").alias("_gh"))
+            .where(((F.col("_gr") == 0) & (F.col("_gh") == 1))  # a rule's total (null rule: the valid rows)
+                   | ((F.col("_gh") == 0) & F.col("_h").isNotNull() & (F.col("n") > 1)))  # a repeated valid key
+            .limit(MAX_REPEATED_KEYS + 2 + _MOST_RULES + 1)
+            .collect())
+    hashes = [r["_h"] for r in rows if r["_gh"] == 0]
+    totals = {r["_rule"]: (r["n"], r["_low"], r["_high"]) for r in rows if r["_gh"] == 1}
+    return (hashes if len(hashes) <= MAX_REPEATED_KEYS else None), totals
 
 
 def checked_from_typed(typed: DataFrame, spec: SilverSpec, repeated: list[int] | None) -> DataFrame:
@@ -133,17 +152,22 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
     # are shuffled and sorted (``checked_from_typed``). On disk, not in memory: a batch evicted to disk is read back
     # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
     typed = typed_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
-    checked = checked_from_typed(typed, spec, repeated_key_hashes(typed, spec.keys))
+    repeated, totals = survey_keys(typed, spec.keys, spec.prune_column)
+    checked = checked_from_typed(typed, spec, repeated)
     try:
-        stats = (
-            checked.groupBy("_rule")
-            .agg(
-                F.count(F.lit(1)).alias("n"),
-                F.sum(F.when(F.col("_dup_rank") > 1, 1).otherwise(0)).alias("dups"),
-                *M.key_range_columns(checked, spec.prune_column),
+        if repeated == []:  # no key repeats: the survey's totals are the batch's counts, no second pass
+            stats = [{"_rule": rule, "n": n, "dups": 0, "_range_low": low, "_range_high": high}
+                     for rule, (n, low, high) in totals.items()]
+        else:
+            stats = (
+                checked.groupBy("_rule")
+                .agg(
+                    F.count(F.lit(1)).alias("n"),
+                    F.sum(F.when(F.col("_dup_rank") > 1, 1).otherwise(0)).alias("dups"),
+                    *M.key_range_columns(checked, spec.prune_column),
+                )
+                .collect()
             )
-            .collect()
-        )
         bounds = None
         for row in stats:
             counts.rows_in += row["n"]
