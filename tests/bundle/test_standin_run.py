@@ -15,6 +15,7 @@ import pytest
 from baselines import fixture_landing_baseline
 from conftest import REPO
 from lake_snapshot import canonical
+from output_excerpt import failure_excerpt
 from pyspark.sql import functions as F
 
 from fitlake.config import TABLES, Settings
@@ -58,7 +59,7 @@ def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, request
                "--only", "ingest,silver,gold", "--var", "catalog=spark_catalog", "--var", "node_type_id=standin"]
     # the timeout only guards against a hang: three spark-submits take minutes on a loaded 2-core machine
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=2400, env=env)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert out.returncode == 0, failure_excerpt(out.stdout + out.stderr)
     assert f"stand-in deploy: schema spark_catalog.{SCHEMA}" in out.stdout
     tables = workspace / "catalog" / f"{SCHEMA}.db"  # managed tables of the dev schema: <layer>_<table>
     assert not (workspace / "Volumes" / "spark_catalog" / SCHEMA / "state" / "lakehouse" / "_run.lock").exists()

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from output_excerpt import failure_excerpt
 
 from fitlake import delta_io
 from fitlake.config import TABLES, Settings
@@ -241,7 +242,7 @@ def test_forget_killed_in_the_middle_then_rerun_erases_the_person_everywhere(spa
         [sys.executable, "-m", "fitlake.cli", "forget", "--root", str(lake.root), "--landing", str(lake.landing_dir),
          "--step-goal", str(GOAL), "--user", ident],
         env=env, capture_output=True, text=True, start_new_session=True, timeout=900)
-    assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-3000:]
+    assert killed.returncode == -9, failure_excerpt(killed.stdout + killed.stderr)
     log = delta_io.read(spark, lake.table("ops", "erasure_log")).collect()
     assert [r["event"] for r in log] == ["requested"]  # killed before completion
     assert parquet_files_holding(lake.root, ident)  # nothing vacuumed yet: the old files still hold the person
