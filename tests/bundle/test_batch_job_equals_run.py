@@ -16,6 +16,7 @@ import pytest
 from baselines import LANDING, NOT_COMPARED, fixture_landing_baseline
 from fault_jobs import REPO, job_env
 from lake_snapshot import diff, snapshot
+from output_excerpt import failure_excerpt
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def test_bundle_batch_job_builds_the_same_tables_as_fitlake_run(request, tmp_pat
     command = [str(Path(sys.executable).parent / "fitlake"), "bundle", "run", "fitlake_batch", "--target", "local",
                "--only", "ingest,silver,gold", "--var", f"root={root}", "--var", f"landing_path={LANDING}"]
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=job_env())
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert out.returncode == 0, failure_excerpt(out.stdout + out.stderr)
     assert [line.split()[2] for line in out.stdout.splitlines() if line.startswith("==> ")] == ["ingest", "silver",
                                                                                                  "gold"]
     got = snapshot(root, skip=NOT_COMPARED, landing=LANDING)

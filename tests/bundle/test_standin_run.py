@@ -15,6 +15,7 @@ import pytest
 from baselines import fixture_landing_baseline
 from conftest import REPO
 from lake_snapshot import canonical
+from output_excerpt import failure_excerpt
 from pyspark.sql import functions as F
 
 from fitlake.config import TABLES, Settings
@@ -26,19 +27,15 @@ USER = "ci@example.com"  # short name "ci": development mode's schema is dev_ci_
 SCHEMA = "dev_ci_fitlake"
 
 
-def _comparable(df):
-    """Rows without what differs by run on purpose (ingest/update times, batch ids, absolute file paths)."""
-    kept = [c for c in df.columns if not c.startswith("_") or c == "_line"]
-    return sorted(tuple(r) for r in df.select(*kept).collect()), kept
-
-
-def _comparable_table(path: Path):
-    """``_comparable`` of a Delta table read with delta-rs (no Spark job): the kept columns (in table order) and
-    the rows as an order-free multiset of text values (floats rounded as tests/faults/lake_snapshot.py does)."""
+def _comparable_table(path: Path, drop: tuple[str, ...] = ()):
+    """A Delta table's rows without what differs by run on purpose (ingest/update times, batch ids, absolute file
+    paths), read with delta-rs (no Spark job): the kept columns (in table order; not
+    ``drop``) and the rows as an order-free multiset of text values (floats rounded as tests/faults/lake_snapshot.py
+    does)."""
     from deltalake import DeltaTable
 
     df = DeltaTable(str(path)).to_pandas()
-    kept = [c for c in df.columns if not c.startswith("_") or c == "_line"]
+    kept = [c for c in df.columns if (not c.startswith("_") or c == "_line") and c not in drop]
     return canonical(df[kept]), kept
 
 
@@ -58,7 +55,7 @@ def test_dev_target_on_the_standin_workspace_equals_the_local_run(spark, request
                "--only", "ingest,silver,gold", "--var", "catalog=spark_catalog", "--var", "node_type_id=standin"]
     # the timeout only guards against a hang: three spark-submits take minutes on a loaded 2-core machine
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=2400, env=env)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert out.returncode == 0, failure_excerpt(out.stdout + out.stderr)
     assert f"stand-in deploy: schema spark_catalog.{SCHEMA}" in out.stdout
     tables = workspace / "catalog" / f"{SCHEMA}.db"  # managed tables of the dev schema: <layer>_<table>
     assert not (workspace / "Volumes" / "spark_catalog" / SCHEMA / "state" / "lakehouse" / "_run.lock").exists()
@@ -126,10 +123,8 @@ def test_stream_job_on_the_dev_target_equals_the_local_run(spark, tmp_path, monk
     tables = workspace / "catalog" / f"{SCHEMA}.db"
     compared = 0
     for layer, name in STREAM_TABLES:
-        local_df = spark.read.format("delta").load(local.table(layer, name).path).drop("alerted_at")
-        dev_df = spark.read.format("delta").load(str(tables / f"{layer}_{name}")).drop("alerted_at")
-        want, cols = _comparable(local_df)
-        got, dev_cols = _comparable(dev_df)
+        want, cols = _comparable_table(Path(local.table(layer, name).path), drop=("alerted_at",))
+        got, dev_cols = _comparable_table(tables / f"{layer}_{name}", drop=("alerted_at",))
         assert dev_cols == cols, f"{layer}.{name}"
         assert got == want, f"{layer}.{name}: dev and local rows differ"
         compared += bool(want)
