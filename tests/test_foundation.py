@@ -34,7 +34,7 @@ def test_jvm_settings_c1_for_etl_full_jit_for_training_parallel_gc_unless_told(s
     assert "-XX:+UseParallelGC" in args
     monkeypatch.delenv("FITLAKE_JIT", raising=False)
     monkeypatch.delenv("FITLAKE_GC", raising=False)
-    assert jit_options() == [] and jit_options("c1") == ["-XX:TieredStopAtLevel=1"]
+    assert jit_options() == [] and jit_options("c1") == ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"]
     etl = local_conf(Settings(), jit="c1")["spark.driver.extraJavaOptions"]
     assert "-XX:TieredStopAtLevel=1" in etl and "-XX:+UseParallelGC" in etl
     monkeypatch.setenv("FITLAKE_JIT", "full")

@@ -82,10 +82,12 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
 # be interpreted; C2's faster code pays off over more data) and the parallel collector instead of G1 (fewer
 # concurrent GC threads competing for 2 cores). Training keeps the full JIT (``jit="full"``, the default): C1's
 # larger stack frames overflowed a task thread's stack in MLlib (java.lang.StackOverflowError, fatal to the local
-# JVM). FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
+# JVM). C1 alone gets the JDK's small default code cache (48 MB): a run with tables side by side filled it, the JIT
+# stopped, and the JVM then failed ("Out of space in CodeCache for method handle intrinsic"); so C1 keeps the full
+# JIT's 240 MB. FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
 def jit_options(jit: str = "full") -> list[str]:
     jit = os.environ.get("FITLAKE_JIT", jit).lower()
-    return ["-XX:TieredStopAtLevel=1"] if jit == "c1" else []
+    return ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"] if jit == "c1" else []
 
 
 def gc_options() -> list[str]:
