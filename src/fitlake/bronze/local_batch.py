@@ -321,7 +321,7 @@ def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_
 
 
 def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
-    with _serial_listing(spark):  # the paths are files we listed: no Spark job (one task per path) to list them
+    with session_conf(spark, plain_csv.SERIAL_LISTING):  # files we listed: no Spark job to list them
         loaded = spark.read.format("text").option("wholetext", "true").load(
             [landing_scan.literal_path(p) for p in paths])
     files = (
@@ -332,10 +332,6 @@ def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
         )
     )
     return files.transform(parse_landing_files(source.format, columns, source.delimiter))
-
-
-def _serial_listing(spark):
-    return session_conf(spark, plain_csv.SERIAL_LISTING)
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
