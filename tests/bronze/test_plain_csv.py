@@ -67,7 +67,7 @@ def _plain_rows(spark, paths, columns, delimiter=",", conf=plain_csv.READ_CONF):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(plain_csv, "MIN_GROUP_BYTES", 0)
         groups = plain_csv.plain_groups(spark, paths, delimiter, columns)
-    assert sorted(p for group in groups.values() for p in group) == sorted(paths), "every file here is plain"
+    assert sorted(f.path for group in groups.values() for f in group) == sorted(paths), "every file here is plain"
     rows = []
     with session_conf(spark, conf):
         for (names, fmt), group in groups.items():

@@ -309,7 +309,7 @@ def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_
     if source.format == "csv":
         for (names, fmt), group in plain_csv.plain_groups(spark, paths, source.delimiter, columns).items():
             parts.append(plain_csv.read_plain(spark, names, fmt, source.delimiter, columns, group))
-            taken = set(group)
+            taken = {f.path for f in group}
             whole = [p for p in whole if p not in taken]
     if whole or not parts:
         parts.append(_read_whole_files(spark, source, columns, whole))

@@ -57,6 +57,7 @@ _BOM = b"\xef\xbb\xbf"
 _REPLACEMENT = "\ufffd".encode()
 _ROW_BITS = (1 << 33) - 1  # monotonically_increasing_id: partition id << 33 | the row's position in its partition
 _MID = "_plain_mid"
+_WHITESPACE = bytes(range(1, 0x21))  # what the CSV reader trims before skipping a line as blank (NUL: not plain)
 _WIDTH = 32  # fields up to this many bytes are deduplicated by numpy (dates are 8-22)
 
 
@@ -105,7 +106,7 @@ def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile |
 
 
 def plain_groups(spark, paths: Sequence[str], delimiter: str,
-                 columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[str]]:
+                 columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[PlainFile]]:
     """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header), grouped by header and
     ``_date_format``; the formats come from one small Spark job."""
     by_header: dict[tuple[str, ...], list[PlainFile]] = {}
@@ -118,9 +119,9 @@ def plain_groups(spark, paths: Sequence[str], delimiter: str,
         return {}
     texts = spark.createDataFrame([(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
     formats = {r["i"]: r[DATE_FORMAT] for r in texts.transform(with_date_format("t")).select("i", DATE_FORMAT).collect()}
-    groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+    groups: dict[tuple[tuple[str, ...], str | None], list[PlainFile]] = {}
     for i, f in enumerate(files):
-        groups.setdefault((f.names, formats[i]), []).append(f.path)
+        groups.setdefault((f.names, formats[i]), []).append(f)
     return groups
 
 
@@ -157,8 +158,7 @@ def _one_record_per_line(body: bytes, arr: np.ndarray) -> bool:
         return False
     first = arr[np.minimum(starts, len(arr) - 1)]
     suspects = np.flatnonzero((ends == starts) | (first <= 0x20))
-    return all(body[starts[i]:ends[i]].strip(b"\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12"
-                                              b"\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ") for i in suspects)
+    return all(body[starts[i]:ends[i]].strip(_WHITESPACE) for i in suspects)
 
 
 def _reader(spark, names: Sequence[str], delimiter: str, paths: Sequence[str]) -> DataFrame:
@@ -179,7 +179,7 @@ def _reader(spark, names: Sequence[str], delimiter: str, paths: Sequence[str]) -
 
 
 def read_plain(spark, names: Sequence[str], fmt: str | None, delimiter: str, columns: Sequence[str],
-               paths: Sequence[str]) -> DataFrame:
+               files: Sequence[PlainFile]) -> DataFrame:
     """The bronze rows (``parse.bronze_columns``) of plain files that share the header ``names`` and the date
     format ``fmt`` (``plain_groups``). Run the action under ``READ_CONF``."""
     canonical = canonical_names(list(names), columns)
@@ -194,7 +194,7 @@ def read_plain(spark, names: Sequence[str], fmt: str | None, delimiter: str, col
         (F.when(ok, F.col(f"_c{position[c]}")) if c in position else F.lit(None).cast("string")).alias(c)
         for c in columns
     ]
-    rows = _reader(spark, names, delimiter, paths).select(
+    rows = _reader(spark, names, delimiter, [f.path for f in files]).select(
         *values,
         rescued.alias(RESCUED),
         F.col(CORRUPT),
@@ -204,5 +204,5 @@ def read_plain(spark, names: Sequence[str], fmt: str | None, delimiter: str, col
         F.lit(fmt).cast("string").alias(DATE_FORMAT),
     ).select(*bronze_columns(columns))
     # The row numbers are taken per file partition above; the write needs no partition (and no file) per input.
-    total = sum(os.path.getsize(p) for p in paths if os.path.exists(p))
+    total = sum(f.size for f in files)
     return rows.coalesce(max(spark.sparkContext.defaultParallelism, -(-total // (128 << 20))))
