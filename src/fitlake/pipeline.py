@@ -47,14 +47,14 @@ class Stage:
 def _ingest(spark, settings: Settings, report: RunReport, say) -> None:
     from fitlake.bronze import ingest_all
 
-    since_us = time.time_ns() // 1000
     report.bronze = ingest_all(spark, settings, progress=lambda line: say(f"  bronze  {line}"))
-    from fitlake.bronze.landing_report import file_formats, format_notes, landing_notes
+    from fitlake.bronze.landing_report import format_notes, landing_notes
 
     if settings.is_local:  # misplaced and unknown files (a plain walk of the local landing folder)
         report.notes += landing_notes(settings.landing_dir)
-    touched = [b["source"] for b in report.bronze if b.get("files") and b.get("source")]
-    report.notes += format_notes(file_formats(spark, settings, touched, since_us), settings.date_order)
+    # the date format of each file read this run, as its write observed it (no second read of bronze)
+    formats = sorted((b["source"], f, fmt) for b in report.bronze for f, fmt in b.get("formats") or ())
+    report.notes += format_notes(formats, settings.date_order)
 
 
 def _silver(spark, settings: Settings, report: RunReport, say) -> None:

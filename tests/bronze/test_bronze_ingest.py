@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from deltalake import DeltaTable
@@ -117,6 +118,7 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
     monkeypatch.setattr(writer_module, "write_batch", real_write)
     rerun = ingest_source(spark, settings, "activity", max_files_per_trigger=1)
     assert (rerun["batches"], rerun["rows"], rerun["corrupt_rows"]) == (1, 2, 1)  # the redone batch, measured
+    assert [Path(unquote(f)).name for f, _fmt in rerun["formats"]] == ["part-00001-corrections.json"]
     assert delta_version(settings, "activity") == version  # Delta skipped the committed txnVersion
     rows = table(settings, "activity")
     assert [(r["user_id"], r["date"], r["steps"], r["_corrupt_record"]) for r in rows] == [

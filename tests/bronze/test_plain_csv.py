@@ -171,6 +171,9 @@ def test_a_landing_of_plain_and_other_files_ingests_once_with_counts(spark, tmp_
         ("hourlyCalories_merged.csv", 4, None, None),
         ("hourlyCalories_merged.csv", 5, "9", None),
     ]
+    # each file's date format, as the write observed it (the run summary's formats come from here, not a re-read)
+    assert first["formats"] == sorted({(r["_source_file"], r["_date_format"]) for r in table})
+    assert len(first["formats"]) == 4
     version = DeltaTable(settings.table("bronze", "hourly_calories").path).version()
     assert ingest_source(spark, settings, "hourly_calories")["rows"] == 0
     assert DeltaTable(settings.table("bronze", "hourly_calories").path).version() == version

@@ -145,6 +145,7 @@ def ingest_autoloader(spark, settings: Settings, source: BronzeSource, max_files
         "new_columns": new_columns,
         "batches": len(writer.batches),
         "schema_version": current[0].version if current[0] is not None else None,
+        "formats": sorted(writer.formats, key=lambda f: (f[0], f[1] or "")),
         "seconds": round(time.monotonic() - started, 2),
     }
 

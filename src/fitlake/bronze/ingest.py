@@ -49,7 +49,8 @@ def ingest_source(
 
     Returns counts: files (new files with content; an empty file is marked as seen but yields no row to count),
     rows, corrupt_rows, rescued_rows, new_columns (real columns from the next run on), batches, schema_version,
-    seconds. Rows of one run share one ``_ingested_at``.
+    formats (sorted (file, date format) pairs of the files read, as the writes observed them), seconds. Rows of one
+    run share one ``_ingested_at``.
     """
     if settings.is_local:
         from fitlake.bronze.local_batch import ingest_local

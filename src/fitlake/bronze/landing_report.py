@@ -2,7 +2,8 @@
 knows, and the date format each file read this run showed (``fitlake.bronze.formats``).
 
 The landing check is a plain directory walk (no Spark), so even a run that finds nothing to ingest (every file
-misplaced) says why; the formats come from the bronze rows this run wrote.
+misplaced) says why; the formats come from the bronze writes of this run
+(``writer.stat_columns``).
 """
 
 from __future__ import annotations
@@ -57,31 +58,6 @@ def landing_notes(landing: Path) -> list[str]:
         notes += [f"  {f}" for f in unknown[:MAX_LISTED]]
         notes += [f"  ... and {len(unknown) - MAX_LISTED} more"] if len(unknown) > MAX_LISTED else []
     return notes
-
-
-def file_formats(spark, settings, tables: list[str], since_us: int) -> list[tuple[str, str, str | None]]:
-    """(table, file, _date_format) of the files ingested since ``since_us`` (epoch microseconds, the run's start),
-    one query for all tables; ``_ingested_at`` statistics skip the older Delta files."""
-    from functools import reduce
-
-    from pyspark.sql import functions as F
-
-    from fitlake import delta_io
-    from fitlake.bronze.parse import INGESTED_AT, SOURCE_FILE
-
-    frames = []
-    for name in tables:
-        ref = settings.table("bronze", name)
-        if not delta_io.exists(spark, ref):
-            continue
-        df = delta_io.read(spark, ref)
-        if DATE_FORMAT in df.columns:
-            frames.append(df.where(F.col(INGESTED_AT) >= F.timestamp_micros(F.lit(since_us)))
-                          .select(F.lit(name).alias("_table"), SOURCE_FILE, DATE_FORMAT).distinct())
-    if not frames:
-        return []
-    rows = reduce(lambda a, b: a.unionByName(b), frames).collect()
-    return sorted(((r["_table"], r[SOURCE_FILE], r[DATE_FORMAT]) for r in rows), key=lambda t: (t[0], t[1], t[2] or ""))
 
 
 def format_notes(formats: list[tuple[str, str, str | None]], date_order: str | None) -> list[str]:

@@ -161,13 +161,14 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
     totals = {"files": 0, "rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
     new_columns: list[str] = []
     batches: list[int] = []
+    formats: set[tuple[str, str | None]] = set()
     skipped: list[landing_scan.Skipped] = []
     schema = schemas.load_schema(location)
 
     plan = state.plan()
     if plan is not None:  # a crash mid-batch: redo exactly that batch
         schema, stats = _run_plan(spark, settings, source, state, ingested, plan, schema, skipped, redo=True)
-        _add(totals, stats, new_columns, batches, plan)
+        _add(totals, stats, new_columns, batches, plan, formats)
 
     scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
     skipped.extend(scan.skipped)
@@ -187,7 +188,7 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         state.save_plan(plan)
         fault_point(f"bronze:planned:{source.name}")
         schema, stats = _run_plan(spark, settings, source, state, ingested, plan, schema, skipped)
-        _add(totals, stats, new_columns, batches, plan)
+        _add(totals, stats, new_columns, batches, plan, formats)
     if schema is None:
         schema = schemas.load_schema(location)
     return {
@@ -197,6 +198,7 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         "new_columns": new_columns,
         "batches": len(batches),
         "schema_version": getattr(schema, "version", None),
+        "formats": sorted(formats, key=lambda f: (f[0], f[1] or "")),
         "skipped": [{"path": s.rel, "reason": s.reason, "detail": s.detail} for s in skipped],
         "seconds": round(time.monotonic() - started, 2),
     }
@@ -227,9 +229,10 @@ def _is_new(f: landing_scan.LandedFile, files: dict) -> bool:
     return prev is None or prev.get("sha256") != f.sha256 or prev.get("size") != f.size
 
 
-def _add(totals: dict, stats: dict, new_columns: list, batches: list, plan: dict) -> None:
+def _add(totals: dict, stats: dict, new_columns: list, batches: list, plan: dict, formats: set) -> None:
     for key in totals:
         totals[key] += int(stats.get(key) or 0)
+    formats.update(writer.file_formats(stats))
     new_columns.extend(stats.get("new_columns", []))
     batches.append(plan["batch"])
 
@@ -262,6 +265,7 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
         writer.ensure_bronze_table(spark, ref, schema.columns)
     if redo or not present:  # may have been written before a crash: Delta then skips it and nothing is observed
         stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
+    stats = stats or {}  # only empty files: nothing written, nothing to count
     fault_point(f"bronze:written:{source.name}")
     keys = json.loads(stats.get("rescued_keys") or "[]")
     new_columns: list[str] = []
@@ -287,14 +291,11 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     return schema, {**stats, "files": len(read), "new_columns": new_columns}
 
 
-def _stat_columns() -> list:
-    return writer.stat_columns()
-
-
 def _stats_from_table(spark, ref, batch: int) -> dict:
     if not delta_io.exists(spark, ref):
         return {}
-    row = delta_io.read(spark, ref).where(F.col(BATCH_ID) == batch).agg(*_stat_columns()).first()
+    table = delta_io.read(spark, ref)
+    row = table.where(F.col(BATCH_ID) == batch).agg(*writer.stat_columns(table.columns)).first()
     return row.asDict() if row is not None else {}
 
 
@@ -387,5 +388,5 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
             writer.write_batch(df, batch, ref, app_id, creates)
             return {}
         observation = Observation(f"bronze_{uuid.uuid4().hex}")
-        writer.write_batch(df.observe(observation, *_stat_columns()), batch, ref, app_id, creates)
+        writer.write_batch(df.observe(observation, *writer.stat_columns(df.columns)), batch, ref, app_id, creates)
     return dict(observation.get)

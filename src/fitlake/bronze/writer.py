@@ -16,7 +16,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fitlake import delta_io
-from fitlake.bronze.parse import BATCH_ID, CORRUPT, INGESTED_AT, LINE, RESCUED, SOURCE_MODIFIED, bronze_columns
+from fitlake.bronze.formats import DATE_FORMAT
+from fitlake.bronze.parse import (BATCH_ID, CORRUPT, INGESTED_AT, LINE, RESCUED, SOURCE_FILE, SOURCE_MODIFIED,
+                                  bronze_columns)
 from fitlake.config import TableRef
 
 
@@ -60,14 +62,25 @@ def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, 
     delta_io.append_once(batch, ref, app_id, batch_id, mergeSchema="true", **(BRONZE_PROPERTIES if creates else {}))
 
 
-def stat_columns() -> list:
+def stat_columns(columns: Iterable[str] = ()) -> list:
+    """A batch's counts as aggregate expressions (for an Observation on its write, or a query of the table).
+    ``columns``: the batch's columns; with ``_date_format`` among them, ``file_formats`` also holds each file's date
+    format (JSON text of distinct (file, format) pairs: at most one per file read, so the set stays small)."""
     keys = F.flatten(F.collect_list(F.map_keys(F.from_json(F.col(RESCUED), "map<string,string>"))))
+    formats = ([F.to_json(F.collect_set(F.struct(F.col(SOURCE_FILE).alias("file"), F.col(DATE_FORMAT).alias("format"))))
+                .alias("file_formats")] if DATE_FORMAT in set(columns) else [])
     return [
         F.count(F.lit(1)).alias("rows"),
         F.count(CORRUPT).alias("corrupt_rows"),
         F.count(RESCUED).alias("rescued_rows"),
         F.to_json(F.array_distinct(keys)).alias("rescued_keys"),  # JSON text: Observation returns no arrays
+        *formats,
     ]
+
+
+def file_formats(stats: dict) -> list[tuple[str, str | None]]:
+    """(file, date format) pairs of a batch's ``stat_columns`` (none when the batch had no ``_date_format``)."""
+    return [(f["file"], f.get("format")) for f in json.loads(stats.get("file_formats") or "[]")]
 
 
 class BatchWriter:
@@ -86,6 +99,7 @@ class BatchWriter:
         # with one timestamp the later `_source_file` still wins (the landing contract).
         self.ingested_at = F.timestamp_micros(F.lit(time.time_ns() // 1000))
         self.totals = {"rows": 0, "corrupt_rows": 0, "rescued_rows": 0}
+        self.formats: set[tuple[str, str | None]] = set()  # (file, date format) of the files read
         self.batches: list[int] = []
         self.suppress: Callable[[DataFrame], DataFrame] = lambda df: df  # set to fitlake.ops.suppress.suppression
 
@@ -95,14 +109,16 @@ class BatchWriter:
         if batch_id == self.pending:
             write_batch(batch_df, batch_id, self.ref, self.app_id)
             spark = batch_df.sparkSession
-            stats = delta_io.read(spark, self.ref).where(F.col(BATCH_ID) == batch_id).agg(*stat_columns()).first()
+            table = delta_io.read(spark, self.ref)
+            stats = table.where(F.col(BATCH_ID) == batch_id).agg(*stat_columns(table.columns)).first()
             stats = stats.asDict()
         else:
             observation = Observation(f"bronze_{uuid.uuid4().hex}")
-            write_batch(batch_df.observe(observation, *stat_columns()), batch_id, self.ref, self.app_id)
+            write_batch(batch_df.observe(observation, *stat_columns(batch_df.columns)), batch_id, self.ref, self.app_id)
             stats = observation.get
         for key in self.totals:
             self.totals[key] += int(stats.get(key) or 0)
+        self.formats.update(file_formats(stats))
         keys = json.loads(stats.get("rescued_keys") or "[]")
         if keys:
             self.on_keys(keys)
