@@ -174,6 +174,11 @@ def test_a_landing_of_plain_and_other_files_ingests_once_with_counts(spark, tmp_
     # each file's date format, as the write observed it (the run summary's formats come from here, not a re-read)
     assert first["formats"] == sorted({(r["_source_file"], r["_date_format"]) for r in table})
     assert len(first["formats"]) == 4
+    # file statistics only on the columns bronze is filtered by (writer.BRONZE_PROPERTIES), none on the raw text
+    dt = DeltaTable(settings.table("bronze", "hourly_calories").path)
+    assert dt.metadata().configuration["delta.dataSkippingStatsColumns"] == "_batch_id,_ingested_at"
+    stats = [c for c in dt.get_add_actions(flatten=True).column_names if c.startswith("min.")]
+    assert sorted(stats) == ["min._batch_id", "min._ingested_at"]
     version = DeltaTable(settings.table("bronze", "hourly_calories").path).version()
     assert ingest_source(spark, settings, "hourly_calories")["rows"] == 0
     assert DeltaTable(settings.table("bronze", "hourly_calories").path).version() == version
