@@ -43,7 +43,8 @@ from fitlake.bronze import landing_scan, plain_csv
 from fitlake.bronze import schema as schemas
 from fitlake.bronze import state as bronze_state
 from fitlake.bronze import writer
-from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
+from fitlake.bronze.formats import DATE_FORMAT
+from fitlake.bronze.parse import BATCH_ID, INGESTED_AT, LINE, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BronzeSource
 from fitlake.config import Settings
 from fitlake.faults import fault_point
@@ -299,26 +300,37 @@ def _stats_from_table(spark, ref, batch: int) -> dict:
     return row.asDict() if row is not None else {}
 
 
-def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_at_us: int):
+def read_files(spark, source: BronzeSource, columns, paths: list[str], ingested_at_us: int,
+               formats: list | None = None):
     """Exactly these files, parsed into bronze rows (paths are never read as globs), and the session conf to run
     the rows' action under.
 
     Large plain CSV files (``plain_csv.plain_groups``) go through Spark's CSV reader, grouped by header, one file per
     partition (the conf); every other file is read whole (one row each) and parsed by ``parse.py``. Both give the
-    same rows for a plain file."""
+    same rows for a plain file. ``formats``: a list that gets one Observation (``writer.format_column``) per part,
+    observing each file's date format from one of its rows (a plain file's line 2) or from all of them."""
     parts, whole = [], list(paths)
     if source.format == "csv":
         for (names, fmt), group in plain_csv.plain_groups(spark, paths, source.delimiter, columns).items():
-            parts.append(plain_csv.read_plain(spark, names, fmt, source.delimiter, columns, group))
+            part = plain_csv.read_plain(spark, names, fmt, source.delimiter, columns, group)
+            parts.append(_observe_formats(part, formats, F.col(LINE) == 2))  # no blank line in a plain file
             taken = {f.path for f in group}
             whole = [p for p in whole if p not in taken]
     if whole or not parts:
-        parts.append(_read_whole_files(spark, source, columns, whole))
+        parts.append(_observe_formats(_read_whole_files(spark, source, columns, whole), formats))
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
     conf = plain_csv.READ_CONF if len(whole) < len(paths) else {}
     return out.withColumn(INGESTED_AT, F.timestamp_micros(F.lit(int(ingested_at_us)))), conf
+
+
+def _observe_formats(part, formats: list | None, rows=None):
+    if formats is None or DATE_FORMAT not in part.columns:
+        return part
+    observation = Observation(f"bronze_formats_{uuid.uuid4().hex}")
+    formats.append(observation)
+    return part.observe(observation, writer.format_column(rows))
 
 
 def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
@@ -380,7 +392,8 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
                     suppress=None, creates=False) -> dict:
     """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
     redone plan), since a skipped write runs no job and its observation would never arrive."""
-    df, conf = read_files(spark, source, columns, paths, ingested_at_us)
+    formats: list[Observation] = []
+    df, conf = read_files(spark, source, columns, paths, ingested_at_us, formats if observe else None)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
     with session_conf(spark, conf):
@@ -388,5 +401,7 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
             writer.write_batch(df, batch, ref, app_id, creates)
             return {}
         observation = Observation(f"bronze_{uuid.uuid4().hex}")
-        writer.write_batch(df.observe(observation, *writer.stat_columns(df.columns)), batch, ref, app_id, creates)
-    return dict(observation.get)
+        writer.write_batch(df.observe(observation, *writer.stat_columns()), batch, ref, app_id, creates)
+    pairs = sorted({(p["file"], p.get("format")) for o in formats for p in json.loads(o.get["file_formats"] or "[]")},
+                   key=lambda p: (p[0], p[1] or ""))
+    return {**observation.get, "file_formats": json.dumps([{"file": f, "format": fmt} for f, fmt in pairs])}

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -68,18 +68,22 @@ def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, 
 
 def stat_columns(columns: Iterable[str] = ()) -> list:
     """A batch's counts as aggregate expressions (for an Observation on its write, or a query of the table).
-    ``columns``: the batch's columns; with ``_date_format`` among them, ``file_formats`` also holds each file's date
-    format (JSON text of distinct (file, format) pairs: at most one per file read, so the set stays small)."""
+    ``columns``: the batch's columns; with ``_date_format`` among them, also ``format_column``."""
     keys = F.flatten(F.collect_list(F.map_keys(F.from_json(F.col(RESCUED), "map<string,string>"))))
-    formats = ([F.to_json(F.collect_set(F.struct(F.col(SOURCE_FILE).alias("file"), F.col(DATE_FORMAT).alias("format"))))
-                .alias("file_formats")] if DATE_FORMAT in set(columns) else [])
     return [
         F.count(F.lit(1)).alias("rows"),
         F.count(CORRUPT).alias("corrupt_rows"),
         F.count(RESCUED).alias("rescued_rows"),
         F.to_json(F.array_distinct(keys)).alias("rescued_keys"),  # JSON text: Observation returns no arrays
-        *formats,
+        *([format_column()] if DATE_FORMAT in set(columns) else []),
     ]
+
+
+def format_column(rows: Column | None = None) -> Column:
+    """``file_formats``: each file's date format, as JSON text of the distinct (file, format) pairs of the rows (of
+    ``rows`` only, when given: one row per file is enough, the format is the file's); at most one pair per file."""
+    pair = F.struct(F.col(SOURCE_FILE).alias("file"), F.col(DATE_FORMAT).alias("format"))
+    return F.to_json(F.collect_set(pair if rows is None else F.when(rows, pair))).alias("file_formats")
 
 
 def file_formats(stats: dict) -> list[tuple[str, str | None]]:
