@@ -2,7 +2,7 @@
 one JVM, with each step of ``silver.job.process_batch`` timed (wall, CPU of this process and its JVM, Spark jobs,
 Delta commits), then probes that take the batch apart (bronze read, typing, the DISK_ONLY persist, the write).
 
-    python -m benchmarks.silver_profile --base LAKE --table hourly_steps [--probes] > profile.json
+    python -m benchmarks.silver_profile --base LAKE --table hourly_steps [--probes [--recompute]] > profile.json
 
 ``LAKE``: a lakehouse whose bronze is loaded (``fitlake run --stage ingest``); only ``bronze/<table>`` is copied
 (to ``--work``). CPU seconds are the process tree's (Python + JVM), which hold up on a busy machine; wall does not.
@@ -118,7 +118,7 @@ def profile_table(spark, settings, name: str, steps: Steps) -> dict:
             "duplicates": counts.duplicates, "quarantined": counts.quarantined, "reconciles": counts.reconciles}
 
 
-def probes(spark, settings, name: str, steps: Steps, work: Path) -> None:
+def probes(spark, settings, name: str, steps: Steps, work: Path, recompute: bool = False) -> None:
     """Take the batch apart on the same bronze rows: each probe is one job over the whole table."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -155,21 +155,22 @@ def probes(spark, settings, name: str, steps: Steps, work: Path) -> None:
         noop(t)
     silver_cols = [c.name for c in spec.columns]
     winners = lambda df: T.to_silver_rows(df.where(F.col("_rule").isNull()), silver_cols, spec.features)  # noqa
-    with steps.step("probe: silver rows from the persisted rows -> plain Delta write"):
-        winners(t).write.format("delta").save(str(work / "probe_plain"))
-    t.unpersist()
-    with steps.step("probe: silver rows recomputed from bronze -> plain Delta write"):
-        winners(typed()).write.format("delta").save(str(work / "probe_plain2"))
     from fitlake.config import TableRef
     from fitlake.sqltext import table_clause
 
+    with steps.step("probe: silver rows from the persisted rows -> plain Delta write"):
+        winners(t).write.format("delta").save(str(work / "probe_plain"))
     for label, clause in (("CTAS, CDF on, no CLUSTER BY", table_clause(properties=job.SILVER_PROPERTIES)),
                           ("CTAS, CLUSTER BY + CDF (as the job)",
                            table_clause(cluster_by=spec.cluster_by, properties=job.SILVER_PROPERTIES))):
         n = len(steps.rows)
         probe = TableRef("silver", f"probe{n}", f"silver.probe{n}", str(work / f"probe_{n}"))
-        with steps.step(f"probe: silver rows recomputed from bronze -> {label}"):
-            job.delta_io.create_from(winners(typed()), probe, clause)
+        with steps.step(f"probe: silver rows from the persisted rows -> {label}"):
+            job.delta_io.create_from(winners(t), probe, clause)
+    t.unpersist()
+    if recompute:  # the rows recomputed from bronze instead of read back from disk (slow: minutes at 1x)
+        with steps.step("probe: silver rows recomputed from bronze -> plain Delta write"):
+            winners(typed()).write.format("delta").save(str(work / "probe_plain2"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default="hourly_steps")
     parser.add_argument("--work", type=Path, default=Path("/tmp/fitlake-silver-profile"))
     parser.add_argument("--probes", action="store_true")
+    parser.add_argument("--recompute", action="store_true", help="with --probes: also the rows recomputed from bronze")
     parser.add_argument("--date-order", default="month_first")
     args = parser.parse_args(argv)
     from fitlake.config import Settings
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     commits = {"silver": _commits(silver), "quarantine": _commits(root / "quarantine" / args.table)}
     files = sorted(silver.glob("*.parquet"))
     if args.probes:
-        probes(spark, settings, args.table, steps, args.work)
+        probes(spark, settings, args.table, steps, args.work, args.recompute)
     spark.stop()
     out = {"table": args.table, "base": str(args.base), "date_order": args.date_order, "python": sys.version.split()[0],
            "load_avg_before": load, "load_avg_after": os.getloadavg(), "spark_start": start, "counts": counts,
