@@ -297,13 +297,7 @@ def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]
 
 def read_bronze_changes(spark, ref, low: int, high: int) -> DataFrame:
     """The rows bronze versions ``low..high`` appended (its change data feed: inserts only; a DELETE of
-    ``fitlake forget`` is no new row, and OPTIMIZE changes no data).
-
-    A range from version 0 (a first load) holds only commits that appended (``version_ranges``), so bronze's
-    snapshot at ``high`` is exactly those rows: read as a table, without the feed's per-file version bookkeeping
-    (profile: 6.7 vs 9.1 CPU s for 8.6 M hourly rows, benchmarks/results/silver-profile-*)."""
-    if low == 0:
-        return spark.read.format("delta").option("versionAsOf", high).load(ref.path)
+    ``fitlake forget`` is no new row, and OPTIMIZE changes no data)."""
     changes = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
                .option("endingVersion", high).load(ref.path))
     return changes.where(F.col("_change_type") == "insert").drop(*CDF_COLUMNS)
