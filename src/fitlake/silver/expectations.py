@@ -40,7 +40,9 @@ def damage_rules(spec: SilverSpec) -> list[Rule]:
     for c in spec.columns:
         text = f"nullif(trim(_raw.`{c.source}`), '')"
         if c.check == "id":
-            lost = f"{text} RLIKE '^[-+]?[0-9]*[.]?[0-9]+[eE][-+]?[0-9]+$'"
+            # the regex only where an exponent can be: it backtracks over every plain id's digits (profile: 7 of
+            # the 35 CPU s typing 8.6 M hourly rows took); a text without e/E never matches, so the rule is the same
+            lost = f"(({text} LIKE '%e%' OR {text} LIKE '%E%') AND {text} RLIKE '^[-+]?[0-9]*[.]?[0-9]+[eE][-+]?[0-9]+$')"
             rules.append((f"{c.name}_scientific_notation_digits_lost", f"NOT coalesce({lost}, false)"))
         if c.kind in ("fitbit_date", "fitbit_timestamp"):
             rules.append((f"{c.name}_date_order_undecided_set_date_order", f"{text} IS NULL OR _date_order <> '?/?'"))
