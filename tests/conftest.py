@@ -72,9 +72,8 @@ KNOWN_SECONDS = {  # a fresh clone's `make test` alone (/tmp/fc, 522 passed in 1
     "tests/ml/test_ml_pipeline.py": 229,
     "tests/faults/test_kill9.py": 219,  # reads the same shared run (built by whichever file asks first)
     "tests/bundle/test_batch_job_equals_run.py": 151,
-    "tests/faults/test_stream_kill9.py": 143,
+    "tests/faults/test_stream_kill9.py": 143,  # + the fixed kill of the former test_streaming_restart.py
     "tests/bad_input/test_bad_corpus.py": 122,
-    "tests/streaming/test_streaming_restart.py": 88,
     "tests/streaming/test_streaming_alerts_kafka.py": 65,
     "tests/dashboard/test_browser.py": 54,
     "tests/streaming/test_streaming_kafka.py": 52,

@@ -33,7 +33,9 @@ def delta_tables(root: Path, layers: tuple[str, ...] = LAYERS) -> dict[str, Path
 def read_table(path: Path, landing: Path | None = None) -> pd.DataFrame:
     """The table without its VOLATILE columns; with ``landing``, every text that names a file under it (bronze's
     ``_source_file``, carried into silver and quarantine) names it landing-relative (``<landing>/fitbit/...``): two
-    lakehouses built from copies of the same landing files at different places compare equal."""
+    lakehouses built from copies of the same landing files at different places compare equal. A text that names it
+    once %-decoded is compared decoded (Spark's ``file:`` URIs escape what ``urllib.parse.quote`` does not, e.g. a
+    backtick or a backslash in the landing's path)."""
     from urllib.parse import quote
 
     from deltalake import DeltaTable
@@ -49,6 +51,12 @@ def read_table(path: Path, landing: Path | None = None) -> pd.DataFrame:
 
 
 def _relative(text: str, prefixes: set[str]) -> str:
+    from urllib.parse import unquote
+
+    if "%" in text:  # decoded on both sides of a comparison alike (e.g. a file name's %20 too)
+        decoded = unquote(text)
+        if any(p + "/" in decoded for p in prefixes):
+            text = decoded
     for prefix in prefixes:
         text = text.replace(prefix + "/", "<landing>/")
     return text

@@ -3,10 +3,14 @@ daily-totals or alerts MERGE, or the silver append, after all of them), restart 
 silver events, 30 s windows, daily totals and goal alerts with an uninterrupted run.
 
 The kill points are the streaming job's own ``fault_point`` names (``FITLAKE_FAULT_KILL_AT=<name>@<n>``: the n-th
-time it passes there), picked at random from the list below; the seed is printed (``FITLAKE_FAULTS_SEED``
-replays it, ``FITLAKE_FAULTS_POINTS=a@1,b@2`` runs exactly those points). Batches are two files each so a kill
-lands with earlier batches committed and later ones pending. The last restart, which runs to the end, runs in the
-test's own Spark (a JVM start saved; the killed runs and their restarts are `fitlake stream` processes).
+time it passes there): first always ``stream:ingest:silver@2`` (killed in the second batch after its bronze append
+and before its silver append: the state is checked right after the kill), then two picked at random from the list
+below; the seed is printed (``FITLAKE_FAULTS_SEED`` replays it, ``FITLAKE_FAULTS_POINTS=a@1,b@2`` runs exactly
+those points). Batches are two files each so a kill lands with earlier batches committed and later ones pending; a
+later file re-delivers an event of the first (silver must keep it once across the kills). The last restart, which
+runs to the end, runs in the test's own Spark (a JVM start saved; the killed runs and their restarts are `fitlake
+stream` processes). This replaces tests/streaming/test_streaming_restart.py (the same fixed kill, its re-delivered
+event and its uninterrupted run were a second run of the same guarantee: ~70 s of the suite).
 """
 
 from __future__ import annotations
@@ -33,11 +37,22 @@ FILES_PER_BATCH = 1 if LONG else 2
 POINTS = ("stream:ingest:bronze@2", "stream:ingest:quarantine@1", "stream:ingest:quarantine@2",
           "stream:windows:merge@1", "stream:windows:merge@2", "stream:daily:merge@2", "stream:alerts:merge@1",
           "stream:ingest:silver@2", "stream:ingest:done@1")
-KILLS = 6 if LONG else 2
+KILLS = 6 if LONG else 2  # random ones, after FIRST
+# Always first, on the fresh lakehouse: batch 1 committed everywhere, batch 2 in bronze (and the gold MERGEs) and
+# not in silver: the restart must redo batch 2 exactly once (checked right after the kill, then by the comparison).
+FIRST = "stream:ingest:silver@2"
+BATCHES = 6 // FILES_PER_BATCH  # fixtures/events has six files
 
 
 def pick_points(seed: int) -> list[str]:
-    return random.Random(seed).sample(POINTS, KILLS)
+    """FIRST, then KILLS random points; every kill must land: a point "@n" moves the stream n - 1 batches on, and
+    the last kill needs a batch to die in, so the "@2" points together move it at most BATCHES - 1 batches."""
+    rng = random.Random(seed)
+    rest = [p for p in POINTS if p != FIRST]
+    while True:
+        picked = rng.sample(rest, KILLS)
+        if sum(int(p.rsplit("@", 1)[1]) - 1 for p in [FIRST, *picked]) <= BATCHES - 1:
+            return [FIRST, *picked]
 
 
 STEP_GOAL = 50  # low enough that fixture users cross it: goal alerts are compared too
@@ -63,10 +78,25 @@ def events_landing(tmp_path_factory) -> Path:
     landing = tmp_path_factory.mktemp("stream_landing")
     shutil.copytree(EVENTS, landing / "events")
     # The fixture events are all valid; one bad line per file makes every batch pass its quarantine point.
-    for n, path in enumerate(sorted((landing / "events").glob("*.json"))):
+    files = sorted((landing / "events").glob("*.json"))
+    for n, path in enumerate(files):
         with path.open("a") as f:
             f.write('{"event_id":"bad-%d","user_id":null,"event_time":"not a time","steps":-5}\n' % n)
+    # a re-delivery: the first file's first event again in the fourth file (batch 2): silver holds it once
+    with files[3].open("a") as f:
+        f.write(files[0].read_text().splitlines()[0] + "\n")
+    for n, path in enumerate(files):  # one file a minute, in name order: batch k = files 2k and 2k + 1
+        os.utime(path, (1_680_336_000 + 60 * n, 1_680_336_000 + 60 * n))
     return landing
+
+
+def _source_files(table: Path) -> set[str]:
+    from deltalake import DeltaTable
+
+    if not (table / "_delta_log").is_dir():
+        return set()
+    return {Path(p).name for p in DeltaTable(str(table)).to_pyarrow_table(columns=["_source_file"])
+            .column("_source_file").to_pylist()}
 
 
 def test_stream_kill9_then_restart_matches_an_uninterrupted_run(spark, events_landing, tmp_path):
@@ -86,10 +116,15 @@ def test_stream_kill9_then_restart_matches_an_uninterrupted_run(spark, events_la
     print(f"\nstream kill -9 seed {seed}: {points}")
     root = tmp_path / "killed"
     landed = 0
-    for point in points:  # each restart resumes the previous one's checkpoint
+    files = sorted(p.name for p in (events_landing / "events").glob("*.json"))
+    for i, point in enumerate(points):  # each restart resumes the previous one's checkpoint
         result = run_job(_stream_argv(root, events_landing), env=job_env(FITLAKE_FAULT_KILL_AT=point))
         landed += result.returncode == -9
         assert result.returncode in (0, -9), result.stderr[-3000:]
+        if i == 0 and point == FIRST and FILES_PER_BATCH == 2:  # killed in batch 2 between bronze and silver
+            assert result.returncode == -9, result.stderr[-3000:]
+            assert _source_files(root / "bronze" / "events") == set(files[:4])  # batches 1 and 2 in bronze ...
+            assert _source_files(root / "silver" / "events") == set(files[:2])  # ... only batch 1 in silver
     assert landed == len(points), f"seed {seed}: only {landed} of {points} kills happened"
     # the restart that completes: in-process (the test's Spark), which saves a JVM start; the second point's run
     # was already a `fitlake stream` restart after a kill -9, and this one resumes the same checkpoint

@@ -12,11 +12,14 @@ The steps, each idempotent, so a rerun after a kill -9 anywhere finishes the req
    Fitbit export's ``Id``; in bronze and quarantine also rows whose ``_corrupt_record`` / ``_rescued_data`` text
    holds the id). A table without the person's rows gets no commit. Gold's change tracking (``ops.gold_state``)
    is moved past the silver deletes, since gold's rows of the person were deleted in the same step.
-5. ``VACUUM ... RETAIN 0 HOURS`` of every table with a user column, with
-   ``spark.databricks.delta.retentionDurationCheck.enabled = false`` set only for these statements: the person's
-   old rows live on in the files of older versions (and in Change Data Feed files) until they are deleted. This
-   ends time travel on those tables at the erasure, by design. Locally ``LITE`` (files named by the log) and then,
-   only if the folder still holds a file no version uses, the full listing (``vacuum_now``).
+5. Every file of every table with a user column that the current version does not use is deleted (retention 0):
+   the person's old rows live on in the files of older versions (and in Change Data Feed files) until they are.
+   This ends time travel on those tables at the erasure, by design. Locally the table folder is listed and each
+   data or Change Data Feed file the current version's log does not name is deleted with its ``.crc`` sidecar
+   (``purge_unreferenced``: what ``VACUUM ... RETAIN 0 HOURS`` deletes, without its Spark jobs and its two log
+   commits; a listing, so also a file a writer killed before its commit left behind); a table with deletion
+   vectors, or off the local file system, gets ``VACUUM ... RETAIN 0 HOURS`` with
+   ``spark.databricks.delta.retentionDurationCheck.enabled = false`` set only for that statement (``vacuum_now``).
 6. ``ops.erasure_log`` event ``completed`` with the number of rows deleted per table (no personal data).
 """
 
@@ -27,6 +30,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark.sql import functions as F
 
@@ -121,31 +125,57 @@ def delete_person(spark, ref: TableRef, user_id: int) -> int:
     return int((row.asDict() if row is not None else {}).get("num_affected_rows") or 0)
 
 
+def purge_unreferenced(ref: TableRef) -> int | None:
+    """Local tables: delete every data and Change Data Feed file the current version does not use (retention 0) and
+    its ``.crc`` sidecar; the number of files deleted. None when this cannot be decided from the data files alone
+    (the table has deletion vectors, whose ``.bin`` files the current version also uses, or an add action names a
+    file outside the table folder): ``vacuum_now`` then runs Delta's own VACUUM.
+
+    What ``VACUUM ... RETAIN 0 HOURS`` deletes, found the way its full (non-LITE) mode finds it, by listing the
+    folder against the current version's files: so also a file the log never named (a writer killed before its
+    commit). The current version is read from the log (delta-rs) after the erasure's last commit on this table; a
+    rerun after a kill -9 anywhere in here lists again and deletes what is left; a rerun with nothing left deletes
+    nothing and, unlike VACUUM, commits nothing either way. Runs under the run lock, like every `fitlake forget`
+    step, so no writer of this lakehouse is between writing a file and committing it."""
+    from urllib.parse import unquote
+
+    from deltalake import DeltaTable
+
+    table = DeltaTable(ref.path)
+    if "deletionVectors" in (table.protocol().reader_features or []):
+        return None
+    live = {unquote(p) for p in table.get_add_actions(flatten=True).column("path").to_pylist()}
+    if any(p.startswith("/") or ":" in p.split("/", 1)[0] for p in live):  # absolute (e.g. a shallow clone's)
+        return None
+    root = Path(ref.path)
+    deleted = 0
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root).as_posix()
+        if rel.startswith("_delta_log") or f.name.startswith((".", "_")) or not f.is_file():
+            continue
+        if unquote(rel) not in live:
+            f.unlink(missing_ok=True)
+            f.with_name(f".{f.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum sidecar
+            deleted += 1
+    return deleted
+
+
 def vacuum_now(spark, ref: TableRef) -> int:
-    """VACUUM with retention 0: delete every file the current version does not use (old versions, CDF files).
+    """Retention 0: delete every file the current version does not use (old versions, CDF files); their number.
 
-    Locally first ``VACUUM ... LITE``, which finds the files to delete in the Delta log instead of listing the
-    table's folder (about ten times faster here than a full VACUUM per table); then, only when the listing still
-    finds a file no version uses (one the log never named: a writer killed before its commit), the full VACUUM, so
-    no file that could hold the person survives either way."""
-    from fitlake.ops.maintain import sql_name, unreferenced_files, vacuum
+    Locally ``purge_unreferenced`` (no Spark job, no commit); on Unity Catalog or for a table with deletion vectors
+    ``VACUUM ... RETAIN 0 HOURS`` (nothing to delete: no VACUUM, no commit; ``maintain.vacuum``)."""
+    from fitlake.ops.maintain import vacuum
 
+    if ref.path is not None:
+        deleted = purge_unreferenced(ref)
+        if deleted is not None:
+            return deleted
     key = "spark.databricks.delta.retentionDurationCheck.enabled"
     previous = spark.conf.get(key, "true")
     spark.conf.set(key, "false")  # only for this explicit erasure; `fitlake maintain` never goes below 7 days
     try:
-        if ref.path is None:
-            return vacuum(spark, ref, 0)
-        doomed = unreferenced_files(ref, 0)
-        if doomed:
-            try:
-                spark.sql(f"VACUUM {sql_name(ref)} RETAIN 0 HOURS LITE")
-            except Exception as e:  # the log no longer names every removed file: the full listing does it
-                if "DELTA_CANNOT_VACUUM_LITE" not in str(e):
-                    raise
-            if unreferenced_files(ref, 0):
-                spark.sql(f"VACUUM {sql_name(ref)} RETAIN 0 HOURS")
-        return doomed
+        return vacuum(spark, ref, 0)
     finally:
         spark.conf.set(key, previous)
 
@@ -230,7 +260,8 @@ def forget(spark, settings: Settings, user_id: int, say=print, vacuum: bool = Tr
         for ref in refs:
             report.files_vacuumed += vacuum_now(spark, ref)
             fault_point(f"forget:vacuum:{ref.full_name}")
-        # VACUUM logs its own commits (no data change): gold need not read them, and a rerun must find nothing new
+        # a VACUUM (Unity Catalog, deletion vectors) logs its own commits (no data change): gold need not read them,
+        # and a rerun must find nothing new
         _advance_gold_state(spark, settings, before_vacuum)
     if not report.already_completed:
         _log(spark, settings, request_hash, "completed", report)
