@@ -53,7 +53,8 @@ def _ingest(spark, settings: Settings, report: RunReport, say) -> None:
     if settings.is_local:  # misplaced and unknown files (a plain walk of the local landing folder)
         report.notes += landing_notes(settings.landing_dir)
     # the date format of each file read this run, as its write observed it (no second read of bronze)
-    formats = sorted((b["source"], f, fmt) for b in report.bronze for f, fmt in b.get("formats") or ())
+    formats = sorted(((b["source"], f, fmt) for b in report.bronze for f, fmt in b.get("formats") or ()),
+                     key=lambda t: (t[0], t[1], t[2] or ""))  # a format may be None (a file without dates)
     report.notes += format_notes(formats, settings.date_order)
 
 

@@ -402,6 +402,5 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
             return {}
         observation = Observation(f"bronze_{uuid.uuid4().hex}")
         writer.write_batch(df.observe(observation, *writer.stat_columns()), batch, ref, app_id, creates)
-    pairs = sorted({(p["file"], p.get("format")) for o in formats for p in json.loads(o.get["file_formats"] or "[]")},
-                   key=lambda p: (p[0], p[1] or ""))
+    pairs = sorted({pair for o in formats for pair in writer.file_formats(o.get)}, key=lambda p: (p[0], p[1] or ""))
     return {**observation.get, "file_formats": json.dumps([{"file": f, "format": fmt} for f, fmt in pairs])}

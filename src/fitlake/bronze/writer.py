@@ -32,7 +32,8 @@ def bronze_schema(columns: Iterable[str]) -> T.StructType:
 # batch reads: no streaming query, checkpoint or offsets per table and run.
 # File statistics only on the columns bronze is ever filtered by (a batch's rows, a run's rows): every bronze column
 # is raw text, and nothing skips files by it (each file holds many users and days), while collecting min/max/nulls
-# of every column took ~25 % of a large source's ingest (hourly_steps at B1 1x, one JVM: 34-37 -> 27 CPU s).
+# of every column took about a sixth of a large source's ingest (hourly_steps at B1 1x, one JVM: 35.6-37.7 -> 30.5-31.3
+# JVM CPU s; `python -m benchmarks.bronze_source_ab`, benchmarks/results/bronze-stats-ab-2026-11-30.txt).
 BRONZE_PROPERTIES = {"delta.enableChangeDataFeed": "true",
                      "delta.dataSkippingStatsColumns": f"{BATCH_ID},{INGESTED_AT}"}
 
