@@ -36,7 +36,7 @@ from fitlake.bronze import schema as schemas
 from fitlake.bronze.parse import INGESTED_AT, SOURCE_FILE, SOURCE_MODIFIED, parse_landing_files
 from fitlake.bronze.sources import BronzeSource
 from fitlake.bronze.state import pending_batch, txn_app_id
-from fitlake.bronze.writer import BatchWriter, ensure_bronze_table
+from fitlake.bronze.writer import BatchWriter, ensure_bronze_table, sorted_formats
 from fitlake.config import Settings, TableRef, standin_root
 from fitlake.ops.suppress import suppression
 
@@ -145,7 +145,7 @@ def ingest_autoloader(spark, settings: Settings, source: BronzeSource, max_files
         "new_columns": new_columns,
         "batches": len(writer.batches),
         "schema_version": current[0].version if current[0] is not None else None,
-        "formats": sorted(writer.formats, key=lambda f: (f[0], f[1] or "")),
+        "formats": sorted_formats(writer.formats),
         "seconds": round(time.monotonic() - started, 2),
     }
 

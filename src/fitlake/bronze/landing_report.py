@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fitlake.bronze.formats import CONFLICTING, DATE_FORMAT, UNDECIDED
+from fitlake.bronze.formats import CONFLICTING, UNDECIDED
 from fitlake.bronze.landing_scan import name_matches
 from fitlake.bronze.sources import SOURCES
 

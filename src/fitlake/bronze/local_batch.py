@@ -199,7 +199,7 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         "new_columns": new_columns,
         "batches": len(batches),
         "schema_version": getattr(schema, "version", None),
-        "formats": sorted(formats, key=lambda f: (f[0], f[1] or "")),
+        "formats": writer.sorted_formats(formats),
         "skipped": [{"path": s.rel, "reason": s.reason, "detail": s.detail} for s in skipped],
         "seconds": round(time.monotonic() - started, 2),
     }
@@ -402,5 +402,5 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
             return {}
         observation = Observation(f"bronze_{uuid.uuid4().hex}")
         writer.write_batch(df.observe(observation, *writer.stat_columns()), batch, ref, app_id, creates)
-    pairs = sorted({pair for o in formats for pair in writer.file_formats(o.get)}, key=lambda p: (p[0], p[1] or ""))
+    pairs = {pair for o in formats for pair in writer.file_formats(o.get)}  # ingest_local sorts the run's union
     return {**observation.get, "file_formats": json.dumps([{"file": f, "format": fmt} for f, fmt in pairs])}

@@ -92,6 +92,11 @@ def file_formats(stats: dict) -> list[tuple[str, str | None]]:
     return [(f["file"], f.get("format")) for f in json.loads(stats.get("file_formats") or "[]")]
 
 
+def sorted_formats(pairs: Iterable[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """(file, date format) pairs in file order; a file without dates has format None (sorted as "")."""
+    return sorted(pairs, key=lambda p: (p[0], p[1] or ""))
+
+
 class BatchWriter:
     """Auto Loader's foreachBatch: write one batch, measure it in the same pass, hand its new keys to ``on_keys``.
 
