@@ -16,10 +16,11 @@ import shutil
 import time
 from pathlib import Path
 
+from benchmarks.harness import tree_cpu_seconds
+
 
 def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return tree_cpu_seconds([pid]).get(pid, 0.0)  # this one process (the JVM, or Python), not its tree
 
 
 def main(argv: list[str] | None = None) -> int:
