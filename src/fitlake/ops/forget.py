@@ -30,7 +30,6 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyspark.sql import functions as F
 
@@ -137,27 +136,21 @@ def purge_unreferenced(ref: TableRef) -> int | None:
     rerun after a kill -9 anywhere in here lists again and deletes what is left; a rerun with nothing left deletes
     nothing and, unlike VACUUM, commits nothing either way. Runs under the run lock, like every `fitlake forget`
     step, so no writer of this lakehouse is between writing a file and committing it."""
-    from urllib.parse import unquote
-
     from deltalake import DeltaTable
+
+    from fitlake.ops.maintain import live_files, unreferenced_paths
 
     table = DeltaTable(ref.path)
     if "deletionVectors" in (table.protocol().reader_features or []):
         return None
-    live = {unquote(p) for p in table.get_add_actions(flatten=True).column("path").to_pylist()}
+    live = live_files(table)
     if any(p.startswith("/") or ":" in p.split("/", 1)[0] for p in live):  # absolute (e.g. a shallow clone's)
         return None
-    root = Path(ref.path)
-    deleted = 0
-    for f in sorted(root.rglob("*")):
-        rel = f.relative_to(root).as_posix()
-        if rel.startswith("_delta_log") or f.name.startswith((".", "_")) or not f.is_file():
-            continue
-        if unquote(rel) not in live:
-            f.unlink(missing_ok=True)
-            f.with_name(f".{f.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum sidecar
-            deleted += 1
-    return deleted
+    doomed = unreferenced_paths(ref, live, retain_hours=None)  # retention 0, whatever a file's mtime says
+    for f in doomed:
+        f.unlink(missing_ok=True)
+        f.with_name(f".{f.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum sidecar
+    return len(doomed)
 
 
 def vacuum_now(spark, ref: TableRef) -> int:

@@ -120,24 +120,36 @@ def optimize(spark, ref: TableRef, state: dict) -> tuple[bool, str, int]:
     return removed > 0, layout, files - removed + added  # e.g. one file per partition: nothing to compact
 
 
-def unreferenced_files(ref: TableRef, retain_hours: float) -> int:
-    """Local tables: how many data files (incl. Change Data Feed files) the current version does not use and that
-    are older than the retention — what VACUUM would delete — listed without Spark (delta-rs reads the log)."""
+def live_files(table) -> set[str]:
+    """Table-relative paths (%-decoded) of the data files a delta-rs ``DeltaTable``'s current version uses."""
     from urllib.parse import unquote
 
-    from deltalake import DeltaTable
+    return {unquote(p) for p in table.get_add_actions(flatten=True).column("path").to_pylist()}
+
+
+def unreferenced_paths(ref: TableRef, live: set[str], retain_hours: float | None) -> list[Path]:
+    """Local tables: the data files (incl. Change Data Feed files) under ``ref``'s folder that are not in ``live``
+    (``live_files``) and, unless ``retain_hours`` is None, older than the retention — what VACUUM would delete."""
+    from urllib.parse import unquote
 
     root = Path(ref.path)
-    live = {unquote(p) for p in DeltaTable(ref.path).get_add_actions(flatten=True).column("path").to_pylist()}
-    cutoff = time.time() - retain_hours * 3600
-    n = 0
+    cutoff = None if retain_hours is None else time.time() - retain_hours * 3600
+    out = []
     for f in root.rglob("*"):
         rel = f.relative_to(root).as_posix()
         if rel.startswith("_delta_log") or not f.is_file() or f.name.startswith((".", "_")):
             continue
-        if unquote(rel) not in live and f.stat().st_mtime <= cutoff:
-            n += 1
-    return n
+        if unquote(rel) not in live and (cutoff is None or f.stat().st_mtime <= cutoff):
+            out.append(f)
+    return out
+
+
+def unreferenced_files(ref: TableRef, retain_hours: float) -> int:
+    """Local tables: how many files VACUUM with this retention would delete (``unreferenced_paths``), listed
+    without Spark (delta-rs reads the log)."""
+    from deltalake import DeltaTable
+
+    return len(unreferenced_paths(ref, live_files(DeltaTable(ref.path)), retain_hours))
 
 
 def vacuum(spark, ref: TableRef, retain_hours: float = VACUUM_RETAIN_HOURS) -> int:
