@@ -309,7 +309,7 @@ def input_bytes(settings: Settings, stages: list[str] | None = None) -> int:
 
 
 def main(args) -> int:
-    from fitlake.spark import execution_conf, get_spark
+    from fitlake.spark import get_spark, small_input_options
 
     settings = settings_from_args(args)
     stages = None if args.stage == "all" else [args.stage]
@@ -332,9 +332,8 @@ def main(args) -> int:
                 return 0
             t0 = time.monotonic()
             size = input_bytes(settings, stages) if settings.is_local else None
-            conf = execution_conf(settings, size)
-            # small input: plans interpreted and the JIT stopped at C1 (both pay off only over much data)
-            spark = get_spark(settings, app_name="fitlake-run", conf=conf, jit="c1" if conf else "full")
+            conf, jit = small_input_options(settings, size)
+            spark = get_spark(settings, app_name="fitlake-run", conf=conf, jit=jit)
             how = (f", plans interpreted and JIT at C1: {size / 2**20:.1f} MB of input is at most "
                    f"FITLAKE_INTERPRETED_MAX_BYTES ({settings.interpreted_max_bytes / 2**20:.0f} MB)" if conf else "")
             say(f"Spark ready in {time.monotonic() - t0:.1f} s{how}")

@@ -78,16 +78,17 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
 
 # Local Spark is one JVM (driver and executor) whose work on small inputs is mostly planning, Delta log handling and
 # compiling the JVM's own hot code, each done once. Two JVM settings cut that CPU (benchmarks/results/README.md,
-# "JVM settings"): the JIT stopped at C1 (``jit="c1"``: `fitlake run` asks for it when its input is small enough to
-# be interpreted; C2's faster code pays off over more data) and the parallel collector instead of G1 (fewer
-# concurrent GC threads competing for 2 cores). Training keeps the full JIT (``jit="full"``, the default): C1's
-# larger stack frames overflowed a task thread's stack in MLlib (java.lang.StackOverflowError, fatal to the local
-# JVM). C1 alone gets the JDK's small default code cache (48 MB): a run with tables side by side filled it, the JIT
-# stopped, and the JVM then failed ("Out of space in CodeCache for method handle intrinsic"); so C1 keeps the full
-# JIT's 240 MB. FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
+# "JVM settings"): the JIT stopped at C1 (``jit="c1"``: `fitlake run`, `train` and `score` ask for it when their
+# input is small enough to be interpreted, ``small_input_options``; C2's faster code pays off over more data) and the
+# parallel collector instead of G1 (fewer concurrent GC threads competing for 2 cores). C1's compiled frames are
+# larger: with the default 1 MB thread stack, MLlib training overflowed a task thread's stack while deserializing a
+# long lineage (java.lang.StackOverflowError, fatal to the local JVM), so C1 comes with an 8 MB stack (reserved, not
+# committed, per thread). C1 alone also gets the JDK's small default code cache (48 MB): a run with tables side by
+# side filled it, the JIT stopped, and the JVM then failed ("Out of space in CodeCache for method handle
+# intrinsic"); so C1 keeps the full JIT's 240 MB. FITLAKE_JIT=c1|full and FITLAKE_GC=parallel|g1 override.
 def jit_options(jit: str = "full") -> list[str]:
     jit = os.environ.get("FITLAKE_JIT", jit).lower()
-    return ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"] if jit == "c1" else []
+    return ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m", "-Xss8m"] if jit == "c1" else []
 
 
 def gc_options() -> list[str]:
@@ -120,6 +121,13 @@ def execution_conf(settings: Settings, input_bytes: int | None) -> dict[str, str
     if input_bytes is None or input_bytes > settings.interpreted_max_bytes:
         return {}
     return dict(INTERPRETED)
+
+
+def small_input_options(settings: Settings, input_bytes: int | None) -> tuple[dict[str, str], str]:
+    """``(conf, jit)`` for ``get_spark`` in a command about to process ``input_bytes``: a small input gets its plans
+    interpreted and the JIT stopped at C1 (both pay off only over much data), anything else Spark's defaults."""
+    conf = execution_conf(settings, input_bytes)
+    return conf, "c1" if conf else "full"
 
 
 def event_log_conf() -> dict[str, str]:

@@ -42,13 +42,15 @@ def configure(settings: Settings) -> None:
 
 
 def start_spark(settings: Settings, app_name: str):
-    """The session of `fitlake train` / `fitlake score`: MLflow warmed up (``warm_up``) while the JVM starts, plans
-    interpreted when the inputs are small (``spark.execution_conf`` over ``freshness.input_bytes``)."""
+    """The session of `fitlake train` / `fitlake score`: MLflow warmed up (``warm_up``) while the JVM starts; when
+    the inputs are small, plans interpreted and the JIT stopped at C1 (``spark.small_input_options`` over
+    ``freshness.input_bytes``), as `fitlake run` does."""
     from fitlake.ml import freshness
-    from fitlake.spark import execution_conf, get_spark
+    from fitlake.spark import get_spark, small_input_options
 
     warm = warm_up(settings)
-    spark = get_spark(settings, app_name=app_name, conf=execution_conf(settings, freshness.input_bytes(settings)))
+    conf, jit = small_input_options(settings, freshness.input_bytes(settings))
+    spark = get_spark(settings, app_name=app_name, conf=conf, jit=jit)
     warm.join()
     return spark
 
