@@ -9,7 +9,7 @@ from pathlib import Path
 from fitlake.config import Settings
 from fitlake.delta_log import added_bytes
 from fitlake.pipeline import input_bytes
-from fitlake.spark import INTERPRETED, execution_conf, jit_options, small_input_options
+from fitlake.spark import INTERPRETED, execution_conf, small_input_options
 
 REPO = Path(__file__).resolve().parents[1]
 LANDING = REPO / "fixtures" / "landing"
@@ -46,13 +46,9 @@ def test_small_inputs_are_interpreted_large_ones_compiled():
     assert execution_conf(settings, None) == {}  # unknown (a catalog target): Spark's defaults
 
 
-def test_small_inputs_stop_the_jit_at_c1_with_a_larger_thread_stack(monkeypatch):
+def test_small_inputs_stop_the_jit_at_c1(monkeypatch):
     monkeypatch.delenv("FITLAKE_JIT", raising=False)
     settings = Settings(interpreted_max_bytes=1000)
     assert small_input_options(settings, 1000) == (INTERPRETED, "c1")
     assert small_input_options(settings, 1001) == ({}, "full")
     assert small_input_options(settings, None) == ({}, "full")
-    c1 = jit_options("c1")
-    # C1's frames overflowed MLlib's 1 MB task stacks (tests/ml/test_ml_pipeline.py under C1 without it)
-    assert "-XX:TieredStopAtLevel=1" in c1 and "-Xss8m" in c1
-    assert jit_options("full") == []

@@ -23,18 +23,20 @@ def test_session_has_delta_and_utc(spark):
     assert spark.sql("SELECT cast(timestamp'2016-04-12 00:00:00' AS long) AS t").first()["t"] == 1460419200
 
 
-def test_jvm_settings_c1_for_etl_full_jit_for_training_parallel_gc_unless_told(spark, monkeypatch):
-    """The suite's session JVM (a training-capable one) runs the full JIT with the parallel collector; ETL commands
-    ask for C1 (`get_spark(jit="c1")`); FITLAKE_JIT and FITLAKE_GC override both ways."""
+def test_jvm_settings_c1_for_small_inputs_full_jit_otherwise_parallel_gc_unless_told(spark, monkeypatch):
+    """The suite's session JVM runs as a small `fitlake run`, `train` or `score` does: C1 with 8 MB thread stacks
+    (C1's frames overflowed MLlib's default task stack) and the parallel collector; the full JIT is the default for
+    larger inputs; FITLAKE_JIT and FITLAKE_GC override both ways."""
     from fitlake.spark import gc_options, jit_options, local_conf
     from fitlake.config import Settings
 
     args = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-    assert not any(a.startswith("-XX:TieredStopAtLevel") for a in args)
+    assert "-XX:TieredStopAtLevel=1" in args and "-Xss8m" in args
     assert "-XX:+UseParallelGC" in args
     monkeypatch.delenv("FITLAKE_JIT", raising=False)
     monkeypatch.delenv("FITLAKE_GC", raising=False)
-    assert jit_options() == [] and jit_options("c1") == ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"]
+    assert jit_options() == []
+    assert jit_options("c1") == ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m", "-Xss8m"]
     etl = local_conf(Settings(), jit="c1")["spark.driver.extraJavaOptions"]
     assert "-XX:TieredStopAtLevel=1" in etl and "-XX:+UseParallelGC" in etl
     monkeypatch.setenv("FITLAKE_JIT", "full")

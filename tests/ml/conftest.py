@@ -1,8 +1,9 @@
 """Fixtures of the ML tests: one lakehouse root, and so one MLflow store, per test module.
 
-The suite's session interprets Spark plans (``spark.INTERPRETED``), as `fitlake train` and `fitlake score` do on
-inputs below ``FITLAKE_INTERPRETED_MAX_BYTES`` (``cli_train``/``cli_score`` -> ``spark.execution_conf``): the ML
-modules run MLlib in that mode too (on the real export it fits the same models with the same metrics)."""
+The suite's session interprets Spark plans (``spark.INTERPRETED``) with the JIT at C1, as `fitlake train` and
+`fitlake score` do on inputs below ``FITLAKE_INTERPRETED_MAX_BYTES`` (``tracking.start_spark`` ->
+``spark.small_input_options``): the ML modules run MLlib in that mode too (on the real export it fits the same
+models with the same metrics)."""
 
 from __future__ import annotations
 
