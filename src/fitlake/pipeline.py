@@ -175,7 +175,9 @@ def append_run_log(spark, settings: Settings, report: RunReport) -> None:
 
     from fitlake import delta_io
 
-    df = spark.createDataFrame(run_log_rows(report, settings), RUN_LOG_SCHEMA)
+    from fitlake.frames import local_frame
+
+    df = local_frame(spark, run_log_rows(report, settings), RUN_LOG_SCHEMA)
     delta_io.write(df.withColumn("logged_at", F.current_timestamp()), settings.table("ops", "run_log"),
                    mode="append", mergeSchema="true")
 

@@ -40,6 +40,7 @@ from fitlake.bronze.headers import canonical_names
 from fitlake.bronze.landing_scan import literal_path
 from fitlake.bronze.parse import CORRUPT, LINE, RESCUED, SOURCE_FILE, SOURCE_MODIFIED, bronze_columns
 from fitlake.spark import session_conf
+from fitlake.frames import local_frame
 
 MAX_FILE_BYTES = 256 << 20  # below READ_CONF's maxPartitionBytes: never split between partitions
 MAX_LINE = 20_000  # the reader stops at 20,480 columns per record
@@ -117,7 +118,7 @@ def plain_groups(spark, paths: Sequence[str], delimiter: str,
     files = [f for group in by_header.values() if sum(f.size for f in group) >= MIN_GROUP_BYTES for f in group]
     if not files:
         return {}
-    texts = spark.createDataFrame([(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
+    texts = local_frame(spark, [(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
     formats = {r["i"]: r[DATE_FORMAT] for r in texts.transform(with_date_format("t")).select("i", DATE_FORMAT).collect()}
     groups: dict[tuple[tuple[str, ...], str | None], list[PlainFile]] = {}
     for i, f in enumerate(files):

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from fitlake.gold.kpis import date_key
 from fitlake.silver.validity import ACTIVITY_TYPES
 from fitlake.silver.transforms import with_day_of_week
+from fitlake.frames import local_frame
 
 NO_ACTIVITY_RECORD = "none"  # key 0: a day known only from the Fitbit daily summary
 ACTIVITY_TYPE_KEYS: dict[str, int] = {NO_ACTIVITY_RECORD: 0, **{t: i for i, t in enumerate(ACTIVITY_TYPES, 1)}}
@@ -15,8 +16,8 @@ ACTIVITY_TYPE_KEYS: dict[str, int] = {NO_ACTIVITY_RECORD: 0, **{t: i for i, t in
 
 def build_dim_activity_type(spark) -> DataFrame:
     """Fixed, stable keys: a type's key never changes between runs or environments."""
-    return spark.createDataFrame(sorted((k, t) for t, k in ACTIVITY_TYPE_KEYS.items()),
-                                 "activity_type_key INT, activity_type STRING")
+    return local_frame(spark, sorted((k, t) for t, k in ACTIVITY_TYPE_KEYS.items()),
+                       "activity_type_key INT, activity_type STRING")
 
 
 def activity_type_key(activity_type) -> F.Column:

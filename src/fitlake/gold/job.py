@@ -24,6 +24,7 @@ from pyspark.sql.types import DateType
 from fitlake import delta_io
 from fitlake.concurrency import run_concurrently
 from fitlake.config import TABLES, Settings
+from fitlake.frames import local_frame
 from fitlake.gold import dims, facts, kpis
 from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
@@ -137,7 +138,7 @@ def read_state(spark, settings: Settings) -> dict[str, int]:
 
 
 def write_state(spark, settings: Settings, state: dict[str, int]) -> None:
-    rows = spark.createDataFrame(sorted(state.items()), "source STRING, version BIGINT")
+    rows = local_frame(spark, sorted(state.items()), "source STRING, version BIGINT")
     delta_io.write(rows.withColumn("updated_at", F.current_timestamp()), settings.table("ops", "gold_state"),
                    mode="overwrite")
 
@@ -255,7 +256,7 @@ class GoldRun:
         df = self.silver_for(name, scope)
         if df is not None:
             return df
-        return self.spark.createDataFrame([], self._silver_schema(name))
+        return local_frame(self.spark, [], self._silver_schema(name))
 
     def _silver_schema(self, name: str):
         from fitlake.silver.parsing import SPARK_TYPES
@@ -279,7 +280,7 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     users = _users(scope)
     weight = run.read("silver", "weight_log")
     if weight is None:
-        weight = run.spark.createDataFrame([], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
+        weight = local_frame(run.spark, [], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
     inputs = [run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight]
     if not scope.complete:
         inputs = [df.join(users, "user_id", "left_semi") for df in inputs]
@@ -308,7 +309,7 @@ def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
                      .groupBy("user_id", "date").agg(F.count(F.lit(1)).alias("rows"))
                      .withColumn("input", F.lit(name)))
     if not parts:
-        return run.spark.createDataFrame([], "user_id BIGINT, date DATE, rows BIGINT, input STRING")
+        return local_frame(run.spark, [], "user_id BIGINT, date DATE, rows BIGINT, input STRING")
     union = parts[0]
     for p in parts[1:]:
         union = union.unionByName(p)

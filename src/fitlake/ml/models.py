@@ -16,6 +16,8 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from fitlake.frames import local_frame
+
 SEED = 42
 
 
@@ -403,7 +405,7 @@ def recommender_items(model: PipelineModel) -> list[str]:
 
 def score_all_items(model: PipelineModel, users: DataFrame) -> DataFrame:
     """Score every known activity type for each user in ``users`` (user_id), unknown users dropped."""
-    items = users.sparkSession.createDataFrame([(i,) for i in recommender_items(model)], "activity_type STRING")
+    items = local_frame(users.sparkSession, [(i,) for i in recommender_items(model)], "activity_type STRING")
     pairs = users.select("user_id").distinct().crossJoin(items).withColumn("n", F.lit(0.0))
     return model.transform(pairs).select("user_id", "activity_type", F.col("prediction").alias("score"))
 

@@ -27,6 +27,7 @@ from pyspark.sql.types import (
 )
 
 from fitlake import config, delta_io
+from fitlake.frames import local_frame
 
 BASELINE_FILE = "monitoring_baseline.json"
 NULL_BIN = "null"
@@ -149,8 +150,8 @@ def drift_rows(spark, scored: DataFrame, baseline: dict, psi_threshold: float = 
     """PSI of every baseline feature and of the prediction for the rows of one scoring run (``scored`` carries the
     inputs and the model's ``baseline['prediction']`` column); one dict per feature."""
     bins = {c: e for c, e in baseline["bins"].items() if c in scored.columns}
-    expected = spark.createDataFrame(
-        [(s["feature"], s["bin"], float(s["share"])) for s in baseline["shares"] if s["feature"] in bins],
+    expected = local_frame(
+        spark, [(s["feature"], s["bin"], float(s["share"])) for s in baseline["shares"] if s["feature"] in bins],
         "feature STRING, bin STRING, share DOUBLE")
     result = scored.transform(bin_shares(bins)).transform(psi(expected)).collect()
     out = []
@@ -200,8 +201,7 @@ def record_model_monitoring(spark, settings, model_key: str, version: str, batch
         return {"retrain_due": False, "reasons": [], "inserted": 0}
     data = [{**{f.name: None for f in MONITORING_SCHEMA.fields}, **r, "batch_id": batch, "model_name": name,
              "model_version": str(version), "retrain_due": due} for r in rows]
-    df = spark.createDataFrame([tuple(d[f.name] for f in MONITORING_SCHEMA.fields) for d in data],
-                               MONITORING_SCHEMA).withColumn("_monitored_at", F.current_timestamp())
+    df = local_frame(spark, data, MONITORING_SCHEMA).withColumn("_monitored_at", F.current_timestamp())
     ref = settings.table("gold", "model_monitoring")
     if not delta_io.exists(spark, ref):  # the first batch ever: the table created with its rows in one commit
         delta_io.create_from(df, ref)

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import MapType
 
 from fitlake.config import Settings
+from fitlake.frames import pandas_frame
 from fitlake.ml import features as fx
 from fitlake.ml import models as mdl
 from fitlake.ml import lineage, monitoring, plots, tracking
@@ -47,6 +48,11 @@ def _skipped(model: str, reason: str) -> dict:
 
 def _example(df: DataFrame, cols: list[str], n: int = 5):
     return df.select(*cols).limit(n).toPandas()
+
+
+def _example_frame(spark, example, df: DataFrame) -> DataFrame:
+    """The input example (pandas) back in Spark with ``df``'s types, for the model's output on it."""
+    return pandas_frame(spark, example, df.select(*example.columns).schema)
 
 
 def _code_identity() -> str:
@@ -126,7 +132,7 @@ def train_personas(spark, settings: Settings, k_max: int = 8, force: bool = Fals
                        fit.model.transform(train), list(feats), "prediction", numeric_prediction=False))},
         )
         example = _example(eval_on, cols)
-        output = fit.model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        output = fit.model.transform(_example_frame(spark, example, eval_on)).select("prediction").toPandas()
         return tracking.log_and_register(
             settings, record, fit.model, example, output,
             rescore_champion=lambda uri: mdl.persona_silhouettes(tracking.load_model(settings, uri),
@@ -182,7 +188,7 @@ def train_activity_type(spark, settings: Settings, force: bool = False) -> dict:
                        error_metric="error_rate", training_error=1.0 - metrics["accuracy"]))},
         )
         example = _example(test, [c for c in cols if c != "activity_type"])
-        output = model.transform(spark.createDataFrame(example)).select("predicted_activity_type").toPandas()
+        output = model.transform(_example_frame(spark, example, test)).select("predicted_activity_type").toPandas()
         return tracking.log_and_register(
             settings, record, model, example, output,
             rescore_champion=lambda uri: evaluate(tracking.load_model(settings, uri))[1]["macro_f1"])
@@ -246,7 +252,7 @@ def train_calories_source(spark, settings: Settings, source: str, force: bool = 
                 error_metric="mae", training_error=metrics["mae"]))},
         )
         example = _example(test, cols)
-        output = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        output = model.transform(_example_frame(spark, example, test)).select("prediction").toPandas()
         return tracking.log_and_register(
             settings, record, model, example, output,
             rescore_champion=lambda uri: mdl.regression_metrics(
@@ -307,7 +313,7 @@ def train_recommender(spark, settings: Settings, force: bool = False) -> dict:
                 f"precision@{TOP_K} on held-out days", f"precision@{TOP_K}")},
         )
         example = _example(ratings, ["user_id", "activity_type"])
-        output = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()
+        output = model.transform(_example_frame(spark, example, ratings)).select("prediction").toPandas()
         return tracking.log_and_register(
             settings, record, model, example, output,
             rescore_champion=lambda uri: evaluate(tracking.load_model(settings, uri))["precision_at_k"])

@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from fitlake import delta_io
 from fitlake.config import TABLES, ConfigError, Settings, TableRef
 from fitlake.faults import fault_point
+from fitlake.frames import local_frame
 from fitlake.ops.suppress import SUPPRESSED, ensure_salt, user_hash
 from fitlake.options import add_common_arguments, settings_from_args
 
@@ -188,7 +189,7 @@ def _log(spark, settings: Settings, request_hash: str, event: str, report: Forge
         row.update(rows_deleted=report.total, tables_with_rows=sum(1 for n in report.rows_deleted.values() if n),
                    rows_per_table=json.dumps({k: v for k, v in report.rows_deleted.items() if v}, sort_keys=True),
                    files_vacuumed=report.files_vacuumed)
-    df = spark.createDataFrame([row], ERASURE_LOG_SCHEMA).withColumn("logged_at", F.current_timestamp())
+    df = local_frame(spark, [row], ERASURE_LOG_SCHEMA).withColumn("logged_at", F.current_timestamp())
     delta_io.write(df, settings.table("ops", "erasure_log"), mode="append")
 
 
@@ -196,7 +197,7 @@ def _suppress(spark, settings: Settings, request_hash: str) -> None:
     ref = settings.table(*SUPPRESSED)
     if delta_io.exists(spark, ref) and delta_io.read(spark, ref).where(F.col("user_hash") == request_hash).count():
         return
-    df = spark.createDataFrame([(request_hash,)], "user_hash STRING").withColumn("added_at", F.current_timestamp())
+    df = local_frame(spark, [(request_hash,)], "user_hash STRING").withColumn("added_at", F.current_timestamp())
     delta_io.write(df, ref, mode="append")
 
 

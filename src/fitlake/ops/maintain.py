@@ -226,9 +226,11 @@ MAINTENANCE_LOG_SCHEMA = (
 def append_log(spark, settings: Settings, run_id: str, results: list[TableMaintenance], retain_hours: float) -> None:
     from pyspark.sql import functions as F
 
+    from fitlake.frames import local_frame
+
     rows = [{**{k: v for k, v in asdict(r).items() if k != "table"}, "table_name": r.table, "run_id": run_id,
              "retain_hours": float(retain_hours)} for r in results]
-    df = spark.createDataFrame(rows, MAINTENANCE_LOG_SCHEMA) if rows else spark.createDataFrame([], MAINTENANCE_LOG_SCHEMA)
+    df = local_frame(spark, rows, MAINTENANCE_LOG_SCHEMA)
     # one file per run (the rows are a few dozen): the log does not itself become a small-files table to compact
     delta_io.write(df.coalesce(1).withColumn("logged_at", F.current_timestamp()),
                    settings.table("ops", "maintenance_log"), mode="append")

@@ -24,6 +24,7 @@ from fitlake.streaming.schema import (
     quarantine_schema,
 )
 from fitlake.streaming.transforms import daily_step_totals, first_delivery_per_event, first_goal_crossings
+from fitlake.frames import local_frame
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: D
 def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
     """The batch's per (user, day) increments (rows of ``daily_step_totals_with_late``, collected) as a DataFrame
     for the MERGE: a local relation, nothing to recompute."""
-    return spark.createDataFrame([(r["user_id"], r["date"], r["steps"], r["event_count"]) for r in increments],
-                                 DAILY_STEPS_SCHEMA)
+    return local_frame(spark, [(r["user_id"], r["date"], r["steps"], r["event_count"]) for r in increments],
+                       DAILY_STEPS_SCHEMA)
 
 
 def reaching_goal(spark: SparkSession, daily: TableRef, increments: list, days: list[dt.date],
@@ -195,7 +196,7 @@ def alerts_due(spark: SparkSession, alerts: TableRef, candidates: set[tuple[int,
 
 
 def due_frame(spark: SparkSession, due: list[tuple[int, dt.date]]) -> DataFrame:
-    return spark.createDataFrame(due, "user_id bigint, event_date date")
+    return local_frame(spark, due, "user_id bigint, event_date date")
 
 
 def crossings_of(spark: SparkSession, silver: TableRef, new: DataFrame, due: DataFrame, days: list[dt.date],
