@@ -410,10 +410,12 @@ class GoldCounts:
 
 def with_delete_markers(rows: DataFrame, keys: DataFrame, key_cols: Sequence[str]) -> DataFrame:
     """``rows`` plus, for each key in ``keys`` that produced no row, a row with ``_delete`` = true."""
-    present = rows.withColumn("_delete", F.lit(False))
-    missing = keys.select(*key_cols).distinct().join(rows.select(*key_cols), list(key_cols), "left_anti")
-    filler = [F.lit(None).cast(f.dataType).alias(f.name) for f in rows.schema.fields if f.name not in key_cols]
-    return present.unionByName(missing.select(*key_cols, *filler, F.lit(True).alias("_delete")))
+    # One full join of the rows with the keys (rows evaluated once), not the rows unioned with an anti-join of the
+    # keys against the rows (the rows' plan twice in one query).
+    wanted = keys.select(*key_cols).distinct().withColumn("_wanted", F.lit(True))
+    joined = rows.withColumn("_built", F.lit(True)).join(wanted, list(key_cols), "full")
+    return joined.select(*[F.col(f"`{f.name}`") for f in rows.schema.fields],
+                         F.col("_built").isNull().alias("_delete"))
 
 
 def _expand(scope: Scope, days: int) -> Scope:
