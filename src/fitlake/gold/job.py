@@ -431,7 +431,15 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
 
 
 def _has_rows(run: GoldRun, table: str) -> bool:
-    return not delta_io.read(run.spark, run.settings.table("gold", table)).isEmpty()
+    ref = run.settings.table("gold", table)
+    if ref.path is not None:  # the independent Delta reader (deletion vectors and all): no Spark job
+        from deltalake import DeltaTable, QueryBuilder
+
+        import pyarrow as pa
+
+        rows = QueryBuilder().register("t", DeltaTable(ref.path)).execute("SELECT count(*) AS n FROM t").read_all()
+        return pa.table(rows).column("n")[0].as_py() > 0
+    return not delta_io.read(run.spark, ref).isEmpty()
 
 
 def _conform_to(rows: DataFrame, schema) -> DataFrame:
@@ -540,24 +548,45 @@ def _run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] 
 # ---- run summary -------------------------------------------------------------------------------------------------
 def completeness_summary(completeness: DataFrame) -> list[str]:
     """The run summary's lines on gold.data_completeness: how many user-days have every input, and per input on how
-    many user-days it was missing or had rows quarantined (most affected first)."""
-    total = completeness.agg(F.count(F.lit(1)).alias("n"),
-                             F.sum(F.col("is_complete").cast("int")).alias("complete")).first()
-    if not total["n"]:
+    many user-days it was missing or had rows quarantined (most affected first). One Spark query: the user-days by
+    (is_complete, missing_inputs, quarantined_inputs), a few hundred groups at most, tallied here."""
+    groups = completeness.groupBy("is_complete", "missing_inputs", "quarantined_inputs").count().collect()
+    return summary_lines([tuple(r) for r in groups])
+
+
+def summary_lines(groups: list[tuple]) -> list[str]:
+    """``completeness_summary``'s lines from ``(is_complete, missing_inputs, quarantined_inputs, user-days)``
+    groups."""
+    total = sum(g[3] for g in groups)
+    if not total:
         return []
-    lines = [f"gold completeness: {total['complete'] or 0} of {total['n']} user-days have every input "
+    complete = sum(g[3] for g in groups if g[0])
+    lines = [f"gold completeness: {complete} of {total} user-days have every input "
              "(gold.data_completeness; the dashboard's Data completeness page lists the rest)"]
-    for column, what in (("missing_inputs", "missing"), ("quarantined_inputs", "with quarantined rows")):
-        counts = (completeness.select(F.explode(F.split(column, ",")).alias("input")).groupBy("input").count()
-                  .orderBy(F.desc("count"), "input").collect())
-        if counts:
-            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{r['input']} {r['count']}" for r in counts))
+    for column, what in ((1, "missing"), (2, "with quarantined rows")):
+        days: dict[str, int] = {}
+        for g in groups:
+            for name in (g[column].split(",") if g[column] is not None else ()):
+                days[name] = days.get(name, 0) + g[3]
+        if days:
+            ranked = sorted(days.items(), key=lambda kv: (-kv[1], kv[0]))
+            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{name} {n}" for name, n in ranked))
     return lines
 
 
 def completeness_notes(spark, settings: Settings) -> list[str]:
-    """completeness_summary of the whole gold.data_completeness, [] before it exists."""
+    """completeness_summary of the whole gold.data_completeness, [] before it exists. A local table is read by the
+    independent Delta reader (DataFusion, as the dashboard reads it): no Spark job."""
     ref = settings.table("gold", "data_completeness")
     if not delta_io.exists(spark, ref):
         return []
-    return completeness_summary(delta_io.read(spark, ref))
+    if ref.path is None:
+        return completeness_summary(delta_io.read(spark, ref))
+    from deltalake import DeltaTable, QueryBuilder
+
+    reader = QueryBuilder().register("t", DeltaTable(ref.path)).execute(
+        "SELECT is_complete, missing_inputs, quarantined_inputs, count(*) AS n FROM t GROUP BY 1, 2, 3")
+    import pyarrow as pa
+
+    table = pa.table(reader.read_all())
+    return summary_lines(list(zip(*(table.column(c).to_pylist() for c in table.column_names))))
