@@ -475,13 +475,15 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
 # How gold's queries run when what it has to read is small (a local lakehouse, silver bytes not yet read at most
 # ``Settings.interpreted_max_bytes``): planned up front instead of adaptively (AQE runs every shuffle stage of a
 # builder's query as a Spark job of its own and re-plans the rest after each: a +1-day gold at 0.1x ran ~400 jobs),
-# one shuffle partition (a few thousand rows per builder; one file per append), and a MERGE reads its source as it
-# is (gold's MERGE source is upsert's classified rows, persisted: the same rows twice) instead of copying it first.
+# one shuffle partition (a few thousand rows per builder; one file per append), no broadcast joins (each broadcast is
+# a Spark job of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is
+# (gold's MERGE source is upsert's classified rows, persisted: the same rows twice) instead of copying it first.
 # The same choices as the stream's small MERGEs (streaming/sinks.SMALL_MERGE_CONF).
 SMALL_GOLD_CONF = {
     "spark.sql.adaptive.enabled": "false",
     "spark.sql.shuffle.partitions": "1",
     "spark.databricks.delta.merge.materializeSource": "none",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
 }
 
 
