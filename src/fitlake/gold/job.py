@@ -411,10 +411,12 @@ class GoldCounts:
 
 def with_delete_markers(rows: DataFrame, keys: DataFrame, key_cols: Sequence[str]) -> DataFrame:
     """``rows`` plus, for each key in ``keys`` that produced no row, a row with ``_delete`` = true."""
-    present = rows.withColumn("_delete", F.lit(False))
-    missing = keys.select(*key_cols).distinct().join(rows.select(*key_cols), list(key_cols), "left_anti")
-    filler = [F.lit(None).cast(f.dataType).alias(f.name) for f in rows.schema.fields if f.name not in key_cols]
-    return present.unionByName(missing.select(*key_cols, *filler, F.lit(True).alias("_delete")))
+    # One full join of the rows with the keys (rows evaluated once), not the rows unioned with an anti-join of the
+    # keys against the rows (the rows' plan twice in one query).
+    wanted = keys.select(*key_cols).distinct().withColumn("_wanted", F.lit(True))
+    joined = rows.withColumn("_built", F.lit(True)).join(wanted, list(key_cols), "full")
+    return joined.select(*[F.col(f"`{f.name}`") for f in rows.schema.fields],
+                         F.col("_built").isNull().alias("_delete"))
 
 
 def _expand(scope: Scope, days: int) -> Scope:
@@ -430,7 +432,15 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
 
 
 def _has_rows(run: GoldRun, table: str) -> bool:
-    return not delta_io.read(run.spark, run.settings.table("gold", table)).isEmpty()
+    ref = run.settings.table("gold", table)
+    if ref.path is not None:  # the independent Delta reader (deletion vectors and all): no Spark job
+        from deltalake import DeltaTable, QueryBuilder
+
+        import pyarrow as pa
+
+        rows = QueryBuilder().register("t", DeltaTable(ref.path)).execute("SELECT count(*) AS n FROM t").read_all()
+        return pa.table(rows).column("n")[0].as_py() > 0
+    return not delta_io.read(run.spark, ref).isEmpty()
 
 
 def _conform_to(rows: DataFrame, schema) -> DataFrame:
@@ -463,8 +473,37 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
                       unchanged=actions["unchanged"], seconds=time.monotonic() - started)
 
 
+# How gold's queries run when what it has to read is small (a local lakehouse, silver bytes not yet read at most
+# ``Settings.interpreted_max_bytes``): planned up front instead of adaptively (AQE runs every shuffle stage of a
+# builder's query as a Spark job of its own and re-plans the rest after each: a +1-day gold at 0.1x ran ~400 jobs),
+# one shuffle partition (a few thousand rows per builder; one file per append), no broadcast joins (each broadcast is
+# a Spark job of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is
+# (gold's MERGE source is upsert's classified rows, persisted: the same rows twice) instead of copying it first.
+# The same choices as the stream's small MERGEs (streaming/sinks.SMALL_MERGE_CONF).
+SMALL_GOLD_CONF = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.databricks.delta.merge.materializeSource": "none",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+}
+
+
+def gold_conf(settings: Settings) -> dict[str, str]:
+    """``SMALL_GOLD_CONF`` for a small local run, else nothing (Spark's and the session's own settings)."""
+    if not settings.is_local or pending_bytes(settings) > settings.interpreted_max_bytes:
+        return {}
+    return dict(SMALL_GOLD_CONF)
+
+
 def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] | None = None) -> list[GoldCounts]:
     """Bring gold up to date with silver; an empty list when silver has not changed since the last run."""
+    from fitlake.spark import session_conf
+
+    with session_conf(spark, gold_conf(settings)):
+        return _run_gold(spark, settings, progress)
+
+
+def _run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] | None) -> list[GoldCounts]:
     state = read_state(spark, settings)
     changes, new_state = affected_keys(spark, settings, state)
     if changes is None:
@@ -512,24 +551,45 @@ def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] |
 # ---- run summary -------------------------------------------------------------------------------------------------
 def completeness_summary(completeness: DataFrame) -> list[str]:
     """The run summary's lines on gold.data_completeness: how many user-days have every input, and per input on how
-    many user-days it was missing or had rows quarantined (most affected first)."""
-    total = completeness.agg(F.count(F.lit(1)).alias("n"),
-                             F.sum(F.col("is_complete").cast("int")).alias("complete")).first()
-    if not total["n"]:
+    many user-days it was missing or had rows quarantined (most affected first). One Spark query: the user-days by
+    (is_complete, missing_inputs, quarantined_inputs), a few hundred groups at most, tallied here."""
+    groups = completeness.groupBy("is_complete", "missing_inputs", "quarantined_inputs").count().collect()
+    return summary_lines([tuple(r) for r in groups])
+
+
+def summary_lines(groups: list[tuple]) -> list[str]:
+    """``completeness_summary``'s lines from ``(is_complete, missing_inputs, quarantined_inputs, user-days)``
+    groups."""
+    total = sum(g[3] for g in groups)
+    if not total:
         return []
-    lines = [f"gold completeness: {total['complete'] or 0} of {total['n']} user-days have every input "
+    complete = sum(g[3] for g in groups if g[0])
+    lines = [f"gold completeness: {complete} of {total} user-days have every input "
              "(gold.data_completeness; the dashboard's Data completeness page lists the rest)"]
-    for column, what in (("missing_inputs", "missing"), ("quarantined_inputs", "with quarantined rows")):
-        counts = (completeness.select(F.explode(F.split(column, ",")).alias("input")).groupBy("input").count()
-                  .orderBy(F.desc("count"), "input").collect())
-        if counts:
-            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{r['input']} {r['count']}" for r in counts))
+    for column, what in ((1, "missing"), (2, "with quarantined rows")):
+        days: dict[str, int] = {}
+        for g in groups:
+            for name in (g[column].split(",") if g[column] is not None else ()):
+                days[name] = days.get(name, 0) + g[3]
+        if days:
+            ranked = sorted(days.items(), key=lambda kv: (-kv[1], kv[0]))
+            lines.append(f"  inputs {what} (user-days): " + ", ".join(f"{name} {n}" for name, n in ranked))
     return lines
 
 
 def completeness_notes(spark, settings: Settings) -> list[str]:
-    """completeness_summary of the whole gold.data_completeness, [] before it exists."""
+    """completeness_summary of the whole gold.data_completeness, [] before it exists. A local table is read by the
+    independent Delta reader (DataFusion, as the dashboard reads it): no Spark job."""
     ref = settings.table("gold", "data_completeness")
     if not delta_io.exists(spark, ref):
         return []
-    return completeness_summary(delta_io.read(spark, ref))
+    if ref.path is None:
+        return completeness_summary(delta_io.read(spark, ref))
+    from deltalake import DeltaTable, QueryBuilder
+
+    reader = QueryBuilder().register("t", DeltaTable(ref.path)).execute(
+        "SELECT is_complete, missing_inputs, quarantined_inputs, count(*) AS n FROM t GROUP BY 1, 2, 3")
+    import pyarrow as pa
+
+    table = pa.table(reader.read_all())
+    return summary_lines(list(zip(*(table.column(c).to_pylist() for c in table.column_names))))

@@ -1,0 +1,133 @@
+"""A/B of the gold stage between source trees, each on its own copy of one prepared lakehouse (silver already holds
+the new rows, e.g. a B1 lake after `fitlake run --stage ingest` and `--stage silver` on one more day): CPU seconds of
+the whole process tree (Python + JVM), wall, Spark jobs and Delta snapshot rebuilds from the event log, per-table
+jobs, and a digest of every gold table's rows (``_updated_at`` left out) so the arms can be checked to write the
+same gold. One JSON line per run on stdout.
+
+    git worktree add --detach /tmp/before <rev>
+    python -m benchmarks.gold_ab --base LAKE --landing LANDING before=/tmp/before after=. [--repeat 2]
+
+Tables run one at a time (``FITLAKE_PARALLEL_TABLES=1``) so each Spark job belongs to one table line. CPU seconds
+compare on a busy machine better than wall; the load average is recorded beside each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from benchmarks.harness import tree_cpu_seconds, tree_pids
+from benchmarks.profile_run import _text, attribute, delta_commits, read_event_log
+
+
+def run_lines(argv: list[str], env: dict) -> tuple[float, float, float, list[tuple[float, str]]]:
+    """Run ``argv``; (start, wall, CPU seconds of its process tree, [(time printed, line)])."""
+    import subprocess
+    import threading
+    import time
+
+    start = time.time()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **env}, start_new_session=True)
+    cpu: dict[int, float] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for p, c in tree_cpu_seconds(tree_pids(proc.pid)).items():
+                cpu[p] = max(cpu.get(p, 0.0), c)
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    lines = [(time.time(), line.rstrip("\n")) for line in proc.stdout]
+    code = proc.wait()
+    stop.set()
+    sampler.join()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {code}:\n" + "\n".join(ln for _, ln in lines[-40:]))
+    return start, time.time() - start, sum(cpu.values()), lines
+
+
+def snapshot_jobs(folder: Path) -> tuple[int, dict[str, int]]:
+    """(Delta snapshot computations, jobs by description prefix) from the one event log in ``folder``."""
+    app = next(folder.iterdir())
+    logs = (sorted((p for p in app.iterdir() if p.name.startswith("events_")), key=lambda p: int(p.name.split("_")[1]))
+            if app.is_dir() else [app])
+    kinds: dict[str, int] = {}
+    for raw in (line for p in logs for line in _text(p).splitlines()):
+        event = json.loads(raw)
+        if event.get("Event") == "SparkListenerJobStart":
+            desc = (event.get("Properties") or {}).get("spark.job.description") or "(none)"
+            key = " ".join(desc.split()[:3])
+            kinds[key] = kinds.get(key, 0) + 1
+    return sum(n for k, n in kinds.items() if "Compute snapshot" in k), kinds
+
+
+def gold_digest(root: Path) -> dict[str, str]:
+    """Per gold table: row count and a digest of its sorted rows without ``_updated_at`` (pyarrow reads the
+    current snapshot through the deltalake package when present, else parquet files listed by the log)."""
+    from deltalake import DeltaTable
+
+    out = {}
+    for table in sorted((root / "gold").iterdir()):
+        if not (table / "_delta_log").is_dir():
+            continue
+        t = DeltaTable(str(table)).to_pyarrow_table()
+        cols = sorted(c for c in t.column_names if c != "_updated_at")
+        rows = sorted(json.dumps([str(v) for v in r], default=str) for r in zip(*[t.column(c).to_pylist() for c in cols]))
+        out[table.name] = f"{len(rows)}:{hashlib.sha256(chr(10).join(rows).encode()).hexdigest()[:12]}"
+    return out
+
+
+def run_arm(name: str, checkout: Path, base: Path, landing: Path, work: Path) -> dict:
+    root = work / f"lake-{name}"
+    events = work / f"events-{name}"
+    for p in (root, events):
+        shutil.rmtree(p, ignore_errors=True)
+    shutil.copytree(base, root)
+    events.mkdir(parents=True)
+    before = os.getloadavg()
+    start, wall, cpu, lines = run_lines([sys.executable, "-m", "fitlake.cli", "run", "--root", str(root), "--landing", str(landing),
+                      "--stage", "gold", "--date-order", "month_first"],
+                     env={"PYTHONPATH": str(checkout.resolve() / "src"), "PYTHONUNBUFFERED": "1",
+                          "FITLAKE_PARALLEL_TABLES": "1", "FITLAKE_EVENT_LOG_DIR": str(events)})
+    ev = read_event_log(events)
+    prof = attribute(start, wall, lines, ev, delta_commits(root, start))
+    snapshots, kinds = snapshot_jobs(events)
+    return {"arm": name, "checkout": str(checkout), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "spark_jobs": len(ev["jobs"]), "snapshot_jobs": snapshots,
+            "delta_commits": prof["delta_commits"], "task_cpu_s": round(sum(j["cpu"] for j in ev["jobs"]), 1),
+            "load_avg_before": before, "load_avg_after": os.getloadavg(),
+            "tables": {t["table"]: {k: t[k] for k in ("wall_s", "spark_jobs", "task_cpu_s", "delta_commits")}
+                       for t in prof["tables"]},
+            "counts": [ln.split(": ", 1)[1] for _, ln in lines if ln.startswith("  gold")],
+            "job_kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:12]),
+            "gold": gold_digest(root)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True, help="the prepared lakehouse (copied for each run)")
+    parser.add_argument("--landing", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/fitlake-gold-ab"))
+    parser.add_argument("--keep", action="store_true", help="keep the copies and event logs in --work")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each arm, interleaved")
+    parser.add_argument("arms", nargs="+", help="name=checkout folder")
+    args = parser.parse_args(argv)
+    for _ in range(args.repeat):
+        for arm in args.arms:
+            name, _, folder = arm.partition("=")
+            print(json.dumps(run_arm(name, Path(folder), args.base, args.landing, args.work)), flush=True)
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
