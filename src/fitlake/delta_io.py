@@ -33,6 +33,16 @@ def read_stream(spark, ref: TableRef, **options):
     return reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
 
 
+def local_query(path: str | Path, sql: str) -> list[dict]:
+    """``sql`` over the local Delta table at ``path`` (registered as ``t``), answered by the independent Delta reader
+    (delta-rs + DataFusion, as the dashboard reads tables; deletion vectors and all): no Spark job. For the few rows
+    of a summary or a check, on a local table only."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
+
+    return pa.table(QueryBuilder().register("t", DeltaTable(str(path))).execute(sql).read_all()).to_pylist()
+
+
 def delta_table(spark, ref: TableRef):
     from delta.tables import DeltaTable
 

@@ -433,13 +433,8 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
 
 def _has_rows(run: GoldRun, table: str) -> bool:
     ref = run.settings.table("gold", table)
-    if ref.path is not None:  # the independent Delta reader (deletion vectors and all): no Spark job
-        from deltalake import DeltaTable, QueryBuilder
-
-        import pyarrow as pa
-
-        rows = QueryBuilder().register("t", DeltaTable(ref.path)).execute("SELECT count(*) AS n FROM t").read_all()
-        return pa.table(rows).column("n")[0].as_py() > 0
+    if ref.path is not None:  # the independent Delta reader: no Spark job
+        return delta_io.local_query(ref.path, "SELECT count(*) AS n FROM t")[0]["n"] > 0
     return not delta_io.read(run.spark, ref).isEmpty()
 
 
@@ -585,11 +580,6 @@ def completeness_notes(spark, settings: Settings) -> list[str]:
         return []
     if ref.path is None:
         return completeness_summary(delta_io.read(spark, ref))
-    from deltalake import DeltaTable, QueryBuilder
-
-    reader = QueryBuilder().register("t", DeltaTable(ref.path)).execute(
-        "SELECT is_complete, missing_inputs, quarantined_inputs, count(*) AS n FROM t GROUP BY 1, 2, 3")
-    import pyarrow as pa
-
-    table = pa.table(reader.read_all())
-    return summary_lines(list(zip(*(table.column(c).to_pylist() for c in table.column_names))))
+    rows = delta_io.local_query(
+        ref.path, "SELECT is_complete, missing_inputs, quarantined_inputs, count(*) AS n FROM t GROUP BY 1, 2, 3")
+    return summary_lines([(r["is_complete"], r["missing_inputs"], r["quarantined_inputs"], r["n"]) for r in rows])
