@@ -79,10 +79,20 @@ def spark_conf(settings, jar_groups: tuple[str, ...] = ("delta",)) -> dict[str, 
     return conf
 
 
+def workspace_bytes() -> int:
+    """Every byte in the stand-in workspace (landing and state Volumes, catalog tables): at least what one task reads."""
+    return sum(p.stat().st_size for p in folder().rglob("*") if p.is_file() and not p.is_symlink())
+
+
 def get_spark(settings, app_name: str, jar_groups: tuple[str, ...], conf: dict | None):
+    from fitlake.spark import execution_conf
     from fitlake.spark import get_spark as local_get_spark
 
-    extra = {"spark.sql.warehouse.dir": str(catalog_dir()), **(conf or {})}
+    # A catalog target's task does not size its input (Databricks picks its own execution), so its conf is empty;
+    # on this machine the small-input rule of local runs applies (plans interpreted at most
+    # Settings.interpreted_max_bytes of input, spark.execution_conf), sized by the whole workspace.
+    small = execution_conf(settings, workspace_bytes())
+    extra = {"spark.sql.warehouse.dir": str(catalog_dir()), **small, **(conf or {})}
     spark = local_get_spark(_local_settings(settings), app_name=app_name, jar_groups=jar_groups, conf=extra)
     attach_catalog(spark)
     return spark
