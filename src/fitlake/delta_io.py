@@ -126,7 +126,11 @@ def create_from(df, ref: TableRef, clause: str = "USING DELTA") -> int:
     finally:
         session.catalog.dropTempView(view)
     register_table(session, ref)
-    return int(commit_metrics(session, ref, table_version(session, ref)).get("numOutputRows", 0))
+    if ref.path is not None:
+        metrics = commit_metrics(session, ref, latest_version(ref.path))
+    else:  # the newest commit is this CREATE: its metrics from ONE history read (not a version lookup, then another)
+        metrics = delta_table(session, ref).history(1).select("operationMetrics").first()[0] or {}
+    return int(metrics.get("numOutputRows", 0))
 
 
 def commit_metrics(spark, ref: TableRef, version: int) -> dict:
