@@ -140,6 +140,16 @@ def event_log_conf() -> dict[str, str]:
     return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": Path(folder).resolve().as_uri()}
 
 
+def own_jvm_conf(options: dict[str, str], java: str) -> dict[str, str]:
+    """``options`` for a JVM fitlake starts itself on one machine (a local master: ``get_spark``, or the bundle
+    runner's spark-submit): the local file system without forks (localfs.py) and the class data archive (cds.py,
+    dumped with that file system's jar on the class path, so the JVM uses it only with both)."""
+    out = {**options, **localfs.spark_conf(jars.jar_dir())}
+    words = [jvm_word(w) for w in cds.jvm_options(cds.archive_for(jars.jar_dir(), java, out))]
+    out["spark.driver.extraJavaOptions"] = " ".join([out.get("spark.driver.extraJavaOptions", ""), *words]).strip()
+    return out
+
+
 def get_spark(
     settings: Settings | None = None,
     app_name: str = "fitlake",
@@ -168,10 +178,8 @@ def get_spark(
         raise FitlakeSetupError(str(e)) from e
     master = os.environ.get("FITLAKE_SPARK_MASTER")
     launched_here = "PYSPARK_GATEWAY_PORT" not in os.environ
-    if launched_here and not master:  # our JVM, one machine: the local file system without forks (localfs.py)
-        options.update(localfs.spark_conf(jars.jar_dir()))  # and the class data archive (cds.py)
-        words = [jvm_word(w) for w in cds.jvm_options(cds.archive_for(jars.jar_dir(), java, options))]
-        options["spark.driver.extraJavaOptions"] = " ".join([options["spark.driver.extraJavaOptions"], *words])
+    if launched_here and not master:
+        options = own_jvm_conf(options, java)
     options.update(conf or {})
     try:
         settings.root.mkdir(parents=True, exist_ok=True)
