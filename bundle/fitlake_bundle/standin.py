@@ -85,15 +85,15 @@ def workspace_bytes() -> int:
 
 
 def get_spark(settings, app_name: str, jar_groups: tuple[str, ...], conf: dict | None):
-    from fitlake.spark import execution_conf
     from fitlake.spark import get_spark as local_get_spark
+    from fitlake.spark import small_input_options
 
     # A catalog target's task does not size its input (Databricks picks its own execution), so its conf is empty;
-    # on this machine the small-input rule of local runs applies (plans interpreted at most
-    # Settings.interpreted_max_bytes of input, spark.execution_conf), sized by the whole workspace.
-    small = execution_conf(settings, workspace_bytes())
+    # on this machine the small-input rule of local runs applies (plans interpreted and the JIT at C1 at most
+    # Settings.interpreted_max_bytes of input, spark.small_input_options), sized by the whole workspace.
+    small, jit = small_input_options(settings, workspace_bytes())
     extra = {"spark.sql.warehouse.dir": str(catalog_dir()), **small, **(conf or {})}
-    spark = local_get_spark(_local_settings(settings), app_name=app_name, jar_groups=jar_groups, conf=extra)
+    spark = local_get_spark(_local_settings(settings), app_name=app_name, jar_groups=jar_groups, conf=extra, jit=jit)
     attach_catalog(spark)
     return spark
 
