@@ -33,6 +33,12 @@ def read_stream(spark, ref: TableRef, **options):
     return reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
 
 
+def rs_readable(ref: TableRef) -> bool:
+    """Whether the independent Delta reader (delta-rs) can open ``ref``: a local table whose path holds no backslash
+    (delta-rs reads a backslash as a path separator, so such a table is "not found"); otherwise read it with Spark."""
+    return ref.path is not None and "\\" not in str(ref.path)
+
+
 def local_query(path: str | Path, sql: str) -> list[dict]:
     """``sql`` over the local Delta table at ``path`` (registered as ``t``), answered by the independent Delta reader
     (delta-rs + DataFusion, as the dashboard reads tables; deletion vectors and all): no Spark job. For the few rows

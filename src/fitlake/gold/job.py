@@ -128,7 +128,7 @@ def read_state(spark, settings: Settings) -> dict[str, int]:
     ref = settings.table("ops", "gold_state")
     if not delta_io.exists(spark, ref):
         return {}
-    if ref.path is not None:  # a handful of rows: the independent reader answers without a Spark job
+    if delta_io.rs_readable(ref):  # a handful of rows: the independent reader answers without a Spark job
         from deltalake import DeltaTable
 
         rows = DeltaTable(ref.path).to_pyarrow_table(columns=["source", "version"]).to_pylist()
@@ -433,7 +433,7 @@ def _conform(rows: DataFrame, target: DataFrame) -> DataFrame:
 
 def _has_rows(run: GoldRun, table: str) -> bool:
     ref = run.settings.table("gold", table)
-    if ref.path is not None:  # the independent Delta reader: no Spark job
+    if delta_io.rs_readable(ref):  # the independent Delta reader: no Spark job
         return delta_io.local_query(ref.path, "SELECT count(*) AS n FROM t")[0]["n"] > 0
     return not delta_io.read(run.spark, ref).isEmpty()
 
@@ -578,7 +578,7 @@ def completeness_notes(spark, settings: Settings) -> list[str]:
     ref = settings.table("gold", "data_completeness")
     if not delta_io.exists(spark, ref):
         return []
-    if ref.path is None:
+    if not delta_io.rs_readable(ref):
         return completeness_summary(delta_io.read(spark, ref))
     rows = delta_io.local_query(
         ref.path, "SELECT is_complete, missing_inputs, quarantined_inputs, count(*) AS n FROM t GROUP BY 1, 2, 3")

@@ -96,7 +96,7 @@ def suppressed_hashes(spark, settings: Settings) -> frozenset[str]:
     ref = settings.table(*SUPPRESSED)
     if not delta_io.exists(spark, ref):
         return frozenset()
-    if ref.path is not None:  # local: straight from the Delta log and its one small file, no Spark job
+    if delta_io.rs_readable(ref):  # local: straight from the Delta log and its one small file, no Spark job
         from deltalake import DeltaTable
 
         return frozenset(DeltaTable(ref.path).to_pyarrow_table(columns=["user_hash"]).column(0).to_pylist())

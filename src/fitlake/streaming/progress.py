@@ -62,7 +62,7 @@ def table_versions(spark: SparkSession, refs: dict[str, TableRef]) -> dict[str, 
 
 
 def _commits_after(spark: SparkSession, ref: TableRef, version: int) -> list[dict]:
-    if ref.path is not None:
+    if delta_io.rs_readable(ref):
         from deltalake import DeltaTable
 
         table = DeltaTable(ref.path)

@@ -1,0 +1,19 @@
+"""Gold's own small reads (its state, a table's "has rows", the completeness summary) use the independent Delta
+reader, which cannot open a path holding a backslash (it reads one as a separator): there they fall back to Spark."""
+
+from __future__ import annotations
+
+from fitlake import delta_io
+from fitlake.config import Settings
+from fitlake.gold.job import read_state, write_state
+
+
+def test_gold_state_round_trips_under_a_root_with_a_backslash(spark, tmp_path):
+    hostile = Settings(root=tmp_path / "back\\slash ü" / "lake")
+    plain = Settings(root=tmp_path / "plain" / "lake")
+    assert not delta_io.rs_readable(hostile.table("ops", "gold_state"))
+    assert delta_io.rs_readable(plain.table("ops", "gold_state"))
+    for settings in (hostile, plain):
+        assert read_state(spark, settings) == {}
+        write_state(spark, settings, {"silver.daily_activity": 3, "silver.sleep_day": 0})
+        assert read_state(spark, settings) == {"silver.daily_activity": 3, "silver.sleep_day": 0}
