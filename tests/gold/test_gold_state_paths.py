@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fitlake import delta_io
 from fitlake.config import Settings
-from fitlake.gold.job import read_state, write_state
+from fitlake.gold.job import pending_bytes, read_state, write_state
 
 
 def test_gold_state_round_trips_under_a_root_with_a_backslash(spark, tmp_path):
@@ -17,3 +17,7 @@ def test_gold_state_round_trips_under_a_root_with_a_backslash(spark, tmp_path):
         assert read_state(spark, settings) == {}
         write_state(spark, settings, {"silver.daily_activity": 3, "silver.sleep_day": 0})
         assert read_state(spark, settings) == {"silver.daily_activity": 3, "silver.sleep_day": 0}
+    # without Spark (the no-op check, sizing a run) the hostile root's state reads as "nothing read yet": no crash
+    assert read_state(None, hostile) == {}
+    assert read_state(None, plain) == {"silver.daily_activity": 3, "silver.sleep_day": 0}
+    assert pending_bytes(hostile) == 0  # no silver yet
