@@ -101,6 +101,20 @@ def gc_options() -> list[str]:
 # compiled code pays for itself, so the default stays.
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
+# How a small MERGE runs (session confs, set around it and restored after: a stream micro-batch's MERGEs,
+# and gold's small runs, gold.job.SMALL_GOLD_CONF):
+# - the source is read as it is instead of first being copied (Delta's ``materializeSource``: 4 Spark jobs and 1-2 s
+#   per MERGE here); only for sources that give the same rows twice: the batch's cached new events (silver, the only
+#   table they are looked up in, is written after every MERGE of the batch) or rows held in the driver;
+# - no adaptive execution: on a few thousand rows AQE runs each shuffle stage as a Spark job of its own (9 jobs to
+#   find a MERGE's touched files, 7 to rewrite them); planned up front, each phase is one job, and one shuffle
+#   partition (a batch touches a few thousand windows, a few hundred daily totals) writes one file, not one per core.
+SMALL_MERGE_CONF = {
+    "spark.databricks.delta.merge.materializeSource": "none",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "1",
+}
+
 
 @contextlib.contextmanager
 def session_conf(spark, conf: dict[str, str]) -> Iterator[None]:

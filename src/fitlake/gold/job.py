@@ -30,6 +30,7 @@ from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import STALE_RULE
 from fitlake.silver.specs import SPECS
+from fitlake.spark import SMALL_MERGE_CONF
 from fitlake.sqltext import delta_path
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -128,14 +129,14 @@ def read_state(spark, settings: Settings) -> dict[str, int]:
     ref = settings.table("ops", "gold_state")
     if not delta_io.exists(spark, ref):
         return {}
-    if spark is None and not delta_io.rs_readable(ref):
-        # without Spark, a path delta-rs cannot open reads as "nothing read yet": is_current then says "not current"
-        # (Spark starts and reads the state) and pending_bytes counts all of silver: slower, never wrong
-        return {}
     if delta_io.rs_readable(ref):  # a handful of rows: the independent reader answers without a Spark job
         from deltalake import DeltaTable
 
         rows = DeltaTable(ref.path).to_pyarrow_table(columns=["source", "version"]).to_pylist()
+    elif spark is None:
+        # without Spark, a path delta-rs cannot open reads as "nothing read yet": is_current then says "not current"
+        # (Spark starts and reads the state) and pending_bytes counts all of silver: slower, never wrong
+        return {}
     else:
         rows = [r.asDict() for r in delta_io.read(spark, ref).collect()]
     return {r["source"]: r["version"] for r in rows}
@@ -478,13 +479,8 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
 # one shuffle partition (a few thousand rows per builder; one file per append), no broadcast joins (each broadcast is
 # a Spark job of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is
 # (gold's MERGE source is upsert's classified rows, persisted: the same rows twice) instead of copying it first.
-# The same choices as the stream's small MERGEs (streaming/sinks.SMALL_MERGE_CONF).
-SMALL_GOLD_CONF = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.databricks.delta.merge.materializeSource": "none",
-    "spark.sql.autoBroadcastJoinThreshold": "-1",
-}
+# The stream's small MERGEs' choices (spark.SMALL_MERGE_CONF) plus no broadcast.
+SMALL_GOLD_CONF = {**SMALL_MERGE_CONF, "spark.sql.autoBroadcastJoinThreshold": "-1"}
 
 
 def gold_conf(settings: Settings) -> dict[str, str]:

@@ -13,7 +13,8 @@ from fitlake import delta_io
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
 from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
-from fitlake.spark import session_conf
+from fitlake.frames import local_frame
+from fitlake.spark import SMALL_MERGE_CONF, session_conf
 from fitlake.sqltext import delta_path
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
@@ -24,7 +25,6 @@ from fitlake.streaming.schema import (
     quarantine_schema,
 )
 from fitlake.streaming.transforms import daily_step_totals, first_delivery_per_event, first_goal_crossings
-from fitlake.frames import local_frame
 
 
 @dataclass(frozen=True)
@@ -104,18 +104,6 @@ def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: l
 
 
 WINDOW_KEY = ("user_id", "activity_type", "window_start")
-# How a micro-batch's MERGEs run (session confs, set around each MERGE and restored after):
-# - the source is read as it is instead of first being copied (Delta's ``materializeSource``: 4 Spark jobs and 1-2 s
-#   per MERGE here); only for sources that give the same rows twice: the batch's cached new events (silver, the only
-#   table they are looked up in, is written after every MERGE of the batch) or rows held in the driver;
-# - no adaptive execution: on a few thousand rows AQE runs each shuffle stage as a Spark job of its own (9 jobs to
-#   find a MERGE's touched files, 7 to rewrite them); planned up front, each phase is one job, and one shuffle
-#   partition (a batch touches a few thousand windows, a few hundred daily totals) writes one file, not one per core.
-SMALL_MERGE_CONF = {
-    "spark.databricks.delta.merge.materializeSource": "none",
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.shuffle.partitions": "1",
-}
 
 
 def small_merge(spark: SparkSession):
