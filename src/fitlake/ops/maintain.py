@@ -15,8 +15,8 @@ Per table, in ``config.TABLES`` order (a table that does not exist yet is skippe
    bronze's change feed, or a stream restarted from its checkpoint (the event windows reading silver.events), re-reads
    the files of the versions it has not processed; OPTIMIZE removes exactly those small files from the current version, so VACUUM
    must keep them for longer than a stream may stay stopped — 7 days covers a week-end outage with margin — and
-   time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when a dry run finds nothing to
-   delete (a rerun commits nothing).
+   time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when nothing is expired (a rerun
+   commits nothing): locally found by listing the folder (``unreferenced_paths``), on Unity Catalog by a DRY RUN.
 4. Checkpoint folders: temp files (``.*.tmp``) older than an hour that a killed writer left in a stream's
    checkpoint are removed. Offsets/commits of finished batches are bounded by Spark itself
    (``spark.sql.streaming.minBatchesToRetain``, 100).
@@ -146,15 +146,22 @@ def live_files(spark, ref: TableRef) -> set[str]:
 
 def unreferenced_paths(ref: TableRef, live: set[str], retain_hours: float | None) -> list[Path]:
     """Local tables: the data files (incl. Change Data Feed files) under ``ref``'s folder that are not in ``live``
-    (``live_files``) and, unless ``retain_hours`` is None, older than the retention — what VACUUM would delete."""
+    (``live_files``) and, unless ``retain_hours`` is None, expired as VACUUM sees it — what VACUUM would delete: the
+    file is older than the retention and, if a commit removed it, that removal is too (a file OPTIMIZE replaced
+    today is kept 7 days from today, however old the file)."""
+    from urllib.parse import unquote
+
+    from fitlake.delta_log import removed_since
+
     root = Path(ref.path)
     cutoff = None if retain_hours is None else time.time() - retain_hours * 3600
+    kept = set() if cutoff is None else {unquote(p) for p in removed_since(ref.path, int(cutoff * 1000))}
     out = []
     for f in root.rglob("*"):
         rel = f.relative_to(root).as_posix()
         if rel.startswith("_delta_log") or not f.is_file() or f.name.startswith((".", "_")):
             continue
-        if rel not in live and (cutoff is None or f.stat().st_mtime <= cutoff):
+        if rel not in live and (cutoff is None or (f.stat().st_mtime <= cutoff and rel not in kept)):
             out.append(f)
     return out
 
