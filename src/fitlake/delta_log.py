@@ -86,6 +86,32 @@ def _commits_after(path: str | Path, after_version: int) -> dict[int, dict]:
     return dict(sorted(commits.items()))
 
 
+def removed_since(path: str | Path, since_ms: int) -> set[str]:
+    """The files (their log paths, %-encoded) that a remove action with ``deletionTimestamp`` after ``since_ms`` names:
+    VACUUM keeps a removed file until its removal is older than the retention, however old the file itself. Read from
+    the commit JSON files written since (by file time, an hour's margin): Delta keeps those for its log retention
+    (30 days), far longer than any VACUUM retention, so a checkpoint never hides one."""
+    import json
+
+    log = Path(path, "_delta_log")
+    if not log.is_dir():
+        return set()
+    out = set()
+    for p in log.glob("*.json"):
+        try:
+            if not p.name.split(".")[0].isdigit() or p.stat().st_mtime * 1000 < since_ms - 3_600_000:
+                continue
+            lines = p.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:  # log clean-up removed it meanwhile: older than any retention
+            continue
+        for line in lines:
+            if '"remove"' in line:
+                remove = json.loads(line).get("remove") or {}
+                if int(remove.get("deletionTimestamp") or 0) > since_ms:
+                    out.add(remove["path"])
+    return out
+
+
 def change_feed_enabled(path: str | Path) -> bool:
     """Whether the metadata in force turns on the change data feed (``delta.enableChangeDataFeed``): the newest
     metaData action of the commit JSON files, else of the last checkpoint; False when neither holds one."""

@@ -43,14 +43,29 @@ def test_purge_deletes_exactly_what_the_current_version_does_not_use(tmp_path):
     version = table.version()
     assert len(old) == 2 and len(live) == 1
 
-    deleted = purge_unreferenced(_ref(root))
+    deleted = purge_unreferenced(None, _ref(root))
 
     assert deleted == 3  # v0's data file, the CDF file, the orphan (sidecars are not counted)
     left = _files(root)
     assert left == live | {f".{p}.crc" for p in live}  # the current version's file and its sidecar, nothing else
     assert DeltaTable(str(root)).version() == version  # no commit
     assert DeltaTable(str(root)).to_pyarrow_table().to_pylist() == [{"user_id": 2, "v": "b"}]
-    assert purge_unreferenced(_ref(root)) == 0 and _files(root) == left  # a rerun finds nothing left
+    assert purge_unreferenced(None, _ref(root)) == 0 and _files(root) == left  # a rerun finds nothing left
+
+
+def test_purge_keeps_the_files_of_partition_folders_with_escaped_names(tmp_path):
+    """A partition value with a colon, a space or a percent sign: the folder is named with it escaped
+    (``08%3A00``), the log names the file with that escaped again (``08%253A00``); decoded once, the log's name is
+    the folder's, so every file of the current version is kept (decoding the folder's name too deleted them all)."""
+    root = tmp_path / "p"
+    write_deltalake(str(root), pa.table({"user_id": [1, 2, 3], "part": ["2023-04-01 08:00", "a%b", "x=y"]}),
+                    partition_by=["part"])
+    before = _files(root)
+    assert any("%" in f.split("/")[0] for f in before)  # escaped folder names: the case this checks
+
+    assert purge_unreferenced(None, _ref(root)) == 0
+    assert _files(root) == before
+    assert len(DeltaTable(str(root)).to_pyarrow_table()) == 3
 
 
 def test_purge_leaves_a_table_with_deletion_vectors_to_vacuum(tmp_path):
@@ -63,5 +78,5 @@ def test_purge_leaves_a_table_with_deletion_vectors_to_vacuum(tmp_path):
     if "deletionVectors" not in (DeltaTable(str(root)).protocol().reader_features or []):
         pytest.skip("delta-rs did not enable the deletionVectors feature")
     (root / "part-orphan.parquet").write_bytes(b"x")
-    assert purge_unreferenced(_ref(root)) is None
+    assert purge_unreferenced(None, _ref(root)) is None
     assert (root / "part-orphan.parquet").exists()

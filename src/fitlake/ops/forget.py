@@ -76,7 +76,7 @@ def person_sql(columns: list[str], user_id: int) -> str | None:
 
 
 def table_columns(spark, ref: TableRef) -> list[str]:
-    if ref.path is not None:  # from the log, without Spark
+    if delta_io.rs_readable(ref):  # from the log, without Spark
         from deltalake import DeltaTable
 
         return [f.name for f in DeltaTable(ref.path).schema().fields]
@@ -94,9 +94,13 @@ def personal_tables(spark, settings: Settings) -> list[TableRef]:
     return refs
 
 
-def _holds_person_locally(ref: TableRef, columns: list[str], user_id: int) -> bool:
-    """Whether the current version of a local table has any row of the person (pyarrow over delta-rs, no Spark)."""
+def _holds_person_locally(spark, ref: TableRef, columns: list[str], user_id: int) -> bool:
+    """Whether the current version of a local table has any row of the person: pyarrow over delta-rs (no Spark), or,
+    on a path delta-rs cannot open (``delta_io.rs_readable``), a Spark count with ``person_sql``'s condition."""
     import pyarrow.compute as pc
+
+    if not delta_io.rs_readable(ref):
+        return delta_io.read(spark, ref).where(person_sql(columns, user_id)).limit(1).count() > 0
     from deltalake import DeltaTable
 
     ident = str(int(user_id))
@@ -119,13 +123,13 @@ def delete_person(spark, ref: TableRef, user_id: int) -> int:
     cond = person_sql(columns, user_id)
     if cond is None:
         return 0
-    if ref.path is not None and not _holds_person_locally(ref, columns, user_id):
+    if ref.path is not None and not _holds_person_locally(spark, ref, columns, user_id):
         return 0
     row = spark.sql(f"DELETE FROM {sql_name(ref)} WHERE {cond}").first()
     return int((row.asDict() if row is not None else {}).get("num_affected_rows") or 0)
 
 
-def purge_unreferenced(ref: TableRef) -> int | None:
+def purge_unreferenced(spark, ref: TableRef) -> int | None:
     """Local tables: delete every data and Change Data Feed file the current version does not use (retention 0) and
     its ``.crc`` sidecar; the number of files deleted. None when this cannot be decided from the data files alone
     (the table has deletion vectors, whose ``.bin`` files the current version also uses, or an add action names a
@@ -133,18 +137,22 @@ def purge_unreferenced(ref: TableRef) -> int | None:
 
     What ``VACUUM ... RETAIN 0 HOURS`` deletes, found the way its full (non-LITE) mode finds it, by listing the
     folder against the current version's files: so also a file the log never named (a writer killed before its
-    commit). The current version is read from the log (delta-rs) after the erasure's last commit on this table; a
+    commit). The current version is read from the log after the erasure's last commit on this table (delta-rs; on
+    a path delta-rs cannot open, Spark: DESCRIBE DETAIL's table features and ``maintain.live_files``); a
     rerun after a kill -9 anywhere in here lists again and deletes what is left; a rerun with nothing left deletes
     nothing and, unlike VACUUM, commits nothing either way. Runs under the run lock, like every `fitlake forget`
     step, so no writer of this lakehouse is between writing a file and committing it."""
-    from deltalake import DeltaTable
+    from fitlake.ops.maintain import detail, live_files, unreferenced_paths
 
-    from fitlake.ops.maintain import live_files, unreferenced_paths
+    if delta_io.rs_readable(ref):
+        from deltalake import DeltaTable
 
-    table = DeltaTable(ref.path)
-    if "deletionVectors" in (table.protocol().reader_features or []):
+        features = DeltaTable(ref.path).protocol().reader_features or []
+    else:
+        features = detail(spark, ref).get("tableFeatures") or []
+    if "deletionVectors" in features:
         return None
-    live = live_files(table)
+    live = live_files(spark, ref)
     if any(p.startswith("/") or ":" in p.split("/", 1)[0] for p in live):  # absolute (e.g. a shallow clone's)
         return None
     doomed = unreferenced_paths(ref, live, retain_hours=None)  # retention 0, whatever a file's mtime says
@@ -162,7 +170,7 @@ def vacuum_now(spark, ref: TableRef) -> int:
     from fitlake.ops.maintain import vacuum
 
     if ref.path is not None:
-        deleted = purge_unreferenced(ref)
+        deleted = purge_unreferenced(spark, ref)
         if deleted is not None:
             return deleted
     key = "spark.databricks.delta.retentionDurationCheck.enabled"

@@ -15,8 +15,8 @@ Per table, in ``config.TABLES`` order (a table that does not exist yet is skippe
    bronze's change feed, or a stream restarted from its checkpoint (the event windows reading silver.events), re-reads
    the files of the versions it has not processed; OPTIMIZE removes exactly those small files from the current version, so VACUUM
    must keep them for longer than a stream may stay stopped — 7 days covers a week-end outage with margin — and
-   time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when a dry run finds nothing to
-   delete (a rerun commits nothing).
+   time travel (``VERSION AS OF``) stays possible for the same 7 days. Skipped when nothing is expired (a rerun
+   commits nothing): locally found by listing the folder (``unreferenced_paths``), on Unity Catalog by a DRY RUN.
 4. Checkpoint folders: temp files (``.*.tmp``) older than an hour that a killed writer left in a stream's
    checkpoint are removed. Offsets/commits of finished batches are bounded by Spark itself
    (``spark.sql.streaming.minBatchesToRetain``, 100).
@@ -72,8 +72,8 @@ def detail(spark, ref: TableRef) -> dict:
 
 def file_state(spark, ref: TableRef) -> dict:
     """numFiles, sizeInBytes and properties of the current version: locally from the log without Spark (delta-rs),
-    on Unity Catalog from DESCRIBE DETAIL."""
-    if ref.path is None:
+    on Unity Catalog or a path delta-rs cannot open (``delta_io.rs_readable``) from DESCRIBE DETAIL."""
+    if not delta_io.rs_readable(ref):
         return detail(spark, ref)
     from deltalake import DeltaTable
 
@@ -120,43 +120,63 @@ def optimize(spark, ref: TableRef, state: dict) -> tuple[bool, str, int]:
     return removed > 0, layout, files - removed + added  # e.g. one file per partition: nothing to compact
 
 
-def live_files(table) -> set[str]:
-    """Table-relative paths (%-decoded) of the data files a delta-rs ``DeltaTable``'s current version uses."""
+def live_files(spark, ref: TableRef) -> set[str]:
+    """The data files a local table's current version uses, as paths relative to its folder, spelled as on disk
+    (the log's %-encoded paths decoded once: a partition folder Spark named ``d=08%3A00`` stays so); a file outside
+    the folder (a shallow clone's) as its absolute path or URI. Read from the log by delta-rs, or, on a path delta-rs
+    cannot open (``delta_io.rs_readable``), by Spark (the snapshot's ``inputFiles``: Hadoop paths, not encoded)."""
+    import os
     from urllib.parse import unquote
 
-    return {unquote(p) for p in table.get_add_actions(flatten=True).column("path").to_pylist()}
+    if delta_io.rs_readable(ref):
+        from deltalake import DeltaTable
+
+        return {unquote(p) for p in DeltaTable(ref.path).get_add_actions(flatten=True).column("path").to_pylist()}
+    root = os.path.normpath(ref.path)
+    out = set()
+    for uri in delta_io.read(spark, ref).inputFiles():
+        local = uri[len("file:"):] if uri.startswith("file:/") else None
+        if local is not None and local.startswith("//"):  # file:///x -> /x
+            local = local[2:]
+        local = os.path.normpath(local) if local is not None else None
+        inside = local is not None and local.startswith(root + os.sep)
+        out.add(local[len(root) + 1:].replace(os.sep, "/") if inside else uri)
+    return out
 
 
 def unreferenced_paths(ref: TableRef, live: set[str], retain_hours: float | None) -> list[Path]:
     """Local tables: the data files (incl. Change Data Feed files) under ``ref``'s folder that are not in ``live``
-    (``live_files``) and, unless ``retain_hours`` is None, older than the retention — what VACUUM would delete."""
+    (``live_files``) and, unless ``retain_hours`` is None, expired as VACUUM sees it — what VACUUM would delete: the
+    file is older than the retention and, if a commit removed it, that removal is too (a file OPTIMIZE replaced
+    today is kept 7 days from today, however old the file)."""
     from urllib.parse import unquote
+
+    from fitlake.delta_log import removed_since
 
     root = Path(ref.path)
     cutoff = None if retain_hours is None else time.time() - retain_hours * 3600
+    kept = set() if cutoff is None else {unquote(p) for p in removed_since(ref.path, int(cutoff * 1000))}
     out = []
     for f in root.rglob("*"):
         rel = f.relative_to(root).as_posix()
         if rel.startswith("_delta_log") or not f.is_file() or f.name.startswith((".", "_")):
             continue
-        if unquote(rel) not in live and (cutoff is None or f.stat().st_mtime <= cutoff):
+        if rel not in live and (cutoff is None or (f.stat().st_mtime <= cutoff and rel not in kept)):
             out.append(f)
     return out
 
 
-def unreferenced_files(ref: TableRef, retain_hours: float) -> int:
+def unreferenced_files(spark, ref: TableRef, retain_hours: float) -> int:
     """Local tables: how many files VACUUM with this retention would delete (``unreferenced_paths``), listed
-    without Spark (delta-rs reads the log)."""
-    from deltalake import DeltaTable
-
-    return len(unreferenced_paths(ref, live_files(DeltaTable(ref.path)), retain_hours))
+    against ``live_files`` (without Spark where delta-rs can read the log)."""
+    return len(unreferenced_paths(ref, live_files(spark, ref), retain_hours))
 
 
 def vacuum(spark, ref: TableRef, retain_hours: float = VACUUM_RETAIN_HOURS) -> int:
     """VACUUM ``ref``; the number of files deleted. No VACUUM (and no log entry) when there is nothing to delete:
     locally that is known from the file listing, on Unity Catalog from a DRY RUN."""
     if ref.path is not None:
-        doomed = unreferenced_files(ref, retain_hours)
+        doomed = unreferenced_files(spark, ref, retain_hours)
     else:
         doomed = spark.sql(f"VACUUM {sql_name(ref)} RETAIN {retain_hours:g} HOURS DRY RUN").count()
     if doomed:
