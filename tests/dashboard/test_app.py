@@ -162,3 +162,11 @@ def test_completeness_counts_each_input_and_flags_the_incomplete_days(monkeypatc
     at.multiselect[0].select(1503960366).run()
     assert_clean(at)
     assert metrics(at)["Quarantined rows"] == "1"
+
+
+def test_a_root_the_reader_cannot_open_says_why_and_how_to_fix_it(monkeypatch, tmp_path):
+    root = tmp_path / "back\\slash" / "lakehouse"
+    root.mkdir(parents=True)
+    at = run_page(monkeypatch, root, "pages/home.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("backslash" in e.value and "fitlake dashboard --root" in e.value for e in at.error), at.error

@@ -139,3 +139,15 @@ def test_fresh_home_starts_without_a_prompt_and_a_stop_takes_the_server_down(tmp
         for p in servers:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_a_root_the_dashboard_cannot_read_is_one_sentence_before_any_server(tmp_path, capsys, monkeypatch):
+    """delta-rs takes a backslash for a separator (also behind a link): say so and how to fix it, start nothing."""
+    monkeypatch.setattr(dashboard_cli, "run_server", lambda *a, **k: pytest.fail("a server was started"))
+    hostile = tmp_path / "back\\slash" / "lakehouse"
+    hostile.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(hostile)
+    for root in (hostile, tmp_path / "link"):
+        code = cli.main(["dashboard", "--root", str(root), "--port", str(_free_port())])
+        err = capsys.readouterr().err
+        assert code == 2 and "backslash" in err and "cp -rL" in err and "Traceback" not in err, err

@@ -59,6 +59,11 @@ def main(args) -> int:
     settings = load_settings(target="local", root=args.root)
     if not port_is_free(args.port):
         raise ConfigError(f"port {args.port} on 127.0.0.1 is in use: pick another with --port.")
+    from fitlake.dashboard.data import unreadable_root  # pandas and pyarrow: only for this command
+
+    problem = unreadable_root(settings)
+    if problem is not None:
+        raise ConfigError(problem)
     if not settings.root.is_dir():
         print(f"fitlake dashboard: no lakehouse at {settings.root} yet; the pages will say how to build it.")
     print(f"fitlake dashboard: http://127.0.0.1:{args.port}  (lakehouse {settings.root}; Ctrl+C stops it)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -82,6 +83,20 @@ def delta_version(path: str | os.PathLike) -> int | None:
         return None
     versions = [int(n[:20]) for n in names if n.endswith(".json") and len(n) == 25 and n[:20].isdigit()]
     return max(versions) if versions else None
+
+
+def unreadable_root(settings: Settings) -> str | None:
+    """Why the dashboard cannot read this root, in one sentence with its fix; None when it can. Its Delta reader
+    (delta-rs) takes a backslash in a path for a folder separator, so no table under such a root opens; a symbolic
+    link does not help (the reader resolves it: a link to such a folder fails too). Every fitlake command reads
+    these tables through Spark."""
+    root = str(settings.root)
+    if "\\" not in root and "\\" not in os.path.realpath(root):
+        return None
+    return (f"The dashboard cannot read the lakehouse at {root!r}: its path, or the folder it links to, holds a "
+            "backslash (\\), which the dashboard's Delta reader takes for a folder separator. The tables are fine "
+            "(every fitlake command reads them). To see them here, copy the lakehouse to a path without one, e.g. "
+            f"`cp -rL {shlex.quote(root)} ~/lakehouse-copy` and `fitlake dashboard --root ~/lakehouse-copy`.")
 
 
 def lakehouse_exists(settings: Settings) -> bool:

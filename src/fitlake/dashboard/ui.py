@@ -38,7 +38,12 @@ def settings() -> Settings:
 
 
 def require_lakehouse(s: Settings) -> None:
-    """Stop the page with one clear sentence when nothing has been built under the root yet."""
+    """Stop the page with one clear sentence when its tables cannot be read (``data.unreadable_root``) or nothing has
+    been built under the root yet."""
+    problem = data.unreadable_root(s)
+    if problem is not None:
+        st.error(problem, icon=":material/error:")
+        st.stop()
     if not data.lakehouse_exists(s):
         st.info(
             f"No lakehouse at `{s.root}` yet — run `make run` (or `fitlake run --root {s.root}`) to build it, "
