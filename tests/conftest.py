@@ -67,29 +67,31 @@ def kaggle_dir() -> Path:
 # cache gets the figure below (a fresh clone's `make test` alone on a 2-core machine, rounded), else 0. The order
 # inside a file never changes (some files' tests run in order on one lakehouse).
 DURATIONS_KEY = "fitlake/file_seconds"
-KNOWN_SECONDS = {  # a fresh clone's `make test` alone (/tmp/fc, 522 passed in 1,326.9 s), seconds per file, rounded
-    "tests/ops/test_maintain_forget.py": 498,  # builds the shared incremental baseline (tests/baselines.py)
-    "tests/bundle/test_standin_run.py": 473,
-    "tests/ml/test_ml_pipeline.py": 229,
-    "tests/faults/test_kill9.py": 219,  # reads the same shared run (built by whichever file asks first)
-    "tests/bundle/test_batch_job_equals_run.py": 151,
-    "tests/faults/test_stream_kill9.py": 143,  # + the fixed kill of the former test_streaming_restart.py
-    "tests/bad_input/test_bad_corpus.py": 122,
-    "tests/streaming/test_streaming_alerts_kafka.py": 65,
-    "tests/dashboard/test_browser.py": 54,
-    "tests/streaming/test_streaming_kafka.py": 52,
-    "tests/ml/test_ml_personas_generated.py": 52,
-    "tests/exports/test_damaged_exports.py": 46,
-    "tests/pipeline/test_pipeline_kaggle.py": 46,
-    "tests/pipeline/test_pipeline_paths.py": 42,
-    "tests/streaming/test_streaming_job.py": 34,
-    "tests/bundle/test_local_runner.py": 29,
-    "tests/silver/test_silver_change_feed.py": 23,
-    "tests/pipeline/test_pipeline_fixture_landing.py": 22,  # reads the incremental baseline: after the file above
-    "tests/test_bench_reference.py": 21,
-    "tests/silver/test_silver_merge.py": 19,
-    "tests/streaming/test_streaming_hostile.py": 18,
-    "tests/bronze/test_bronze_ingest.py": 18,
+KNOWN_SECONDS = {  # a fresh clone's `make test` alone on 8aba766 (/tmp/fc, 554 passed in 943.5 s), seconds per file
+    "tests/ops/test_maintain_forget.py": 300,  # builds the shared incremental baseline (tests/baselines.py)
+    "tests/bundle/test_standin_run.py": 231,
+    "tests/ml/test_ml_pipeline.py": 206,
+    "tests/faults/test_kill9.py": 182,  # reads the same shared run (built by whichever file asks first)
+    "tests/bad_input/test_bad_corpus.py": 118,
+    "tests/faults/test_stream_kill9.py": 109,
+    "tests/bundle/test_batch_job_equals_run.py": 75,
+    "tests/streaming/test_streaming_alerts_kafka.py": 55,
+    "tests/dashboard/test_browser.py": 50,
+    "tests/test_bench_reference.py": 48,
+    "tests/streaming/test_streaming_kafka.py": 39,
+    "tests/exports/test_damaged_exports.py": 38,
+    "tests/silver/test_silver_change_feed.py": 36,
+    "tests/pipeline/test_pipeline_kaggle.py": 33,
+    "tests/ops/test_ops_hostile_root.py": 30,  # new in session 16: estimated
+    "tests/ml/test_ml_personas_generated.py": 29,
+    "tests/silver/test_silver_merge.py": 28,
+    "tests/streaming/test_streaming_job.py": 28,
+    "tests/pipeline/test_pipeline_fixture_landing.py": 25,  # reads the incremental baseline
+    "tests/bundle/test_local_runner.py": 19,
+    "tests/bronze/test_plain_csv.py": 18,
+    "tests/gold/test_gold_completeness.py": 18,
+    "tests/streaming/test_streaming_hostile.py": 17,
+    "tests/silver/test_silver_batches.py": 16,
 }
 
 
