@@ -53,6 +53,28 @@ def _timed(timings: dict[str, float], step: str, spans: list | None = None):
             spans.append((step, at, time.time()))
 
 
+def _detached(df: DataFrame) -> DataFrame:
+    """``df`` as its own rows, kept by the first job that reads it (a lazy local checkpoint), instead of a cache of
+    its plan. Every plan built on a cached frame still holds the frame's plan, and Delta plans each Delta scan in it
+    again: with the batch's new events cached, silver's files were filtered once more (a Spark job each) for both
+    phases of the windows MERGE, for the silver append, and twice when that append re-cached every frame reading
+    silver. Detached, nothing built on the new events reads silver, nor can a lost block be recomputed against a
+    silver that moved on."""
+    return df.localCheckpoint(eager=False)
+
+
+def _release(df: DataFrame) -> None:
+    """Drop the rows a ``_detached`` frame keeps (a local checkpoint is not in the cache ``unpersist`` empties)."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is None:  # Spark Connect: the server drops a checkpoint once its DataFrame is gone
+        return
+    plan = jdf.queryExecution().logical()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()
+
+
 class StreamBatch:
     """foreachBatch of the one streaming query: bronze, quarantine, windows, daily totals, alerts, silver.
 
@@ -145,8 +167,9 @@ class StreamBatch:
                     with self._step(batch_id, "new_events"):
                         new = (new_events(self.spark, self.tables.silver,
                                           valid.transform(to_silver_events(self.source)), days, lo, hi)
-                               .transform(flag_late(plan.watermark)).persist())
-                        # The job that fills the cache of the new events also gives the per (user, day) increments
+                               .transform(flag_late(plan.watermark)))
+                        new = _detached(new)
+                        # The job that computes and keeps the new events also gives the per (user, day) increments
                         # of the daily totals (a few hundred rows at most) and the counts we report.
                         daily = new.transform(daily_step_totals_with_late).collect()
                     self.late[batch_id] = sum(r["late"] for r in daily)
@@ -167,7 +190,7 @@ class StreamBatch:
         finally:
             bronze.unpersist()
             if new is not None:
-                new.unpersist()
+                _release(new)
 
     def _raw(self, bronze: DataFrame, checked: DataFrame, batch_id: int, now) -> None:
         """The batch's raw rows into bronze, and those that fail a rule into quarantine (when there are any)."""

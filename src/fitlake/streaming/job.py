@@ -82,7 +82,13 @@ def start_stream(spark: SparkSession, settings: Settings, tables: StreamTables, 
 # benchmarks/stream_profile.py, 2 batches of 40 k events: process tree CPU 18.6-21.2 s -> 9.0-13.2 s per batch, task
 # CPU 5.2-5.7 s -> 4.5-4.6 s (interpreting costs nothing here: the rows are text). Local sessions only (a cluster
 # or serverless keeps its own engine settings).
-STREAM_CONF = dict(INTERPRETED)
+# And one partition per shuffle and per Delta state rebuild: a batch's shuffles carry its own events (thousands to
+# ~100 k rows), which one task takes in less CPU than four tasks scheduled, and silver gets one file per batch, not
+# four. benchmarks/results/stream-profile-2026-11-30-s16.md: batches of ~40 k events 53.7/45.0 -> 43.7/42.8 s of
+# process CPU for 3 batches (task CPU 4.6-6.1 -> 3.8-5.3 s a batch); batches of 5 k: within the noise. Spark keeps a
+# query's shuffle partitions in its checkpoint, so a checkpoint started before keeps its number for the batch's own
+# frames (the MERGEs and reads follow the session).
+STREAM_CONF = {**INTERPRETED, "spark.sql.shuffle.partitions": "1", "spark.databricks.delta.snapshotPartitions": "1"}
 
 
 @contextlib.contextmanager

@@ -161,25 +161,38 @@ def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
                        DAILY_STEPS_SCHEMA)
 
 
+def _days_sql(days: list[dt.date]) -> str:
+    return ", ".join(f"CAST('{d.isoformat()}' AS DATE)" for d in days)
+
+
 def reaching_goal(spark: SparkSession, daily: TableRef, increments: list, days: list[dt.date],
                   goal: int) -> set[tuple[int, dt.date]]:
     """(user_id, date) whose running total reaches ``goal`` with the batch's ``increments``: the total in ``daily``
-    plus the increment. Only totals within the batch's largest increment of the goal are read (one small job)."""
+    plus the increment. Only totals within the batch's largest increment of the goal are read: a local table by the
+    independent Delta reader (no Spark job), a catalog table in one small Spark job."""
     added = {(r["user_id"], r["date"]): r["steps"] for r in increments}
     if not added:
         return set()
     near = goal - max(added.values())
-    before = {(r["user_id"], r["date"]): r["steps"] for r in (
-        delta_io.read(spark, daily).where(F.col("date").isin(days)).where(F.col("steps") >= near)
-        .select("user_id", "date", "steps").collect())}
+    if delta_io.rs_readable(daily):
+        rows = delta_io.local_query(daily.path, "SELECT user_id, date, steps FROM t WHERE date IN "
+                                                f"({_days_sql(days)}) AND steps >= {int(near)}")
+    else:
+        rows = (delta_io.read(spark, daily).where(F.col("date").isin(days)).where(F.col("steps") >= near)
+                .select("user_id", "date", "steps").collect())
+    before = {(r["user_id"], r["date"]): r["steps"] for r in rows}
     return {key for key, steps in added.items() if before.get(key, 0) + steps >= goal}
 
 
 def alerts_due(spark: SparkSession, alerts: TableRef, candidates: set[tuple[int, dt.date]],
                days: list[dt.date]) -> list[tuple[int, dt.date]]:
-    """The ``candidates`` (user_id, date) that have no alert yet (one small read of the days' alerts)."""
-    alerted = {(r["user_id"], r["date"]) for r in
-               delta_io.read(spark, alerts).where(F.col("date").isin(days)).select("user_id", "date").collect()}
+    """The ``candidates`` (user_id, date) that have no alert yet (one small read of the days' alerts; a local table
+    by the independent Delta reader, no Spark job)."""
+    if delta_io.rs_readable(alerts):
+        rows = delta_io.local_query(alerts.path, f"SELECT user_id, date FROM t WHERE date IN ({_days_sql(days)})")
+    else:
+        rows = delta_io.read(spark, alerts).where(F.col("date").isin(days)).select("user_id", "date").collect()
+    alerted = {(r["user_id"], r["date"]) for r in rows}
     return sorted(candidates - alerted)
 
 
