@@ -141,9 +141,14 @@ def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataF
         )
 
 
+def _days_sql(days: list[dt.date]) -> str:
+    """``days`` as a list of SQL date literals (Spark SQL and DataFusion alike)."""
+    return ", ".join(f"CAST('{d.isoformat()}' AS DATE)" for d in days)
+
+
 def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
     """Add a batch's per (user, day) steps and events to the running daily totals in ``gold.event_daily_steps``."""
-    in_days = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    in_days = _days_sql(days)
     with small_merge(spark):
         (
             delta_io.delta_table(spark, target).alias("t")
@@ -159,10 +164,6 @@ def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
     for the MERGE: a local relation, nothing to recompute."""
     return local_frame(spark, [(r["user_id"], r["date"], r["steps"], r["event_count"]) for r in increments],
                        DAILY_STEPS_SCHEMA)
-
-
-def _days_sql(days: list[dt.date]) -> str:
-    return ", ".join(f"CAST('{d.isoformat()}' AS DATE)" for d in days)
 
 
 def reaching_goal(spark: SparkSession, daily: TableRef, increments: list, days: list[dt.date],
