@@ -10,7 +10,8 @@ from typing import Iterator
 
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
-    added_bytes, appended_bytes_by_version, change_feed_enabled, clear_failed_create, has_commit, latest_version)
+    added_bytes, appended_bytes_by_version, change_feed_enabled, clear_failed_create, has_commit, latest_version,
+    rs_can_open)
 from fitlake.spark import register_table
 
 
@@ -34,9 +35,9 @@ def read_stream(spark, ref: TableRef, **options):
 
 
 def rs_readable(ref: TableRef) -> bool:
-    """Whether the independent Delta reader (delta-rs) can open ``ref``: a local table whose path holds no backslash
-    (delta-rs reads a backslash as a path separator, so such a table is "not found"); otherwise read it with Spark."""
-    return ref.path is not None and "\\" not in str(ref.path)
+    """Whether the independent Delta reader (delta-rs) can open ``ref``: a local table ``rs_can_open`` (no backslash in
+    its path or in the folder it links to); otherwise read it with Spark."""
+    return ref.path is not None and rs_can_open(ref.path)
 
 
 def local_query(path: str | Path, sql: str) -> list[dict]:

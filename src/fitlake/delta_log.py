@@ -6,8 +6,15 @@ they live below both and neither imports the other for them.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+
+
+def rs_can_open(path: str | os.PathLike) -> bool:
+    """Whether the independent Delta reader (delta-rs) can open a table at ``path``: it reads a backslash as a folder
+    separator, also in the folder a link points to (it resolves links), so such a table is "not found"."""
+    return "\\" not in str(path) and "\\" not in os.path.realpath(path)
 
 
 def has_commit(path: str | Path) -> bool:

@@ -21,3 +21,8 @@ def test_gold_state_round_trips_under_a_root_with_a_backslash(spark, tmp_path):
     assert read_state(None, hostile) == {}
     assert read_state(None, plain) == {"silver.daily_activity": 3, "silver.sleep_day": 0}
     assert pending_bytes(hostile) == 0  # no silver yet
+    # a plainly named link to the hostile root: delta-rs resolves it and fails the same way, so Spark reads it too
+    (tmp_path / "link").symlink_to(tmp_path / "back\\slash ü")
+    linked = Settings(root=tmp_path / "link" / "lake")
+    assert not delta_io.rs_readable(linked.table("ops", "gold_state"))
+    assert read_state(spark, linked) == {"silver.daily_activity": 3, "silver.sleep_day": 0}

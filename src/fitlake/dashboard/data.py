@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fitlake.config import TABLES, Settings
+from fitlake.delta_log import rs_can_open
 
 # Columns the browse filters understand, in order of preference.
 USER_COLUMNS = ("user_id", "Id")
@@ -86,12 +87,11 @@ def delta_version(path: str | os.PathLike) -> int | None:
 
 
 def unreadable_root(settings: Settings) -> str | None:
-    """Why the dashboard cannot read this root, in one sentence with its fix; None when it can. Its Delta reader
-    (delta-rs) takes a backslash in a path for a folder separator, so no table under such a root opens; a symbolic
-    link does not help (the reader resolves it: a link to such a folder fails too). Every fitlake command reads
-    these tables through Spark."""
+    """Why the dashboard cannot read this root, in one sentence with its fix; None when it can: its Delta reader
+    (delta-rs) opens no table under a root ``delta_log.rs_can_open`` refuses. Every fitlake command reads these
+    tables through Spark."""
     root = str(settings.root)
-    if "\\" not in root and "\\" not in os.path.realpath(root):
+    if rs_can_open(root):
         return None
     return (f"The dashboard cannot read the lakehouse at {root!r}: its path, or the folder it links to, holds a "
             "backslash (\\), which the dashboard's Delta reader takes for a folder separator. The tables are fine "
