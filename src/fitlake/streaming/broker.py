@@ -86,6 +86,15 @@ log4j.logger.kafka.server.BrokerServer=INFO
 """
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64, as Kafka's ``Uuid.randomUuid``) that does not
+    start with ``-``: the format tool would read such an id as an option and fail (about one start in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalKafka:
     """Start a KRaft broker in ``directory`` on ``port`` (free one when None); stop it on exit.
 
@@ -133,9 +142,9 @@ class LocalKafka:
         props = self.directory / "server.properties"
         props.write_text(server_properties(self.port, self.controller_port, data))
         (self.directory / "log4j.properties").write_text(LOG4J.format(log=self.log_file))
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"),
+            self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(props),
+                       "--ignore-formatted"),
             capture_output=True, text=True, timeout=120,
         )
         if fmt.returncode != 0:
