@@ -9,7 +9,7 @@ import pytest
 from fitlake import delta_io
 from fitlake.config import Settings
 
-from pipeline_support import run
+from pipeline_support import count_rows, run
 
 pytestmark = pytest.mark.e2e  # a whole pipeline run (or model training) per module: make test, not make test-fast
 
@@ -31,13 +31,6 @@ def _one(settings, layer, name, select):
     return delta_io.local_query(settings.table(layer, name).path, f"SELECT {select} FROM t")[0]
 
 
-def _count(settings, layer, name, where="true"):
-    ref = settings.table(layer, name)
-    if not delta_io.exists(None, ref):
-        return 0
-    return delta_io.local_query(ref.path, f"SELECT count(*) AS n FROM t WHERE {where}")[0]["n"]
-
-
 def test_known_facts(kaggle):
     settings, report = kaggle
     daily = _one(settings, "silver", "daily_activity",
@@ -47,26 +40,26 @@ def test_known_facts(kaggle):
     assert daily["non_wear"] >= 79  # every SedentaryMinutes = 1440 day, flagged not dropped
     sleep = {c.table: c for c in report.silver}["sleep_day"]
     assert (sleep.rows_in, sleep.duplicates, sleep.inserted) == (413, 3, 410)
-    assert _count(settings, "silver", "sleep_day") == 410
-    assert _count(settings, "silver", "hourly_steps") == 22099
-    assert _count(settings, "silver", "weight_log") == 67
-    assert _count(settings, "gold", "fact_daily_activity") == 940
-    assert _count(settings, "gold", "dim_user") == 33
+    assert count_rows(settings, "silver", "sleep_day") == 410
+    assert count_rows(settings, "silver", "hourly_steps") == 22099
+    assert count_rows(settings, "silver", "weight_log") == 67
+    assert count_rows(settings, "gold", "fact_daily_activity") == 940
+    assert count_rows(settings, "gold", "dim_user") == 33
 
 
 def test_no_row_silently_lost(kaggle):
     settings, report = kaggle
     for c in report.silver:
-        bronze = _count(settings, "bronze", c.table)
-        silver = _count(settings, "silver", c.table)
-        quarantined = _count(settings, "quarantine", c.table)
+        bronze = count_rows(settings, "bronze", c.table)
+        silver = count_rows(settings, "silver", c.table)
+        quarantined = count_rows(settings, "quarantine", c.table)
         assert c.reconciles, c.table
         assert bronze == c.rows_in == silver + quarantined + c.duplicates + c.updated + c.unchanged, c.table
 
 
 def test_sleep_efficiency_and_wellness_on_real_data(kaggle):
     settings, _ = kaggle
-    assert _count(settings, "gold", "fact_sleep") == 410
-    assert _count(settings, "gold", "fact_sleep", "sleep_efficiency <= 0 OR sleep_efficiency > 1") == 0
-    assert _count(settings, "gold", "kpi_wellness_daily", "sleep_component_missing") > 0
-    assert _count(settings, "gold", "kpi_wellness_daily", "NOT sleep_component_missing") > 0
+    assert count_rows(settings, "gold", "fact_sleep") == 410
+    assert count_rows(settings, "gold", "fact_sleep", "sleep_efficiency <= 0 OR sleep_efficiency > 1") == 0
+    assert count_rows(settings, "gold", "kpi_wellness_daily", "sleep_component_missing") > 0
+    assert count_rows(settings, "gold", "kpi_wellness_daily", "NOT sleep_component_missing") > 0
