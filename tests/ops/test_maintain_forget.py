@@ -62,6 +62,15 @@ def sorted_rows(spark, ref) -> list[tuple]:
     return sorted(tuple(str(v) for v in row.values()) for row in data.to_pylist())
 
 
+def query(settings, layer: str, name: str, sql: str = "SELECT * FROM t") -> list[dict]:
+    """``sql`` over one table (``t``), answered by delta-rs (an independent reader, and no Spark job per check)."""
+    return delta_io.local_query(settings.table(layer, name).path, sql)
+
+
+def count(settings, layer: str, name: str, where: str = "true") -> int:
+    return query(settings, layer, name, f"SELECT count(*) AS n FROM t WHERE {where}")[0]["n"]
+
+
 def versions(settings) -> dict[str, int | None]:
     return {ref.full_name: table_version(None, ref) for ref in table_refs(settings)}
 
@@ -117,7 +126,7 @@ def test_maintain_keeps_rows_reduces_files_and_is_idempotent(spark, lake):
     props = file_state(spark, lake.table("bronze", "activity"))["properties"]
     assert props["delta.deletedFileRetentionDuration"] == "interval 7 days"
     assert props["delta.logRetentionDuration"] == "interval 30 days"
-    log = delta_io.read(spark, lake.table("ops", "maintenance_log")).where("run_id = 'test'").count()
+    log = count(lake, "ops", "maintenance_log", "run_id = 'test'")
     assert log == len(results)
 
     # a second maintain commits nothing (OPTIMIZE, properties and VACUUM all skip) — except the retention
@@ -246,7 +255,7 @@ def test_forget_killed_in_the_middle_then_rerun_erases_the_person_everywhere(spa
          "--step-goal", str(GOAL), "--user", ident],
         env=env, capture_output=True, text=True, start_new_session=True, timeout=900)
     assert killed.returncode == -9, failure_excerpt(killed.stdout + killed.stderr)
-    log = delta_io.read(spark, lake.table("ops", "erasure_log")).collect()
+    log = query(lake, "ops", "erasure_log")
     assert [r["event"] for r in log] == ["requested"]  # killed before completion
     assert parquet_files_holding(lake.root, ident)  # nothing vacuumed yet: the old files still hold the person
 
@@ -257,14 +266,14 @@ def test_forget_killed_in_the_middle_then_rerun_erases_the_person_everywhere(spa
     for ref in table_refs(lake):
         assert person_rows(spark, lake, ref) == 0, ref.full_name
     # the others are still there
-    assert delta_io.read(spark, lake.table("gold", "dim_user")).count() == 3
-    assert delta_io.read(spark, lake.table("gold", "event_windows")).count() > 0
+    assert count(lake, "gold", "dim_user") == 3
+    assert count(lake, "gold", "event_windows") > 0
 
-    log = delta_io.read(spark, lake.table("ops", "erasure_log")).collect()
+    log = query(lake, "ops", "erasure_log")
     assert sorted(r["event"] for r in log) == ["completed", "requested"]
-    assert all(ident not in json.dumps(r.asDict(), default=str) for r in log)
+    assert all(ident not in json.dumps(r, default=str) for r in log)
     assert {r["request_hash"] for r in log} == {report.request_hash}
-    suppressed = delta_io.read(spark, lake.table("ops", "suppressed_users")).collect()
+    suppressed = query(lake, "ops", "suppressed_users")
     assert [r["user_hash"] for r in suppressed] == [report.request_hash]  # once, although two runs added it
 
 
@@ -289,7 +298,7 @@ def test_pipeline_rerun_and_redelivery_do_not_resurrect(spark, lake):
                  if line and not line.startswith(str(ERASED)))
     assert daily.rows_in == others  # the erased person's rows were dropped before silver; the others came through
     assert parquet_files_holding(lake.root, str(ERASED)) == []
-    assert delta_io.read(spark, lake.table("silver", "daily_activity")).where(f"user_id = {ERASED}").count() == 0
+    assert count(lake, "silver", "daily_activity", f"user_id = {ERASED}") == 0
 
 
 def test_stream_redelivery_does_not_resurrect(spark, lake):
@@ -305,9 +314,9 @@ def test_stream_redelivery_does_not_resurrect(spark, lake):
     assert others and len(fresh) > others
     (lake.landing_dir / "events" / "events-20230401T080010-000010.json").write_text(
         "\n".join(json.dumps(e) for e in fresh) + "\n")
-    bronze_before = delta_io.read(spark, lake.table("bronze", "events")).count()
+    bronze_before = count(lake, "bronze", "events")
     _stream(spark, lake)
-    assert delta_io.read(spark, lake.table("bronze", "events")).count() == bronze_before + others
+    assert count(lake, "bronze", "events") == bronze_before + others
     for name in (("bronze", "events"), ("silver", "events"), ("gold", "event_windows"), ("gold", "goal_alerts"),
                  ("gold", "event_daily_steps"), ("quarantine", "events")):
         assert person_rows(spark, lake, lake.table(*name)) == 0, name
