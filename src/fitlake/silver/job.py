@@ -168,11 +168,12 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 )
                 .collect()
             )
-        bounds = None
+        bounds = winners_n = None
         for row in stats:
             counts.rows_in += row["n"]
             if row["_rule"] is None:
                 counts.duplicates = row["dups"]
+                winners_n = row["n"] - row["dups"]
                 bounds = M.key_range(checked, spec.prune_column, row["_range_low"], row["_range_high"])
             else:
                 counts.quarantined[row["_rule"]] = row["n"]
@@ -196,7 +197,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 delta_io.write(rows, settings.table("quarantine", spec.name), mode="append", **opts)
 
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale)
+                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale, rows=winners_n)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
             counts.duplicates += actions["superseded"]
             if actions["stale"]:
