@@ -28,6 +28,7 @@ from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import CONFLICT_RULE, RULES, STALE_RULE
 from fitlake.silver.specs import SPECS, SilverSpec
+from fitlake.spark import SMALL_STAGE_CONF, session_conf
 
 SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
@@ -405,18 +406,31 @@ def _stream_table(spark, settings: Settings, spec: SilverSpec, total: TableCount
     SilverState(settings, name).save_seen(version)  # after the stream completed: a crash before this reruns it
 
 
+def silver_conf(settings: Settings, tables) -> dict[str, str]:
+    """``spark.SMALL_STAGE_CONF`` when what silver has to read is small (local, the bronze bytes ``tables`` have not
+    read at most ``Settings.interpreted_max_bytes``: a new day, the test suite's lakehouses), else nothing."""
+    if not settings.is_local or sum(pending_bytes(settings, n) for n in tables) > settings.interpreted_max_bytes:
+        return {}
+    return dict(SMALL_STAGE_CONF)
+
+
 def run_silver(spark, settings: Settings, tables=None, progress: Callable[[TableCounts], None] | None = None) -> list[TableCounts]:
     """Every silver table whose bronze table exists, results in ``SPECS`` order.
 
     Tables are independent (each reads only its own bronze table), so up to ``settings.parallel_tables`` run side
     by side, each in a session of its own (``fitlake.concurrency``); ``progress`` gets each as it finishes.
     """
+    names = list(tables or SPECS)
+    conf = silver_conf(settings, names)
+
     def one(name: str) -> TableCounts | None:
-        return process_table(thread_session(spark), settings, name)
+        session = thread_session(spark)
+        with session_conf(session, conf):
+            return process_table(session, settings, name)
 
     def done(_name: str, counts: TableCounts | None) -> None:
         if counts is not None and progress:
             progress(counts)
 
-    results = run_concurrently(list(tables or SPECS), one, settings.parallel_tables, done)
+    results = run_concurrently(names, one, settings.parallel_tables, done)
     return [c for c in results if c is not None]
