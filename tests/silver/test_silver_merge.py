@@ -233,3 +233,30 @@ def test_may_hold_reads_the_file_statistics(spark, settings):
     assert not delta_io.may_hold(nostats, "d", day(2030, 1, 1), day(2030, 1, 1))  # no file: no row
     delta_io.write(spark.createDataFrame(rows[:1], "k BIGINT, d DATE, ts TIMESTAMP").select("k", "d"), nostats)
     assert delta_io.may_hold(nostats, "d", day(2030, 1, 1), day(2030, 1, 1))  # a file without statistics
+
+
+def _kept(spark) -> int:
+    """RDDs kept on this SparkContext besides Delta's own snapshot caches ("Delta Table State ...")."""
+    rdds = spark.sparkContext._jsc.getPersistentRDDs().values()
+    return sum(1 for r in rdds if not str(r.name() or "").startswith("Delta"))
+
+
+def test_upsert_frees_the_rows_it_kept(spark, settings):
+    """upsert keeps its classified rows (merge.keep: a local checkpoint on this local master) for the counts and the
+    MERGE, and frees them after it, whichever way it wrote (MERGE, append, nothing)."""
+    ref = settings.table("gold", "fact_sleep")  # any path: the schema is the test's own
+    delta_io.write(spark.createDataFrame([(1, dt.date(2024, 1, 1), 5)], "k INT, date DATE, v INT"), ref)
+    kept = _kept(spark)
+    day = M.KeyRange("date", "2024-01-01", "2024-01-02", "date")
+    update = spark.createDataFrame([(1, dt.date(2024, 1, 1), 6), (2, dt.date(2024, 1, 2), 7)], "k INT, date DATE, v INT")
+    assert M.upsert(spark, ref, update, ["k", "date"], ["v"], day, newer=None)["update"] == 1
+    assert _kept(spark) == kept
+    assert M.upsert(spark, ref, update, ["k", "date"], ["v"], day, newer=None)["unchanged"] == 2  # no write
+    assert _kept(spark) == kept
+    assert sorted(tuple(r) for r in delta_io.read(spark, ref).collect()) == [(1, dt.date(2024, 1, 1), 6),
+                                                                          (2, dt.date(2024, 1, 2), 7)]
+    checkpointed = M.keep(update)
+    assert checkpointed._jdf.logicalPlan().getClass().getSimpleName() == "LogicalRDD"  # one node: a local master
+    assert _kept(spark) == kept + 1
+    M.release(checkpointed)
+    assert _kept(spark) == kept
