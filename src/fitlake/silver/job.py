@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -152,7 +151,8 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
     # Typed once and read back four times (key hashes, counts, quarantine, winners); only the rows whose key repeats
     # are shuffled and sorted (``checked_from_typed``). On disk, not in memory: a batch evicted to disk is read back
     # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
-    typed = typed_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
+    # Kept by ``merge.keep``: locally a checkpoint, so each of those reads plans a one-node source, not the typing.
+    typed = M.keep(typed_rows(bronze, spec, rules, settings.date_order))
     repeated, totals = survey_keys(typed, spec.keys, spec.prune_column)
     checked = checked_from_typed(typed, spec, repeated)
     try:
@@ -205,7 +205,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 counts.quarantined[STALE_RULE] = counts.quarantined.get(STALE_RULE, 0) + actions["stale"]
         return counts
     finally:
-        typed.unpersist()
+        M.release(typed)
 
 
 def _seen_version_file(settings: Settings, name: str) -> Path:
