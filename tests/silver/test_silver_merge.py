@@ -184,15 +184,17 @@ def test_a_batch_of_only_new_keys_is_appended_without_a_join(spark, settings, mo
     assert _version(spark, settings) == v
 
 
-def test_upsert_of_new_keys_counts_delete_markers_as_unchanged(spark, settings):
-    """Gold's shape: delete markers for keys that produced no row. With no stored row in the range, a marker deletes
-    nothing (unchanged), the rows are inserted; no rows at all commit nothing."""
+def test_upsert_of_new_keys_counts_delete_markers_as_unchanged(spark, settings, monkeypatch):
+    """Gold's shape (its KeyRange, delete markers for keys that produced no row). With no stored row in the range, no
+    target row is read, a marker deletes nothing (unchanged), the rows are inserted; no rows at all commit nothing."""
     ref = settings.table("gold", "fact_sleep")  # any path: the schema is the test's own
     delta_io.write(spark.createDataFrame([(1, dt.date(2024, 1, 1), 5)], "k INT, date DATE, v INT"), ref)
     source = spark.createDataFrame([(1, dt.date(2024, 1, 2), 6, False), (2, dt.date(2024, 1, 3), None, True)],
                                    "k INT, date DATE, v INT, _delete BOOLEAN")
-    bounds = M.KeyRange("date", "2024-01-02", "2024-01-03", "date")
-    counts = M.upsert(spark, ref, source, ["k", "date"], ["v"], bounds, newer=None)
+    bounds = M.KeyRange("date", "2024-01-02", "2024-01-03", "DATE")  # as gold.job.update_table builds it
+    with monkeypatch.context() as m:
+        m.setattr(M, "classify_changes", lambda *a, **k: (_ for _ in ()).throw(AssertionError("target read")))
+        counts = M.upsert(spark, ref, source, ["k", "date"], ["v"], bounds, newer=None)
     assert (counts["insert"], counts["unchanged"], counts["delete"]) == (1, 1, 0)
     assert sorted(tuple(r) for r in delta_io.read(spark, ref).collect()) == [(1, dt.date(2024, 1, 1), 5),
                                                                           (1, dt.date(2024, 1, 2), 6)]
@@ -223,6 +225,7 @@ def test_may_hold_reads_the_file_statistics(spark, settings):
     # the KeyRange text Spark gives (trailing zeros of the fraction dropped) reads the same
     assert M.KeyRange("ts", "2024-01-03 10:30:00.5", "2024-01-04 00:00:00", "timestamp").values() == (
         dt.datetime(2024, 1, 3, 10, 30, 0, 500000), dt.datetime(2024, 1, 4))
+    assert M.KeyRange("date", "2024-01-02", "2024-01-03", "DATE").values() == (day(2024, 1, 2), day(2024, 1, 3))  # gold's
     assert M.KeyRange("s", "a", "b", "string").values() is None
     # cannot tell: a column without statistics, a catalog table
     assert delta_io.may_hold(ref, "nope", 1, 2)

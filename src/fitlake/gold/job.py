@@ -473,8 +473,6 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
                       unchanged=actions["unchanged"], seconds=time.monotonic() - started)
 
 
-
-
 def gold_conf(settings: Settings) -> dict[str, str]:
     """``spark.SMALL_STAGE_CONF`` for a small local run (silver bytes gold has not read at most
     ``Settings.interpreted_max_bytes``), else nothing (Spark's and the session's own settings)."""

@@ -56,12 +56,13 @@ class KeyRange:
     def values(self) -> tuple | None:
         """The bounds as Python values (int; date; datetime, naive, in the session time zone: UTC locally), None
         for another type or a text Python cannot read (a year beyond 9999)."""
+        kind = self.sql_type.lower()
         try:
-            if self.sql_type in ("tinyint", "smallint", "int", "bigint"):
+            if kind in ("tinyint", "smallint", "int", "bigint"):
                 return int(self.low), int(self.high)
-            if self.sql_type == "date":
+            if kind == "date":
                 return dt.date.fromisoformat(self.low), dt.date.fromisoformat(self.high)
-            if self.sql_type in ("timestamp", "timestamp_ntz"):
+            if kind in ("timestamp", "timestamp_ntz"):
                 return _timestamp(self.low), _timestamp(self.high)
         except ValueError:
             return None
