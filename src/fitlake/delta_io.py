@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 from contextlib import contextmanager
@@ -48,6 +49,42 @@ def local_query(path: str | Path, sql: str) -> list[dict]:
     from deltalake import DeltaTable, QueryBuilder
 
     return pa.table(QueryBuilder().register("t", DeltaTable(str(path))).execute(sql).read_all()).to_pylist()
+
+
+def may_hold(ref: TableRef, column: str, low, high) -> bool:
+    """Whether ``ref`` may hold a row whose ``column`` lies in ``low .. high`` (Python values: int, date, or datetime
+    in UTC), judged from its files' min/max statistics as the independent Delta reader (delta-rs) reads them from
+    the log: no Spark job. False only when every file's range of ``column`` lies outside the bounds; True when it
+    cannot tell (a catalog table, a path delta-rs cannot open, a file without statistics on ``column``)."""
+    if not rs_readable(ref):
+        return True
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    files = pa.table(DeltaTable(str(ref.path)).get_add_actions(flatten=True))
+    if f"min.{column}" not in files.column_names or f"max.{column}" not in files.column_names:
+        return files.num_rows > 0
+    if isinstance(low, datetime.datetime):  # Delta keeps timestamp statistics in milliseconds, truncated
+        low, high = _utc(low) - _MS, _utc(high) + _MS
+    for n, lo, hi in zip(files.column("num_records").to_pylist(), files.column(f"min.{column}").to_pylist(),
+                         files.column(f"max.{column}").to_pylist()):
+        if n == 0:
+            continue
+        if lo is None or hi is None:
+            return True
+        if isinstance(lo, datetime.datetime):
+            lo, hi = _utc(lo), _utc(hi)
+        if lo <= high and hi >= low:
+            return True
+    return False
+
+
+_MS = datetime.timedelta(milliseconds=1)
+
+
+def _utc(t: datetime.datetime) -> datetime.datetime:
+    """A naive datetime read as UTC, an aware one converted to it (both compare then)."""
+    return t.replace(tzinfo=datetime.timezone.utc) if t.tzinfo is None else t.astimezone(datetime.timezone.utc)
 
 
 def delta_table(spark, ref: TableRef):

@@ -105,8 +105,8 @@ def gc_options() -> list[str]:
 # compiled code pays for itself, so the default stays.
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
-# How a small MERGE runs (session confs, set around it and restored after: a stream micro-batch's MERGEs,
-# and gold's small runs, gold.job.SMALL_GOLD_CONF):
+# How a small MERGE runs (session confs, set around it and restored after: a stream micro-batch's MERGEs, and
+# silver's and gold's small runs, SMALL_STAGE_CONF):
 # - the source is read as it is instead of first being copied (Delta's ``materializeSource``: 4 Spark jobs and 1-2 s
 #   per MERGE here); only for sources that give the same rows twice: the batch's cached new events (silver, the only
 #   table they are looked up in, is written after every MERGE of the batch) or rows held in the driver;
@@ -118,6 +118,15 @@ SMALL_MERGE_CONF = {
     "spark.sql.adaptive.enabled": "false",
     "spark.sql.shuffle.partitions": "1",
 }
+
+# How silver's and gold's queries run when what the stage has to read is small (a local lakehouse, bytes not yet read
+# at most ``Settings.interpreted_max_bytes``: ``silver.job.silver_conf``, ``gold.job.gold_conf``): planned up front
+# instead of adaptively (AQE runs every shuffle stage of a query as a Spark job of its own and re-plans the rest after
+# each: a +1-day gold at 0.1x ran ~400 jobs; silver's key survey of a new day 3 jobs instead of 1), one shuffle
+# partition (a few thousand rows per table; one file per append), no broadcast joins (each broadcast is a Spark job
+# of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is (upsert's
+# classified rows, persisted: the same rows twice) instead of copying it first. SMALL_MERGE_CONF plus no broadcast.
+SMALL_STAGE_CONF = {**SMALL_MERGE_CONF, "spark.sql.autoBroadcastJoinThreshold": "-1"}
 
 
 @contextlib.contextmanager

@@ -101,3 +101,19 @@ def test_ranges_are_bounded_by_bytes_and_a_range_cut_short_is_redone_exactly(spa
     assert again.batches == 2 and SilverState(small, "sleep_day").plan() is None
     for layer, cols in (("silver", SILVER), ("quarantine", ["_rule", "_source_file", "_line"])):
         assert _rows(spark, small, layer, cols) == _rows(spark, reference, layer, cols)  # nothing twice, nothing lost
+
+
+def test_a_small_silver_run_is_planned_up_front(spark, settings):
+    """silver_conf: what silver has to read (bronze bytes not yet read) at most interpreted_max_bytes on a local
+    target -> spark.SMALL_STAGE_CONF (no AQE, one shuffle partition, no broadcast); more, or none to tell -> {}."""
+    from dataclasses import replace
+
+    from fitlake.spark import SMALL_STAGE_CONF
+
+    assert job.silver_conf(settings, ["sleep_day"]) == SMALL_STAGE_CONF  # nothing to read yet
+    _append(spark, settings, "a.csv", FILES[0][1], feed=True)
+    pending = job.pending_bytes(settings, "sleep_day")
+    assert pending > 0
+    assert job.silver_conf(replace(settings, interpreted_max_bytes=pending), ["sleep_day"]) == SMALL_STAGE_CONF
+    assert job.silver_conf(replace(settings, interpreted_max_bytes=pending - 1), ["sleep_day"]) == {}
+    assert job.silver_conf(replace(settings, target="dev"), ["sleep_day"]) == {}

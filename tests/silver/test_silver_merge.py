@@ -151,3 +151,115 @@ def test_table_version_reads_the_log(spark, settings):
     delta_io.write(spark.createDataFrame([(1,)], "x INT"), ref)
     delta_io.write(spark.createDataFrame([(2,)], "x INT"), ref)
     assert M.table_version(spark, ref) == 1
+
+
+def test_a_batch_of_only_new_keys_is_appended_without_a_join(spark, settings, monkeypatch):
+    """A new day: the stored files' statistics show no row in the batch's key range, so its rows are appended without
+    reading silver (no classification join); the counts are the same, and a replay still commits nothing."""
+    spec = SPECS["sleep_day"]
+    process_batch(spark, settings, spec, _bronze(spark, [
+        ("1", "4/12/2016 12:00:00 AM", "1", "300", "350", "a.csv", 2, T1)]), 0, "app")
+    b1 = _bronze(spark, [
+        ("1", "4/13/2016 12:00:00 AM", "1", "310", "350", "b.csv", 2, T2),
+        ("1", "4/13/2016 12:00:00 AM", "1", "310", "350", "b.csv", 3, T2),  # exact duplicate in the batch
+        ("2", "4/14/2016 12:00:00 AM", "1", "200", "250", "b.csv", 4, T2),
+        ("3", "4/14/2016 12:00:00 AM", "1", "500", "450", "b.csv", 5, T2),  # asleep > in bed
+    ])
+
+    def no_join(*_args, **_kwargs):
+        raise AssertionError("a batch of only new keys was classified against the target")
+
+    with monkeypatch.context() as m:
+        m.setattr(M, "classify_changes", no_join)
+        c1 = process_batch(spark, settings, spec, b1, 1, "app")
+    assert (c1.rows_in, c1.inserted, c1.updated, c1.unchanged, c1.duplicates, c1.quarantined_total) == (4, 2, 0, 0, 1, 1)
+    assert c1.reconciles
+    v = _version(spark, settings)
+    assert delta_io.commit_metrics(spark, settings.table("silver", "sleep_day"), v)["numOutputRows"] == "2"
+    assert _silver(spark, settings) == [(1, 12, 300, "a.csv"), (1, 13, 310, "b.csv"), (2, 14, 200, "b.csv")]
+
+    # replayed (killed before the state was saved): the rows are stored now, so it is classified, and nothing commits
+    replay = process_batch(spark, settings, spec, b1, 1, "app")
+    assert (replay.inserted, replay.unchanged, replay.duplicates) == (0, 2, 1) and replay.reconciles
+    assert _version(spark, settings) == v
+
+
+def test_upsert_of_new_keys_counts_delete_markers_as_unchanged(spark, settings, monkeypatch):
+    """Gold's shape (its KeyRange, delete markers for keys that produced no row). With no stored row in the range, no
+    target row is read, a marker deletes nothing (unchanged), the rows are inserted; no rows at all commit nothing."""
+    ref = settings.table("gold", "fact_sleep")  # any path: the schema is the test's own
+    delta_io.write(spark.createDataFrame([(1, dt.date(2024, 1, 1), 5)], "k INT, date DATE, v INT"), ref)
+    source = spark.createDataFrame([(1, dt.date(2024, 1, 2), 6, False), (2, dt.date(2024, 1, 3), None, True)],
+                                   "k INT, date DATE, v INT, _delete BOOLEAN")
+    bounds = M.KeyRange("date", "2024-01-02", "2024-01-03", "DATE")  # as gold.job.update_table builds it
+    with monkeypatch.context() as m:
+        m.setattr(M, "classify_changes", lambda *a, **k: (_ for _ in ()).throw(AssertionError("target read")))
+        counts = M.upsert(spark, ref, source, ["k", "date"], ["v"], bounds, newer=None)
+    assert (counts["insert"], counts["unchanged"], counts["delete"]) == (1, 1, 0)
+    assert sorted(tuple(r) for r in delta_io.read(spark, ref).collect()) == [(1, dt.date(2024, 1, 1), 5),
+                                                                          (1, dt.date(2024, 1, 2), 6)]
+    v = M.table_version(spark, ref)
+    empty = spark.createDataFrame([], "k INT, date DATE, v INT")
+    later = M.KeyRange("date", "2024-02-01", "2024-02-01", "date")
+    assert M.upsert(spark, ref, empty, ["k", "date"], ["v"], later, newer=None, rows=0)["insert"] == 0
+    assert M.table_version(spark, ref) == v
+
+
+def test_may_hold_reads_the_file_statistics(spark, settings):
+    from fitlake.config import TableRef
+
+    ref = settings.table("silver", "daily_steps")  # any path: the schema is the test's own
+    rows = [(1, dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 23, 0, 0)),
+            (2, dt.date(2024, 1, 3), dt.datetime(2024, 1, 3, 10, 30, 0))]
+    delta_io.write(spark.createDataFrame(rows, "k BIGINT, d DATE, ts TIMESTAMP").coalesce(1), ref)
+    day = dt.date
+    assert delta_io.may_hold(ref, "d", day(2024, 1, 2), day(2024, 1, 2))  # inside the file's range (no row there)
+    assert delta_io.may_hold(ref, "d", day(2024, 1, 3), day(2024, 1, 9))  # at its max
+    assert not delta_io.may_hold(ref, "d", day(2024, 1, 4), day(2024, 1, 9))
+    assert not delta_io.may_hold(ref, "d", day(2023, 12, 1), day(2023, 12, 31))
+    assert delta_io.may_hold(ref, "k", 2, 5) and not delta_io.may_hold(ref, "k", 3, 5)
+    # timestamps: statistics are in milliseconds, so a bound within a millisecond of the max may hold
+    high = dt.datetime(2024, 1, 3, 10, 30, 0)
+    assert delta_io.may_hold(ref, "ts", high + dt.timedelta(microseconds=500), high + dt.timedelta(days=1))
+    assert not delta_io.may_hold(ref, "ts", high + dt.timedelta(milliseconds=2), high + dt.timedelta(days=1))
+    # the KeyRange text Spark gives (trailing zeros of the fraction dropped) reads the same
+    assert M.KeyRange("ts", "2024-01-03 10:30:00.5", "2024-01-04 00:00:00", "timestamp").values() == (
+        dt.datetime(2024, 1, 3, 10, 30, 0, 500000), dt.datetime(2024, 1, 4))
+    assert M.KeyRange("date", "2024-01-02", "2024-01-03", "DATE").values() == (day(2024, 1, 2), day(2024, 1, 3))  # gold's
+    assert M.KeyRange("s", "a", "b", "string").values() is None
+    # cannot tell: a column without statistics, a catalog table
+    assert delta_io.may_hold(ref, "nope", 1, 2)
+    assert delta_io.may_hold(TableRef("silver", "daily_steps", "main.fitlake.silver_daily_steps", None), "d", day(2030, 1, 1), day(2030, 1, 1))
+    nostats = settings.table("silver", "hourly_steps")
+    spark.sql(f"CREATE TABLE delta.`{nostats.path}` (k BIGINT, d DATE) USING DELTA "
+              "TBLPROPERTIES ('delta.dataSkippingNumIndexedCols' = '0')")
+    assert not delta_io.may_hold(nostats, "d", day(2030, 1, 1), day(2030, 1, 1))  # no file: no row
+    delta_io.write(spark.createDataFrame(rows[:1], "k BIGINT, d DATE, ts TIMESTAMP").select("k", "d"), nostats)
+    assert delta_io.may_hold(nostats, "d", day(2030, 1, 1), day(2030, 1, 1))  # a file without statistics
+
+
+def _kept(spark) -> int:
+    """RDDs kept on this SparkContext besides Delta's own snapshot caches ("Delta Table State ...")."""
+    rdds = spark.sparkContext._jsc.getPersistentRDDs().values()
+    return sum(1 for r in rdds if not str(r.name() or "").startswith("Delta"))
+
+
+def test_upsert_frees_the_rows_it_kept(spark, settings):
+    """upsert keeps its classified rows (merge.keep: a local checkpoint on this local master) for the counts and the
+    MERGE, and frees them after it, whichever way it wrote (MERGE, append, nothing)."""
+    ref = settings.table("gold", "fact_sleep")  # any path: the schema is the test's own
+    delta_io.write(spark.createDataFrame([(1, dt.date(2024, 1, 1), 5)], "k INT, date DATE, v INT"), ref)
+    kept = _kept(spark)
+    day = M.KeyRange("date", "2024-01-01", "2024-01-02", "date")
+    update = spark.createDataFrame([(1, dt.date(2024, 1, 1), 6), (2, dt.date(2024, 1, 2), 7)], "k INT, date DATE, v INT")
+    assert M.upsert(spark, ref, update, ["k", "date"], ["v"], day, newer=None)["update"] == 1
+    assert _kept(spark) == kept
+    assert M.upsert(spark, ref, update, ["k", "date"], ["v"], day, newer=None)["unchanged"] == 2  # no write
+    assert _kept(spark) == kept
+    assert sorted(tuple(r) for r in delta_io.read(spark, ref).collect()) == [(1, dt.date(2024, 1, 1), 6),
+                                                                          (2, dt.date(2024, 1, 2), 7)]
+    checkpointed = M.keep(update)
+    assert checkpointed._jdf.logicalPlan().getClass().getSimpleName() == "LogicalRDD"  # one node: a local master
+    assert _kept(spark) == kept + 1
+    M.release(checkpointed)
+    assert _kept(spark) == kept

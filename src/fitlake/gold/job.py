@@ -30,7 +30,7 @@ from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import STALE_RULE
 from fitlake.silver.specs import SPECS
-from fitlake.spark import SMALL_MERGE_CONF
+from fitlake.spark import SMALL_STAGE_CONF
 from fitlake.sqltext import delta_path
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -473,21 +473,12 @@ def update_table(run: GoldRun, builder: Builder, scope: Scope, create: TableDDL 
                       unchanged=actions["unchanged"], seconds=time.monotonic() - started)
 
 
-# How gold's queries run when what it has to read is small (a local lakehouse, silver bytes not yet read at most
-# ``Settings.interpreted_max_bytes``): planned up front instead of adaptively (AQE runs every shuffle stage of a
-# builder's query as a Spark job of its own and re-plans the rest after each: a +1-day gold at 0.1x ran ~400 jobs),
-# one shuffle partition (a few thousand rows per builder; one file per append), no broadcast joins (each broadcast is
-# a Spark job of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is
-# (gold's MERGE source is upsert's classified rows, persisted: the same rows twice) instead of copying it first.
-# The stream's small MERGEs' choices (spark.SMALL_MERGE_CONF) plus no broadcast.
-SMALL_GOLD_CONF = {**SMALL_MERGE_CONF, "spark.sql.autoBroadcastJoinThreshold": "-1"}
-
-
 def gold_conf(settings: Settings) -> dict[str, str]:
-    """``SMALL_GOLD_CONF`` for a small local run, else nothing (Spark's and the session's own settings)."""
+    """``spark.SMALL_STAGE_CONF`` for a small local run (silver bytes gold has not read at most
+    ``Settings.interpreted_max_bytes``), else nothing (Spark's and the session's own settings)."""
     if not settings.is_local or pending_bytes(settings) > settings.interpreted_max_bytes:
         return {}
-    return dict(SMALL_GOLD_CONF)
+    return dict(SMALL_STAGE_CONF)
 
 
 def run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] | None = None) -> list[GoldCounts]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -28,6 +27,7 @@ from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import CONFLICT_RULE, RULES, STALE_RULE
 from fitlake.silver.specs import SPECS, SilverSpec
+from fitlake.spark import SMALL_STAGE_CONF, session_conf
 
 SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
@@ -151,7 +151,8 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
     # Typed once and read back four times (key hashes, counts, quarantine, winners); only the rows whose key repeats
     # are shuffled and sorted (``checked_from_typed``). On disk, not in memory: a batch evicted to disk is read back
     # into the heap whole (BlockManager.maybeCacheDiskValuesInMemory), which is where 10x batches ran out of heap.
-    typed = typed_rows(bronze, spec, rules, settings.date_order).persist(StorageLevel.DISK_ONLY)
+    # Kept by ``merge.keep``: locally a checkpoint, so each of those reads plans a one-node source, not the typing.
+    typed = M.keep(typed_rows(bronze, spec, rules, settings.date_order))
     repeated, totals = survey_keys(typed, spec.keys, spec.prune_column)
     checked = checked_from_typed(typed, spec, repeated)
     try:
@@ -168,11 +169,12 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 )
                 .collect()
             )
-        bounds = None
+        bounds = winners_n = None
         for row in stats:
             counts.rows_in += row["n"]
             if row["_rule"] is None:
                 counts.duplicates = row["dups"]
+                winners_n = row["n"] - row["dups"]
                 bounds = M.key_range(checked, spec.prune_column, row["_range_low"], row["_range_high"])
             else:
                 counts.quarantined[row["_rule"]] = row["n"]
@@ -196,14 +198,14 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 delta_io.write(rows, settings.table("quarantine", spec.name), mode="append", **opts)
 
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale)
+                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale, rows=winners_n)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
             counts.duplicates += actions["superseded"]
             if actions["stale"]:
                 counts.quarantined[STALE_RULE] = counts.quarantined.get(STALE_RULE, 0) + actions["stale"]
         return counts
     finally:
-        typed.unpersist()
+        M.release(typed)
 
 
 def _seen_version_file(settings: Settings, name: str) -> Path:
@@ -404,18 +406,31 @@ def _stream_table(spark, settings: Settings, spec: SilverSpec, total: TableCount
     SilverState(settings, name).save_seen(version)  # after the stream completed: a crash before this reruns it
 
 
+def silver_conf(settings: Settings, tables) -> dict[str, str]:
+    """``spark.SMALL_STAGE_CONF`` when what silver has to read is small (local, the bronze bytes ``tables`` have not
+    read at most ``Settings.interpreted_max_bytes``: a new day, the test suite's lakehouses), else nothing."""
+    if not settings.is_local or sum(pending_bytes(settings, n) for n in tables) > settings.interpreted_max_bytes:
+        return {}
+    return dict(SMALL_STAGE_CONF)
+
+
 def run_silver(spark, settings: Settings, tables=None, progress: Callable[[TableCounts], None] | None = None) -> list[TableCounts]:
     """Every silver table whose bronze table exists, results in ``SPECS`` order.
 
     Tables are independent (each reads only its own bronze table), so up to ``settings.parallel_tables`` run side
     by side, each in a session of its own (``fitlake.concurrency``); ``progress`` gets each as it finishes.
     """
+    names = list(tables or SPECS)
+    conf = silver_conf(settings, names)
+
     def one(name: str) -> TableCounts | None:
-        return process_table(thread_session(spark), settings, name)
+        session = thread_session(spark)
+        with session_conf(session, conf):
+            return process_table(session, settings, name)
 
     def done(_name: str, counts: TableCounts | None) -> None:
         if counts is not None and progress:
             progress(counts)
 
-    results = run_concurrently(list(tables or SPECS), one, settings.parallel_tables, done)
+    results = run_concurrently(names, one, settings.parallel_tables, done)
     return [c for c in results if c is not None]
