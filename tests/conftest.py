@@ -100,31 +100,31 @@ def kaggle_dir() -> Path:
 # cache gets the figure below (a fresh clone's `make test` alone on a 2-core machine, rounded), else 0. The order
 # inside a file never changes (some files' tests run in order on one lakehouse).
 DURATIONS_KEY = "fitlake/file_seconds"
-KNOWN_SECONDS = {  # a fresh clone's `make test` alone on 8aba766 (/tmp/fc, 554 passed in 943.5 s), seconds per file
-    "tests/ops/test_maintain_forget.py": 300,  # builds the shared incremental baseline (tests/baselines.py)
-    "tests/bundle/test_standin_run.py": 231,
-    "tests/ml/test_ml_pipeline.py": 206,
-    "tests/faults/test_kill9.py": 182,  # reads the same shared run (built by whichever file asks first)
-    "tests/bad_input/test_bad_corpus.py": 118,
-    "tests/faults/test_stream_kill9.py": 109,
-    "tests/streaming/test_streaming_kafka.py": 85,  # 55 + 39 (the alerts test's module) x 72.0/79.5 s, one broker
-    "tests/bundle/test_batch_job_equals_run.py": 75,
-    "tests/dashboard/test_browser.py": 50,
-    "tests/test_bench_reference.py": 48,
-    "tests/exports/test_damaged_exports.py": 38,
-    "tests/silver/test_silver_change_feed.py": 36,
-    "tests/ops/test_ops_hostile_root.py": 30,  # new in session 16: estimated
-    "tests/ml/test_ml_personas_generated.py": 29,
-    "tests/streaming/test_streaming_job.py": 28,
-    "tests/pipeline/test_pipeline_kaggle.py": 26,  # checks by delta-rs: ~6.5 s less alone (session 17, estimate)
-    "tests/silver/test_silver_merge.py": 24,  # inputs through Arrow: 34.0 -> 28.9 s alone (session 17, estimate)
-    "tests/bundle/test_local_runner.py": 19,
-    "tests/bronze/test_plain_csv.py": 18,
-    "tests/gold/test_gold_completeness.py": 18,
-    "tests/streaming/test_streaming_hostile.py": 17,
-    "tests/silver/test_silver_batches.py": 16,
-    "tests/pipeline/test_pipeline_fixture_landing.py": 13,  # reads the incremental baseline; counts by delta-rs
-    # (~10 s less alone, session 17: estimate)
+KNOWN_SECONDS = {  # a fresh clone's `make test` alone on 3d46f1e (/tmp/fc, 569 passed in 592.6 s), seconds per file
+    "tests/ops/test_maintain_forget.py": 177,  # builds the shared incremental baseline (tests/baselines.py)
+    "tests/bundle/test_standin_run.py": 140,
+    "tests/ml/test_ml_pipeline.py": 129,
+    "tests/faults/test_kill9.py": 104,  # reads the same shared run (built by whichever file asks first)
+    "tests/streaming/test_streaming_kafka.py": 68,
+    "tests/faults/test_stream_kill9.py": 63,
+    "tests/bundle/test_batch_job_equals_run.py": 61,
+    "tests/bad_input/test_bad_corpus.py": 60,
+    "tests/dashboard/test_browser.py": 45,
+    "tests/test_bench_reference.py": 28,
+    "tests/exports/test_damaged_exports.py": 27,
+    "tests/pipeline/test_pipeline_kaggle.py": 25,
+    "tests/ml/test_ml_personas_generated.py": 24,
+    "tests/silver/test_silver_merge.py": 22,
+    "tests/bundle/test_local_runner.py": 17,
+    "tests/streaming/test_streaming_job.py": 16,
+    "tests/silver/test_silver_change_feed.py": 15,
+    "tests/pipeline/test_pipeline_fixture_landing.py": 12,
+    "tests/streaming/test_streaming_hostile.py": 11,
+    "tests/bronze/test_plain_csv.py": 11,
+    "tests/silver/test_silver_batches.py": 10,
+    "tests/test_foundation.py": 10,
+    "tests/ops/test_ops_hostile_root.py": 10,
+    "tests/bronze/test_bronze_ingest.py": 9,
 }
 
 
