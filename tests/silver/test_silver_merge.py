@@ -263,3 +263,33 @@ def test_upsert_frees_the_rows_it_kept(spark, settings):
     assert _kept(spark) == kept + 1
     M.release(checkpointed)
     assert _kept(spark) == kept
+
+
+def test_keep_and_release_without_a_spark_context_persist_and_unpersist():
+    """Under Spark Connect a DataFrame's session has no SparkContext and the frame no ``_jdf``: ``keep`` persists on
+    disk (a checkpoint would die with its executor) and ``release`` unpersists, instead of failing."""
+    from pyspark import StorageLevel
+
+    class NoContext:
+        @property
+        def sparkContext(self):
+            raise RuntimeError("[JVM_ATTRIBUTE_NOT_SUPPORTED] sparkContext is not supported in Spark Connect")
+
+    class ConnectFrame:  # what merge.keep/release use of a Spark Connect DataFrame
+        sparkSession = NoContext()
+        calls: list = []
+
+        def persist(self, level):
+            self.calls.append(("persist", level))
+            return self
+
+        def localCheckpoint(self, **kwargs):
+            raise AssertionError("no local checkpoint without a local master")
+
+        def unpersist(self):
+            self.calls.append(("unpersist",))
+
+    frame = ConnectFrame()
+    assert M.keep(frame) is frame
+    M.release(frame)
+    assert frame.calls == [("persist", StorageLevel.DISK_ONLY), ("unpersist",)]
