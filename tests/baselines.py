@@ -24,6 +24,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS / "faults"))
 
+from benchmarks.incremental_profile import LAST_DAY, stage_landing  # noqa: E402 - one staging for both
 from fault_jobs import REPO, job_env, run_argv  # noqa: E402
 from lake_snapshot import delta_tables, snapshot  # noqa: E402
 from shared_runs import input_key, shared_build  # noqa: E402
@@ -68,18 +69,7 @@ def table_paths(root: Path, layers: tuple[str, ...]) -> dict[str, Path]:
 
 
 # ---- the incremental baseline: fixtures/landing delivered as days 1-3, a no-op rerun, then day 4 ----------------------
-LAST_DAY = "2023-04-04"
-
-
-def stage_landing(landing: Path, last_day: bool) -> None:
-    """Copy fixtures/landing's files of the last day (``last_day``) or of every other day into ``landing``."""
-    import shutil
-
-    for f in LANDING.rglob("*"):
-        if f.is_file() and (LAST_DAY in f.as_posix()) == last_day:
-            target = landing / f.relative_to(LANDING)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, target)
+# (days 1-3 and day 4 staged by benchmarks.incremental_profile.stage_landing, the profile's own staging)
 
 
 def _timed_in_thread(argv: list[str], env: dict):
