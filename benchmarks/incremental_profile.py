@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.harness import REPO, machine, tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import _union_seconds, delta_commits
+from benchmarks.profile_run import _text, _union_seconds, delta_commits, parse_events
 
 LANDING = REPO / "fixtures" / "landing"
 LAST_DAY = "2023-04-04"
@@ -88,38 +88,10 @@ def instrument(calls: Calls) -> None:
 
 def read_events(folder: Path) -> tuple[list[dict], list[float]]:
     """(jobs with submission/completion time, description and executor CPU; SQL execution start times) from the
-    one (uncompressed, in-progress or finished) event log under ``folder``."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    jobs: dict[int, dict] = {}
-    stage_job: dict[int, int] = {}
-    stage_cpu: dict[int, float] = {}
-    sqls: list[float] = []
-    for path in files:
-        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                e = json.loads(raw)
-            except ValueError:
-                continue  # the last line of a log still being written
-            kind = e.get("Event", "")
-            if kind == "SparkListenerJobStart":
-                props = e.get("Properties") or {}
-                desc = props.get("spark.job.description") or props.get("callSite.short") or "?"
-                jobs[e["Job ID"]] = {"start": e["Submission Time"] / 1000, "end": None, "cpu": 0.0, "desc": desc}
-                for sid in e.get("Stage IDs", []):
-                    stage_job[sid] = e["Job ID"]
-            elif kind == "SparkListenerJobEnd" and e["Job ID"] in jobs:
-                jobs[e["Job ID"]]["end"] = e["Completion Time"] / 1000
-            elif kind == "SparkListenerStageCompleted":
-                info = e["Stage Info"]
-                for acc in info.get("Accumulables", []):
-                    if acc.get("Name") == "internal.metrics.executorCpuTime":
-                        stage_cpu[info["Stage ID"]] = float(acc["Value"]) / 1e9
-            elif kind.endswith("SparkListenerSQLExecutionStart"):
-                sqls.append(e["time"] / 1000)
-    for sid, cpu in stage_cpu.items():
-        if sid in stage_job and stage_job[sid] in jobs:
-            jobs[stage_job[sid]]["cpu"] += cpu
-    return [j for j in jobs.values() if j["end"] is not None], sqls
+    one (in-progress or finished) event log under ``folder`` (``profile_run.parse_events``)."""
+    lines = (line for p in sorted(folder.rglob("*")) if p.is_file() for line in _text(p).splitlines())
+    ev = parse_events(lines, partial=True)
+    return ev["jobs"], ev["sql_times"]
 
 
 _DIGITS = re.compile(r"\d+")

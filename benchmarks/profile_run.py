@@ -61,26 +61,41 @@ def _text(path: Path) -> str:
 
 
 def read_event_log(folder: Path) -> dict:
-    """Jobs (start, end, cpu), the application start and SQL executions of the one event log in ``folder``."""
+    """``parse_events`` of the one finished event log in ``folder``, with its SQL executions counted."""
     apps = list(folder.iterdir())
     if len(apps) != 1 or apps[0].name.endswith(".inprogress"):
         raise RuntimeError(f"expected one finished Spark event log in {folder}, found {[p.name for p in apps]}")
     # Spark 4 writes a folder of rolled files (eventlog_v2_<app>/events_<n>_<app>); older ones a single file
     logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")),
                    key=lambda p: int(p.name.split("_")[1])) if apps[0].is_dir() else apps)
+    ev = parse_events(line for p in logs for line in _text(p).splitlines())
+    return {**ev, "sql_executions": len(ev["sql_times"])}
+
+
+def parse_events(lines, partial: bool = False) -> dict:
+    """Jobs (start, end, executor CPU, description; finished ones only), the application start, the start times of
+    SQL executions and the number of streaming query starts in event log ``lines``. ``partial``: the log of a
+    running application, whose last line may still be half written (skipped)."""
     jobs: dict[int, dict] = {}
     stage_cpu: dict[int, float] = {}
     stage_job: dict[int, int] = {}
     app_start = None
-    sql = 0
+    sql_times: list[float] = []
     streams = 0
-    for raw in (line for p in logs for line in _text(p).splitlines()):
-        event = json.loads(raw)
+    for raw in lines:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            if partial:
+                continue
+            raise
         kind = event.get("Event", "")
         if kind == "SparkListenerApplicationStart":
             app_start = event["Timestamp"] / 1000
         elif kind == "SparkListenerJobStart":
-            jobs[event["Job ID"]] = {"start": event["Submission Time"] / 1000, "end": None, "cpu": 0.0}
+            props = event.get("Properties") or {}
+            jobs[event["Job ID"]] = {"start": event["Submission Time"] / 1000, "end": None, "cpu": 0.0,
+                                     "desc": props.get("spark.job.description") or props.get("callSite.short") or "?"}
             for sid in event.get("Stage IDs", []):
                 stage_job[sid] = event["Job ID"]
         elif kind == "SparkListenerJobEnd":
@@ -91,14 +106,14 @@ def read_event_log(folder: Path) -> dict:
                 if acc.get("Name") == "internal.metrics.executorCpuTime":
                     stage_cpu[info["Stage ID"]] = float(acc["Value"]) / 1e9
         elif kind.endswith("SparkListenerSQLExecutionStart"):
-            sql += 1
+            sql_times.append(event["time"] / 1000 if "time" in event else None)
         elif kind.endswith("QueryStartedEvent"):
             streams += 1
     for sid, cpu in stage_cpu.items():
         if sid in stage_job:
             jobs[stage_job[sid]]["cpu"] += cpu
     return {"app_start": app_start, "jobs": [j for j in jobs.values() if j["end"] is not None],
-            "sql_executions": sql, "streaming_query_starts": streams}
+            "sql_times": sql_times, "streaming_query_starts": streams}
 
 
 def delta_commits(root: Path, since: float) -> list[dict]:

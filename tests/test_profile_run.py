@@ -66,3 +66,21 @@ def test_delta_commits_are_read_from_the_log_after_the_start(tmp_path):
         (log / f"{v:020d}.json").write_text(json.dumps({"commitInfo": {"timestamp": int(ts * 1000), "operation": op}})
                                             + "\n" + json.dumps({"add": {"path": "x.parquet"}}) + "\n")
     assert delta_commits(tmp_path / "lake", start) == [{"table": "silver.a", "time": start + 3, "operation": "MERGE"}]
+
+
+def test_a_running_applications_log_gives_job_descriptions_and_sql_times_and_skips_its_half_line():
+    """benchmarks.incremental_profile reads the event log of its own, still running JVM through the same parser."""
+    from benchmarks.profile_run import parse_events
+
+    start = {**_job(0, T0, T0 + 1, 0, 10**9)[0], "Properties": {"spark.job.description": "silver.a"}}
+    lines = [json.dumps(e) for e in (start, *_job(0, T0, T0 + 1, 0, 10**9)[1:],
+                                     {"Event": "SparkListenerSQLExecutionStart", "time": int((T0 + 2) * 1000)})]
+    lines.append('{"Event": "SparkListenerJobSt')  # the line being written
+    ev = parse_events(lines, partial=True)
+    assert [(j["desc"], j["cpu"]) for j in ev["jobs"]] == [("silver.a", 1.0)] and ev["sql_times"] == [T0 + 2]
+    try:
+        parse_events(lines)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a finished log with a broken line must not be read as if whole")
