@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.harness import tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import _text, attribute, delta_commits, read_event_log
+from benchmarks.profile_run import attribute, delta_commits, event_log_lines, read_event_log
 
 
 def run_lines(argv: list[str], env: dict) -> tuple[float, float, float, list[tuple[float, str]]]:
@@ -56,11 +56,8 @@ def run_lines(argv: list[str], env: dict) -> tuple[float, float, float, list[tup
 
 def snapshot_jobs(folder: Path) -> tuple[int, dict[str, int]]:
     """(Delta snapshot computations, jobs by description prefix) from the one event log in ``folder``."""
-    app = next(folder.iterdir())
-    logs = (sorted((p for p in app.iterdir() if p.name.startswith("events_")), key=lambda p: int(p.name.split("_")[1]))
-            if app.is_dir() else [app])
     kinds: dict[str, int] = {}
-    for raw in (line for p in logs for line in _text(p).splitlines()):
+    for raw in event_log_lines(folder):
         event = json.loads(raw)
         if event.get("Event") == "SparkListenerJobStart":
             desc = (event.get("Properties") or {}).get("spark.job.description") or "(none)"

@@ -60,15 +60,20 @@ def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def read_event_log(folder: Path) -> dict:
-    """``parse_events`` of the one finished event log in ``folder``, with its SQL executions counted."""
+def event_log_lines(folder: Path):
+    """The lines of the one finished Spark event log in ``folder``, in order."""
     apps = list(folder.iterdir())
     if len(apps) != 1 or apps[0].name.endswith(".inprogress"):
         raise RuntimeError(f"expected one finished Spark event log in {folder}, found {[p.name for p in apps]}")
     # Spark 4 writes a folder of rolled files (eventlog_v2_<app>/events_<n>_<app>); older ones a single file
     logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")),
                    key=lambda p: int(p.name.split("_")[1])) if apps[0].is_dir() else apps)
-    ev = parse_events(line for p in logs for line in _text(p).splitlines())
+    return (line for p in logs for line in _text(p).splitlines())
+
+
+def read_event_log(folder: Path) -> dict:
+    """``parse_events`` of the one finished event log in ``folder``, with its SQL executions counted."""
+    ev = parse_events(event_log_lines(folder))
     return {**ev, "sql_executions": len(ev["sql_times"])}
 
 

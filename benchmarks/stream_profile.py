@@ -23,36 +23,14 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import _text, delta_commits
+from benchmarks.profile_run import delta_commits, event_log_lines, parse_events
 
 
-def _events(folder: Path) -> tuple[list[dict], list[dict]]:
-    """(jobs with submission/end time and executor CPU, SQL executions with start time) of the one event log."""
-    apps = list(folder.iterdir())
-    logs = (sorted((p for p in apps[0].iterdir() if p.name.startswith("events_")),
-                   key=lambda p: int(p.name.split("_")[1]))
-            if apps[0].is_dir() else apps)
-    jobs: dict[int, dict] = {}
-    stage_job: dict[int, int] = {}
-    sql: list[dict] = []
-    for raw in (line for p in logs for line in _text(p).splitlines()):
-        event = json.loads(raw)
-        kind = event.get("Event", "")
-        if kind == "SparkListenerJobStart":
-            jobs[event["Job ID"]] = {"start": event["Submission Time"] / 1000, "end": None, "cpu": 0.0,
-                                     "desc": (event.get("Properties") or {}).get("spark.job.description", "")}
-            for sid in event.get("Stage IDs", []):
-                stage_job[sid] = event["Job ID"]
-        elif kind == "SparkListenerJobEnd" and event["Job ID"] in jobs:
-            jobs[event["Job ID"]]["end"] = event["Completion Time"] / 1000
-        elif kind == "SparkListenerStageCompleted":
-            info = event["Stage Info"]
-            for acc in info.get("Accumulables", []):
-                if acc.get("Name") == "internal.metrics.executorCpuTime" and info["Stage ID"] in stage_job:
-                    jobs[stage_job[info["Stage ID"]]]["cpu"] += float(acc["Value"]) / 1e9
-        elif kind.endswith("SparkListenerSQLExecutionStart"):
-            sql.append({"start": event["time"] / 1000, "desc": event.get("description", "")[:80]})
-    return list(jobs.values()), sql
+def _events(folder: Path) -> tuple[list[dict], list[float]]:
+    """(finished jobs with submission/end time, description and executor CPU; SQL execution start times) of the one
+    event log (``profile_run.parse_events``)."""
+    ev = parse_events(event_log_lines(folder))
+    return ev["jobs"], ev["sql_times"]
 
 
 def thread_cpu(pids: list[int]) -> dict[str, float]:
@@ -170,7 +148,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
                 desc = _job_kind(j["desc"])
                 s["job_descriptions"][desc] = s["job_descriptions"].get(desc, 0) + 1
         for q in sql:
-            name = _step_of(q["start"], spans)
+            name = _step_of(q, spans)
             if name is not None:
                 slot("(between steps)" if name == "total" else name)["sql"] += 1
         for c in commits:
@@ -182,7 +160,7 @@ def profile(work: Path, files: int, events: int, per_batch: int, out: Path | Non
         in_batch = [j for j in jobs if total[1] <= j["start"] <= total[2]]
         batches.append({
             "batch_id": batch_id, "events": handler.events.get(batch_id), "wall_s": round(total[2] - total[1], 3),
-            "spark_jobs": len(in_batch), "sql_executions": sum(1 for q in sql if total[1] <= q["start"] <= total[2]),
+            "spark_jobs": len(in_batch), "sql_executions": sum(1 for q in sql if total[1] <= q <= total[2]),
             "delta_commits": sum(len(s["commits"]) for s in steps.values()),
             "task_cpu_s": round(sum(j["cpu"] for j in in_batch), 3),
             "process_tree_cpu_s": round(batch_cpu.get(batch_id, 0.0), 3),
