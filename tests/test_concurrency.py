@@ -1,4 +1,4 @@
-"""fitlake.concurrency: order kept, failures raised after the running items finish; gold's build waves."""
+"""fitlake.concurrency: order kept, failures raised after the running items finish; gold builders after the tables they read."""
 
 from __future__ import annotations
 
@@ -51,15 +51,49 @@ def test_first_failure_in_item_order_is_raised_after_running_items_finish():
     assert 0 in finished  # started before the failures: completed, not abandoned
 
 
-def test_gold_builders_come_after_the_gold_tables_they_read():
-    from fitlake.gold.job import BUILDERS, GOLD_INPUTS, build_waves
+def test_an_item_starts_only_after_the_items_it_waits_for_and_as_soon_as_they_finish():
+    events = []
+    gate = threading.Event()
 
-    waves = build_waves(BUILDERS)
-    wave_of = {b.table: i for i, wave in enumerate(waves) for b in wave}
-    assert sorted(wave_of) == sorted(b.table for b in BUILDERS)
-    for table, inputs in GOLD_INPUTS.items():
-        assert all(wave_of[dep] < wave_of[table] for dep in inputs), table
-    assert len(waves) == 3  # facts; dims, engagement, data_completeness; the KPIs flagged from data_completeness
+    def work(x):
+        events.append(("start", x))
+        if x == "slow":
+            gate.wait(10)
+        if x == "a":
+            gate.set()  # "slow" ends only after "a" started: "a" did not wait for "slow"
+        events.append(("end", x))
+        return x.upper()
+
+    waits = {"b": ["slow"], "a": ["fast"], "c": ["a", "b"]}
+    out = run_concurrently(["slow", "fast", "a", "b", "c"], work, 2, after=lambda x: waits.get(x, []))
+    assert out == ["SLOW", "FAST", "A", "B", "C"]
+    for item, deps in waits.items():
+        assert all(events.index(("end", d)) < events.index(("start", item)) for d in deps), item
+    assert events.index(("start", "a")) < events.index(("end", "slow"))  # no waves: "a" ran beside "slow"
+    # one worker: in order, each after what it waits for
+    assert run_concurrently(["c", "b", "a"], lambda x: x, 1, after=lambda x: {"c": ["a"]}.get(x, [])) == ["c", "b", "a"]
+    with pytest.raises(ValueError, match="cycle"):
+        run_concurrently(["x", "y"], lambda x: x, 2, after=lambda x: ["y" if x == "x" else "x"])
+
+
+def test_gold_builders_start_after_the_gold_tables_they_read():
+    from fitlake.gold.job import BUILDERS, GOLD_INPUTS, LONGEST_CHAIN, gold_inputs, schedule
+
+    order = schedule(BUILDERS)
+    assert sorted(b.table for b in order) == sorted(b.table for b in BUILDERS)
+    assert [b.table for b in order[:len(LONGEST_CHAIN)]] == list(LONGEST_CHAIN)
+    for b in BUILDERS:
+        assert sorted(x.table for x in gold_inputs(b, order)) == sorted(GOLD_INPUTS.get(b.table, ()))
+    started = []
+
+    def one(b):
+        for dep in gold_inputs(b, order):
+            assert dep.table in started, (b.table, dep.table)
+        time.sleep(0.01)
+        started.append(b.table)  # after its own work: "finished"
+
+    run_concurrently(order, one, 3, after=lambda b: gold_inputs(b, order))
+    assert sorted(started) == sorted(b.table for b in BUILDERS)
 
 
 def test_background_raises_its_error_in_the_calling_thread_once_and_keeps_the_job_group(spark):

@@ -13,7 +13,7 @@ caller's thread, in order, exactly as before.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -26,32 +26,46 @@ def run_concurrently(
     work: Callable[[T], R],
     workers: int,
     on_done: Callable[[T, R], None] | None = None,
+    after: Callable[[T], Iterable[T]] | None = None,
 ) -> list[R]:
     """``[work(item) for item in items]`` with up to ``workers`` threads; results in the order of ``items``.
 
+    ``after(item)``: the items that must finish before ``item`` starts (others are ignored); an item starts as soon as
+    those have, the first ready one in ``items`` order first (put the longest first). Without it every item is ready.
     ``on_done(item, result)`` runs in the caller's thread as each item finishes (progress lines). When an item
     fails, the items already started still finish (their commits are whole), no new item starts, and the first
     failure in ``items`` order is raised.
     """
     items = list(items)
-    if workers <= 1 or len(items) <= 1:
-        results = []
-        for item in items:
-            result = work(item)
-            if on_done is not None:
-                on_done(item, result)
-            results.append(result)
-        return results
-
+    needs = [{k for d in (after(item) if after else ()) for k, x in enumerate(items) if x is d or x == d} - {i}
+             for i, item in enumerate(items)]
     results: dict[int, R] = {}
     errors: dict[int, BaseException] = {}
-    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="fitlake-table") as pool:
-        pending: dict[Future, int] = {}
-        queue = list(range(len(items)))
+    queue = list(range(len(items)))
 
+    def next_ready() -> int | None:
+        ready = next((i for i in queue if needs[i] <= results.keys()), None)
+        if ready is None and queue and not errors and (workers <= 1 or not pending):
+            raise ValueError(f"items wait for each other in a cycle: {[items[i] for i in queue]}")
+        if ready is not None:
+            queue.remove(ready)
+        return ready
+
+    pending: dict[Future, int] = {}
+    if workers <= 1 or len(items) <= 1:
+        while queue:
+            i = next_ready()
+            results[i] = work(items[i])
+            if on_done is not None:
+                on_done(items[i], results[i])
+        return [results[i] for i in range(len(items))]
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="fitlake-table") as pool:
         def submit_next() -> None:
             while queue and len(pending) < workers and not errors:
-                i = queue.pop(0)
+                i = next_ready()
+                if i is None:
+                    return
                 pending[pool.submit(work, items[i])] = i
 
         submit_next()

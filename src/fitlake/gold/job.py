@@ -385,22 +385,19 @@ GOLD_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_waves(builders: Sequence[Builder]) -> list[list[Builder]]:
-    """``builders`` in waves: each builder comes after every builder of the gold tables it reads (GOLD_INPUTS);
-    within a wave the order of ``builders`` is kept."""
-    placed: dict[str, int] = {}
-    waves: list[list[Builder]] = []
-    remaining = list(builders)
-    while remaining:
-        wave = [b for b in remaining if all(dep in placed for dep in GOLD_INPUTS.get(b.table, ())
-                                            if dep in {x.table for x in builders})]
-        if not wave:
-            raise ValueError(f"gold builders read each other in a cycle: {[b.table for b in remaining]}")
-        for b in wave:
-            placed[b.table] = len(waves)
-        waves.append(wave)
-        remaining = [b for b in remaining if b.table not in placed]
-    return waves
+def gold_inputs(builder: Builder, builders: Sequence[Builder]) -> list[Builder]:
+    """The builders of the gold tables ``builder`` reads (``GOLD_INPUTS``) among ``builders``."""
+    return [b for b in builders if b.table in GOLD_INPUTS.get(builder.table, ())]
+
+
+# Started first when ready: the facts of the per-hour and per-second silver tables (24 to 86,400 rows a user-day,
+# against one for the daily ones) and what reads them, the longest chain of a first load.
+LONGEST_CHAIN = ("fact_hourly_activity", "fact_heart_rate", "data_completeness")
+
+
+def schedule(builders: Sequence[Builder]) -> list[Builder]:
+    """``builders`` in the order they start when ready: ``LONGEST_CHAIN`` first, then ``BUILDERS`` order."""
+    return sorted(builders, key=lambda b: b.table not in LONGEST_CHAIN)
 
 
 @dataclass
@@ -522,12 +519,12 @@ def _run_gold(spark, settings: Settings, progress: Callable[[GoldCounts], None] 
             if counts is not None and progress:
                 progress(counts)
 
-        # Builders of one wave read no gold table another of the wave writes: they run side by side. Gold sets no
-        # session conf (its MERGEs carry no txn guard), so they share the session and the persisted changes.
-        results: dict[str, GoldCounts | None] = {}
-        for wave in build_waves(BUILDERS):
-            for builder, counts in zip(wave, run_concurrently(wave, one, settings.parallel_tables, done)):
-                results[builder.table] = counts
+        # A builder starts once the builders of the gold tables it reads have finished; the others run side by
+        # side. Gold sets no session conf (its MERGEs carry no txn guard), so they share the session and the
+        # persisted changes.
+        order = schedule(BUILDERS)
+        results = dict(zip((b.table for b in order), run_concurrently(
+            order, one, settings.parallel_tables, done, after=lambda b: gold_inputs(b, order))))
         write_state(spark, settings, new_state)
         return [results[b.table] for b in BUILDERS if results.get(b.table) is not None]
     finally:
