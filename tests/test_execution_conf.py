@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from fitlake.config import Settings
-from fitlake.delta_log import added_bytes
+from fitlake.delta_log import (ROW_BYTES, added_bytes, added_input_bytes, appended_input_bytes,
+                                current_input_bytes)
 from fitlake.pipeline import input_bytes
 from fitlake.spark import INTERPRETED, execution_conf, small_input_options
 
@@ -36,6 +37,30 @@ def test_added_bytes_counts_the_data_files_of_later_commits(spark, tmp_path):
     assert added_bytes(path, 0) == total - first > 0
     assert added_bytes(path, 1) == 0
     assert added_bytes(tmp_path / "absent", -1) == 0
+
+
+def test_delta_inputs_are_sized_by_their_rows_not_their_compressed_files(spark, tmp_path):
+    # 200 k equal rows compress to a few kB of Parquet: by bytes a small run, by rows not
+    path = str(tmp_path / "t")
+    spark.range(200_000).selectExpr("1 AS x").write.format("delta").save(path)
+    assert added_bytes(path, -1) < 200_000 * ROW_BYTES // 100
+    assert added_input_bytes(path, -1) == appended_input_bytes(path, -1) == 200_000 * ROW_BYTES
+    assert current_input_bytes(path) == 200_000 * ROW_BYTES
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE true")  # removes the files: no rows now, nothing appended after 0
+    assert current_input_bytes(path) == 0
+    assert appended_input_bytes(path, 0) == 0
+    assert added_input_bytes(path, 0) == 0
+
+
+def test_a_loaded_silver_counts_by_rows_for_gold(spark, tmp_path):
+    """Gold's pending silver of a lakehouse is its rows' size, so a big silver is never run as a small input."""
+    from fitlake.gold.job import pending_bytes
+
+    settings = Settings(root=tmp_path / "lake")
+    ref = settings.table("silver", "hourly_steps")
+    spark.range(50_000).selectExpr("7 AS user_id").write.format("delta").save(ref.path)
+    assert pending_bytes(settings, by_rows=True) == 50_000 * ROW_BYTES > pending_bytes(settings)
+    assert input_bytes(settings, ["gold"]) == 50_000 * ROW_BYTES
 
 
 def test_small_inputs_are_interpreted_large_ones_compiled():

@@ -133,8 +133,9 @@ class Settings:
     # Bronze Parquet read per silver micro-batch. Unbounded, a 10x first load (86 M hourly rows in one bronze
     # commit) became one batch whose cached partitions broke the 4 GB driver; at 1x every table fits in one batch.
     silver_batch_bytes: str = "64m"
-    # A run whose input (new landing files + bronze and silver data not yet read downstream) is at most this many
-    # bytes runs with Spark interpreting its plans instead of compiling them to Java (fitlake.spark.execution_conf).
+    # A run whose input (new landing files + bronze and silver rows not yet read downstream, 64 bytes a row:
+    # delta_log.ROW_BYTES) is at most this many bytes runs with Spark interpreting its plans instead of compiling them
+    # to Java (fitlake.spark.execution_conf).
     interpreted_max_bytes: int = 64 * 2**20
     # Independent tables of one stage run side by side (fitlake.concurrency): their fixed costs overlap.
     parallel_tables: int = 3

@@ -291,8 +291,9 @@ def is_up_to_date(settings: Settings, stages: list[str] | None = None) -> bool:
 
 
 def input_bytes(settings: Settings, stages: list[str] | None = None) -> int:
-    """Local lakehouses: what ``stages`` would read, in bytes (new landing files, bronze data silver has not read,
-    silver data gold has not read), from the landing listing, state files and Delta logs, without Spark."""
+    """Local lakehouses: how much ``stages`` would read, in bytes (new landing files; bronze data silver has not
+    read and silver data gold has not read, sized by their rows: ``delta_log.ROW_BYTES`` a row, as their Parquet is
+    2-20x smaller than the same rows in a CSV), from the landing listing, state files and Delta logs, without Spark."""
     from fitlake.bronze.ingest import new_bytes
     from fitlake.bronze.sources import BATCH_SOURCES
     from fitlake.gold.job import pending_bytes as gold_pending
@@ -304,9 +305,9 @@ def input_bytes(settings: Settings, stages: list[str] | None = None) -> int:
     if "ingest" in wanted:
         total += sum(new_bytes(settings, n) or 0 for n in BATCH_SOURCES)
     if "silver" in wanted:
-        total += sum(silver_pending(settings, n) for n in SPECS)
+        total += sum(silver_pending(settings, n, by_rows=True) for n in SPECS)
     if "gold" in wanted:
-        total += gold_pending(settings)
+        total += gold_pending(settings, by_rows=True)
     return total
 
 

@@ -159,10 +159,12 @@ def is_current(settings: Settings) -> bool:
     return True
 
 
-def pending_bytes(settings: Settings) -> int:
-    """Local lakehouses: bytes of the silver data files gold has not read yet (Delta logs + ``ops.gold_state``)."""
+def pending_bytes(settings: Settings, by_rows: bool = False) -> int:
+    """Local lakehouses: bytes of the silver data files gold has not read yet (Delta logs + ``ops.gold_state``);
+    ``by_rows``: each file sized by its rows instead (``delta_log.ROW_BYTES`` a row)."""
     state = read_state(None, settings)
-    return sum(delta_io.added_bytes(settings.table("silver", n).path, state.get(n, -1)) for n in GOLD_SOURCES)
+    size = delta_io.added_input_bytes if by_rows else delta_io.added_bytes
+    return sum(size(settings.table("silver", n).path, state.get(n, -1)) for n in GOLD_SOURCES)
 
 
 def read_changes(spark, ref, start: int, end: int) -> DataFrame:

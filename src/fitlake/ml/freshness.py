@@ -110,9 +110,9 @@ def record(settings: Settings, command: str, before: dict | None) -> None:
 
 
 def input_bytes(settings: Settings) -> int | None:
-    """Local lakehouses: an upper bound of what a train or score run reads, the bytes of the input tables' data
-    files (all of them, also those a later version removed), for ``spark.execution_conf``; None remotely."""
+    """Local lakehouses: how much a train or score run reads, the input tables' current data files sized by their
+    rows (``delta_log.current_input_bytes``), for ``spark.execution_conf``; None remotely."""
     if not settings.is_local:
         return None
-    return sum(p.stat().st_size for layer, name in INPUT_TABLES
-               for p in Path(settings.table(layer, name).path).rglob("*.parquet"))
+    return sum(delta_log.current_input_bytes(settings.table(layer, name).path) for layer, name in INPUT_TABLES
+               if delta_log.has_commit(settings.table(layer, name).path))

@@ -222,10 +222,14 @@ def is_current(settings: Settings, name: str) -> bool:
     return SilverState(settings, name).seen() == M.table_version(None, bronze)
 
 
-def pending_bytes(settings: Settings, name: str) -> int:
-    """Local tables: bytes of the bronze data files silver.<name> has not read yet (from the Delta log), no Spark."""
+def pending_bytes(settings: Settings, name: str, by_rows: bool = False) -> int:
+    """Local tables: bytes of the bronze data files silver.<name> has not read yet (from the Delta log), no Spark;
+    ``by_rows``: each file sized by its rows instead (``delta_log.ROW_BYTES`` a row)."""
     bronze = settings.table("bronze", name)
-    return sum(delta_io.appended_bytes_by_version(bronze.path, SilverState(settings, name).seen()).values())
+    seen = SilverState(settings, name).seen()
+    if by_rows:
+        return delta_io.appended_input_bytes(bronze.path, seen)
+    return sum(delta_io.appended_bytes_by_version(bronze.path, seen).values())
 
 
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
