@@ -14,7 +14,8 @@ equivalence is tested, file by file, on the real export, the fixture landing and
 * Files with the same header and date format are read together, each file one partition (``READ_CONF``), so
   the row's position in its partition is its record number and ``_line`` is that + 2 (the header is line 1); the
   rows are then coalesced into a few partitions for the write. Only groups large enough to repay a task per
-  file (``plain_groups``) take this path; while they are read, the other files also get a task each.
+  file (``plain_groups``: many bytes in all, or large files) take this path; while they are read, the other
+  files also get a task each.
 * ``_date_format`` is ``formats.with_date_format`` of the file's distinct values that hold a ``/``, joined by
   newlines, found on the driver from the same bytes (``slash_values``) and evaluated in one small Spark job for all
   files. A date or time cannot span the delimiter, and the regexes see a delimiter and a newline alike, so this
@@ -48,11 +49,14 @@ PLAIN_DELIMITERS = frozenset(",;\t|")
 # One file per partition: Spark packs files into a partition up to maxPartitionBytes, counting openCostInBytes per
 # file (so a file alone exceeds it), and splits files larger than maxPartitionBytes.
 READ_CONF = {"spark.sql.files.openCostInBytes": str(1 << 40), "spark.sql.files.maxPartitionBytes": str(512 << 20)}
-# Worth it only where rows outweigh the fixed cost (a task per file, ~10 ms): smaller groups of files (one day's
-# delivery, 2,000 one-row files) keep the whole-file parser, which packs files into few tasks.
 # the paths are files we listed: listing them needs no Spark job (Spark's default: one task per path above 32)
 SERIAL_LISTING = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(1 << 30)}
+# Worth it only where rows outweigh the fixed cost (a task per file, ~10 ms): a group of at least MIN_GROUP_BYTES,
+# or of files of MIN_FILE_BYTES on average (one day's hourly file, ~1.7 MB and 47,000 rows at B1 1x, costs less
+# read by the CSV reader than parsed whole). Groups of many small files (one day's delivery of 2,000 one-row files)
+# keep the whole-file parser, which packs files into few tasks.
 MIN_GROUP_BYTES = 8 << 20
+MIN_FILE_BYTES = 1 << 20
 
 _BOM = b"\xef\xbb\xbf"
 _REPLACEMENT = "\ufffd".encode()
@@ -108,14 +112,15 @@ def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile |
 
 def plain_groups(spark, paths: Sequence[str], delimiter: str,
                  columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[PlainFile]]:
-    """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header), grouped by header and
+    """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header, or ``MIN_FILE_BYTES`` per
+    file on average), grouped by header and
     ``_date_format``; the formats come from one small Spark job."""
     by_header: dict[tuple[str, ...], list[PlainFile]] = {}
     for p in paths:
         f = plain_file(p, delimiter, columns)
         if f is not None:
             by_header.setdefault(f.names, []).append(f)
-    files = [f for group in by_header.values() if sum(f.size for f in group) >= MIN_GROUP_BYTES for f in group]
+    files = [f for group in by_header.values() if _worth_a_task_per_file(group) for f in group]
     if not files:
         return {}
     texts = local_frame(spark, [(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
@@ -124,6 +129,11 @@ def plain_groups(spark, paths: Sequence[str], delimiter: str,
     for i, f in enumerate(files):
         groups.setdefault((f.names, formats[i]), []).append(f)
     return groups
+
+
+def _worth_a_task_per_file(group: list[PlainFile]) -> bool:
+    total = sum(f.size for f in group)
+    return total >= MIN_GROUP_BYTES or total >= MIN_FILE_BYTES * len(group)
 
 
 def slash_values(body: bytes, arr: np.ndarray, delimiter: str) -> set[bytes]:
