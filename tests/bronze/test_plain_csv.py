@@ -148,6 +148,27 @@ def test_ingest_reads_plain_and_other_files_together(spark, tmp_path, monkeypatc
                      ("quoted.csv", 2, "8")]
 
 
+def test_a_group_takes_the_csv_reader_for_its_bytes_in_all_or_its_large_files(spark, tmp_path, monkeypatch):
+    """A task per file pays off over many bytes in all (MIN_GROUP_BYTES) or over large files (MIN_FILE_BYTES on
+    average, e.g. one day's hourly file); many small files of one header stay with the whole-file parser."""
+    large = PLAIN["crlf.csv"] + b"2,4/14/2016 3:00:00 PM,5\r\n" * 20
+    small = PLAIN["crlf.csv"]
+    monkeypatch.setattr(plain_csv, "MIN_GROUP_BYTES", 10 * len(large))
+    monkeypatch.setattr(plain_csv, "MIN_FILE_BYTES", len(large))
+    one_large = _write(tmp_path / "one", {"large.csv": large})
+    many_small = _write(tmp_path / "many", {f"{i}.csv": small for i in range(5)})
+    mixed = _write(tmp_path / "mixed", {"large.csv": large, **{f"{i}.csv": small for i in range(3)}})
+
+    def taken(paths):
+        return sorted(Path(f.path).name for g in plain_csv.plain_groups(spark, paths, ",", COLUMNS).values() for f in g)
+
+    assert taken(one_large) == ["large.csv"]
+    assert taken(many_small) == []
+    assert taken(mixed) == []  # the small files pull the average below MIN_FILE_BYTES
+    monkeypatch.setattr(plain_csv, "MIN_GROUP_BYTES", 5 * len(small))
+    assert taken(many_small) == [f"{i}.csv" for i in range(5)]
+
+
 def test_a_landing_of_plain_and_other_files_ingests_once_with_counts(spark, tmp_path, monkeypatch):
     monkeypatch.setattr(plain_csv, "MIN_GROUP_BYTES", 0)
     settings = Settings(root=tmp_path / "lake", landing=tmp_path / "landing [x]")

@@ -54,6 +54,11 @@ from fitlake.spark import register_table, session_conf
 STATE_DIR = "_fitlake"
 INGESTED = "ingested.json"
 PLAN = "plan.json"
+# Around a batch's write: no adaptive execution. The write itself has no shuffle (nothing for AQE to adapt), but
+# Delta checks the batch's txnVersion against the table's transactions, which builds the table's state (a Spark
+# query with a shuffle); under AQE that is 3 Spark jobs per source and run (each shuffle stage a job of its own),
+# planned up front 1.
+WRITE_CONF = {"spark.sql.adaptive.enabled": "false"}
 
 
 # ---- state ---------------------------------------------------------------------------------------------------------
@@ -396,7 +401,7 @@ def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_
     df, conf = read_files(spark, source, columns, paths, ingested_at_us, formats if observe else None)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
-    with session_conf(spark, conf):
+    with session_conf(spark, {**conf, **WRITE_CONF}):
         if not observe:
             writer.write_batch(df, batch, ref, app_id, creates)
             return {}

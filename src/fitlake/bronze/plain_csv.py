@@ -14,7 +14,8 @@ equivalence is tested, file by file, on the real export, the fixture landing and
 * Files with the same header and date format are read together, each file one partition (``READ_CONF``), so
   the row's position in its partition is its record number and ``_line`` is that + 2 (the header is line 1); the
   rows are then coalesced into a few partitions for the write. Only groups large enough to repay a task per
-  file (``plain_groups``) take this path; while they are read, the other files also get a task each.
+  file (``plain_groups``: many bytes in all, or large files) take this path; while they are read, the other
+  files also get a task each.
 * ``_date_format`` is ``formats.with_date_format`` of the file's distinct values that hold a ``/``, joined by
   newlines, found on the driver from the same bytes (``slash_values``) and evaluated in one small Spark job for all
   files. A date or time cannot span the delimiter, and the regexes see a delimiter and a newline alike, so this
@@ -48,18 +49,20 @@ PLAIN_DELIMITERS = frozenset(",;\t|")
 # One file per partition: Spark packs files into a partition up to maxPartitionBytes, counting openCostInBytes per
 # file (so a file alone exceeds it), and splits files larger than maxPartitionBytes.
 READ_CONF = {"spark.sql.files.openCostInBytes": str(1 << 40), "spark.sql.files.maxPartitionBytes": str(512 << 20)}
-# Worth it only where rows outweigh the fixed cost (a task per file, ~10 ms): smaller groups of files (one day's
-# delivery, 2,000 one-row files) keep the whole-file parser, which packs files into few tasks.
 # the paths are files we listed: listing them needs no Spark job (Spark's default: one task per path above 32)
 SERIAL_LISTING = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(1 << 30)}
+# Worth it only where rows outweigh the fixed cost (a task per file, ~10 ms): a group of at least MIN_GROUP_BYTES,
+# or of files of MIN_FILE_BYTES on average (one day's hourly file, ~1.7 MB and 47,000 rows at B1 1x, costs less
+# read by the CSV reader than parsed whole). Groups of many small files (one day's delivery of 2,000 one-row files)
+# keep the whole-file parser, which packs files into few tasks.
 MIN_GROUP_BYTES = 8 << 20
+MIN_FILE_BYTES = 1 << 20
 
 _BOM = b"\xef\xbb\xbf"
 _REPLACEMENT = "\ufffd".encode()
 _ROW_BITS = (1 << 33) - 1  # monotonically_increasing_id: partition id << 33 | the row's position in its partition
 _MID = "_plain_mid"
 _WHITESPACE = bytes(range(1, 0x21))  # what the CSV reader trims before skipping a line as blank (NUL: not plain)
-_WIDTH = 32  # fields up to this many bytes are deduplicated by numpy (dates are 8-22)
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile |
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None  # the whole-file parser reports it
-    if not data or len(data) > MAX_FILE_BYTES or b'"' in data or b"\x00" in data or _REPLACEMENT in data:
+    if not data or len(data) > MAX_FILE_BYTES or b'"' in data or b"\x00" in data:
         return None
-    if not data.isascii():
+    if not data.isascii():  # ASCII holds no U+FFFD and decodes: both checked only for other text
+        if _REPLACEMENT in data:
+            return None
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
@@ -108,14 +113,15 @@ def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile |
 
 def plain_groups(spark, paths: Sequence[str], delimiter: str,
                  columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[PlainFile]]:
-    """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header), grouped by header and
+    """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header, or ``MIN_FILE_BYTES`` per
+    file on average), grouped by header and
     ``_date_format``; the formats come from one small Spark job."""
     by_header: dict[tuple[str, ...], list[PlainFile]] = {}
     for p in paths:
         f = plain_file(p, delimiter, columns)
         if f is not None:
             by_header.setdefault(f.names, []).append(f)
-    files = [f for group in by_header.values() if sum(f.size for f in group) >= MIN_GROUP_BYTES for f in group]
+    files = [f for group in by_header.values() if _worth_a_task_per_file(group) for f in group]
     if not files:
         return {}
     texts = local_frame(spark, [(i, f.slash_text) for i, f in enumerate(files)], "i INT, t STRING")
@@ -126,9 +132,15 @@ def plain_groups(spark, paths: Sequence[str], delimiter: str,
     return groups
 
 
+def _worth_a_task_per_file(group: list[PlainFile]) -> bool:
+    total = sum(f.size for f in group)
+    return total >= MIN_GROUP_BYTES or total >= MIN_FILE_BYTES * len(group)
+
+
 def slash_values(body: bytes, arr: np.ndarray, delimiter: str) -> set[bytes]:
-    """The distinct fields of ``body`` (split at the delimiter and line breaks) that hold a ``/``, vectorized: one
-    hourly file has ~47,000 such fields and ~24 distinct ones."""
+    """The distinct fields of ``body`` (split at the delimiter and line breaks) that hold a ``/``: the fields found
+    by numpy, deduplicated by a set of their bytes (one hourly file has ~47,000 such fields and ~24 distinct ones;
+    a set of slices takes about half the time of deduplicating them in numpy)."""
     slashes = np.flatnonzero(arr == 0x2F)
     if len(slashes) == 0:
         return set()
@@ -136,16 +148,7 @@ def slash_values(body: bytes, arr: np.ndarray, delimiter: str) -> set[bytes]:
     padded = np.concatenate(([-1], bounds, [len(arr)]))
     k = np.searchsorted(bounds, slashes)  # sorted: the field of each slash
     k = k[np.concatenate(([True], k[1:] != k[:-1]))]
-    starts, ends = padded[k] + 1, padded[k + 1]
-    lengths = ends - starts
-    short = lengths <= _WIDTH
-    out = {body[a:b] for a, b in zip(starts[~short].tolist(), ends[~short].tolist())}
-    if short.any():  # fixed-width rows (NUL-padded: a plain file has no NUL), deduplicated by numpy
-        cols = np.arange(_WIDTH)
-        grid = np.where(cols < lengths[short][:, None], arr[np.minimum(starts[short][:, None] + cols, len(arr) - 1)], 0)
-        rows = np.ascontiguousarray(grid.astype(np.uint8)).view(f"V{_WIDTH}").ravel()
-        out |= {bytes(r).rstrip(b"\0") for r in np.unique(rows)}
-    return out
+    return {body[a:b] for a, b in zip((padded[k] + 1).tolist(), padded[k + 1].tolist())}
 
 
 def _one_record_per_line(body: bytes, arr: np.ndarray) -> bool:
