@@ -6,7 +6,7 @@ CPU seconds of the whole process tree (Python + JVM) and peak RSS. One JSON line
     python -m benchmarks.stage_ab --base LAKE --landing LANDING --stage silver before=/tmp/before after=.
 
 An arm is ``name=`` followed by a checkout's folder: its ``src`` goes first on PYTHONPATH. Copies go to
-``--work`` (default /tmp/fitlake-stage-ab). Wall times only compare on a quiet machine; CPU seconds hold up better
+``--work`` (default /tmp/fitlake-stage-ab; removed at the end unless ``--keep``). Wall times only compare on a quiet machine; CPU seconds hold up better
 on a busy one (the load average is recorded beside each run).
 """
 
@@ -42,12 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing", type=Path, required=True)
     parser.add_argument("--stage", choices=("ingest", "silver", "gold"), default="silver")
     parser.add_argument("--work", type=Path, default=Path("/tmp/fitlake-stage-ab"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each arm's lakehouse (--work/lake-<name>), e.g. to compare the tables between arms")
     parser.add_argument("arms", nargs="+", help="name=checkout folder")
     args = parser.parse_args(argv)
     for arm in args.arms:
         name, _, folder = arm.partition("=")
         print(json.dumps(run_arm(name, Path(folder), args.base, args.landing, args.stage, args.work)), flush=True)
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
     return 0
 
 

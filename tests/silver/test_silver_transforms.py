@@ -51,6 +51,25 @@ def test_fitbit_timestamps_and_numbers(spark):
     assert_df_equality(out, expected, ignore_nullable=True)
 
 
+def test_fitbit_timestamp_clock_is_the_values_own_in_any_letter_case(spark):
+    """AM/PM in any case means a 12-hour clock (12 AM is midnight, 12 PM noon), none a 24-hour one; a 12-hour hour
+    without its AM/PM, or an hour past 12 with one, is no timestamp; missing stays missing; day-first files too."""
+    rows = [("M/d", "4/12/2016 12:00:00 am"), ("M/d", "4/12/2016 12:30 Pm"), ("M/d", "4/12/2016 1:05:09 pM"),
+            ("M/d", "4/12/2016 0:00"), ("M/d", "4/12/2016 23:59:59"), ("M/d", "4/12/2016 13:00:00 PM"),
+            ("M/d", "4/12/2016 0:00:00 AM"), ("M/d", "4/12/2016 24:00"), ("M/d", "4/12/2016 12:00:00 M"),
+            ("d/M", "12/4/2016 11:00:00 PM"), ("d/M", "31/4/2016 1:00:00 AM"), ("M/d", ""), ("M/d", None)]
+    df = spark.createDataFrame(rows, "order STRING, raw STRING")
+    out = df.select("order", "raw", parse(F.col("raw"), "fitbit_timestamp", F.col("order")).alias("ts"))
+    expected = spark.createDataFrame(
+        [(o, r, t) for (o, r), t in zip(rows, [
+            dt.datetime(2016, 4, 12, 0, 0), dt.datetime(2016, 4, 12, 12, 30), dt.datetime(2016, 4, 12, 13, 5, 9),
+            dt.datetime(2016, 4, 12, 0, 0), dt.datetime(2016, 4, 12, 23, 59, 59), None, None, None, None,
+            dt.datetime(2016, 4, 12, 23, 0), None, None, None])],
+        "order STRING, raw STRING, ts TIMESTAMP",
+    )
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
 def test_calories_to_steps_ratio_is_null_safe(spark):
     df = spark.createDataFrame([(2000.0, 10000), (1500.0, 0), (None, 100), (1800.0, None), (0.0, 5)],
                                "calories DOUBLE, steps INT")

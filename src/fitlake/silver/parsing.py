@@ -57,7 +57,9 @@ def _fitbit_datetime(text: Column, kind: str, order: Column) -> Column:
             value = F.to_date(F.try_to_timestamp(text, F.lit(f"{o}/yyyy")))
         else:
             twelve = F.try_to_timestamp(text, F.lit(f"{o}/yyyy h:mm[:ss] a"))
-            value = F.when(F.regexp_like(text, F.lit("[AaPp][Mm]$")), twelve).otherwise(
+            # the value matched its pattern, so a last letter M/m is the end of its AM/PM: an ends-with test says
+            # 12-hour exactly as a regex would, without a regex search per value
+            value = F.when(text.endswith("M") | text.endswith("m"), twelve).otherwise(
                 F.try_to_timestamp(text, F.lit(f"{o}/yyyy H:mm[:ss]"))
             )
         out = (out.when if out is not None else F.when)(order == o, value)
