@@ -6,8 +6,8 @@ CPU seconds of the whole process tree (Python + JVM) and peak RSS. One JSON line
     python -m benchmarks.stage_ab --base LAKE --landing LANDING --stage silver before=/tmp/before after=.
 
 An arm is ``name=`` followed by a checkout's folder: its ``src`` goes first on PYTHONPATH. Copies go to
-``--work`` (default /tmp/fitlake-stage-ab; removed at the end unless ``--keep``). Wall times only compare on a quiet machine; CPU seconds hold up better
-on a busy one (the load average is recorded beside each run).
+``--work`` (default /tmp/fitlake-stage-ab; removed at the end unless ``--keep``). Wall times only compare on a
+quiet machine; CPU seconds hold up better on a busy one (the load average is recorded beside each run).
 """
 
 from __future__ import annotations

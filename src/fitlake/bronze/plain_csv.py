@@ -114,8 +114,7 @@ def plain_file(path: str, delimiter: str, columns: Sequence[str]) -> PlainFile |
 def plain_groups(spark, paths: Sequence[str], delimiter: str,
                  columns: Sequence[str]) -> dict[tuple[tuple[str, ...], str | None], list[PlainFile]]:
     """The plain files of ``paths`` worth the CSV reader (``MIN_GROUP_BYTES`` per header, or ``MIN_FILE_BYTES`` per
-    file on average), grouped by header and
-    ``_date_format``; the formats come from one small Spark job."""
+    file on average), grouped by header and ``_date_format``; the formats come from one small Spark job."""
     by_header: dict[tuple[str, ...], list[PlainFile]] = {}
     for p in paths:
         f = plain_file(p, delimiter, columns)
