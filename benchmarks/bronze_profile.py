@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.harness import machine, tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import _text, parse_events
+from benchmarks.profile_run import read_running_log
 
 _DIGITS = re.compile(r"\d+")
 
@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     rc = cli.main(["run", "--root", str(args.root), "--landing", str(args.landing), "--stage", "ingest",
                    *args.run_args])
     wall = time.time() - start
-    lines = (line for f in sorted(args.events.rglob("*")) if f.is_file() for line in _text(f).splitlines())
-    jobs = [j for j in parse_events(lines, partial=True)["jobs"] if j["start"] >= start]
+    jobs = [j for j in read_running_log(args.events)["jobs"] if j["start"] >= start]
     by_job = attribute_jobs(p, jobs)
     rows = []
     for key in sorted(set(p.rows) | set(by_job)):

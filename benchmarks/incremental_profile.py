@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.harness import REPO, machine, tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import _text, _union_seconds, delta_commits, parse_events
+from benchmarks.profile_run import _union_seconds, delta_commits, read_running_log
 
 LANDING = REPO / "fixtures" / "landing"
 LAST_DAY = "2023-04-04"
@@ -88,9 +88,8 @@ def instrument(calls: Calls) -> None:
 
 def read_events(folder: Path) -> tuple[list[dict], list[float]]:
     """(jobs with submission/completion time, description and executor CPU; SQL execution start times) from the
-    one (in-progress or finished) event log under ``folder`` (``profile_run.parse_events``)."""
-    lines = (line for p in sorted(folder.rglob("*")) if p.is_file() for line in _text(p).splitlines())
-    ev = parse_events(lines, partial=True)
+    one (in-progress or finished) event log under ``folder`` (``profile_run.read_running_log``)."""
+    ev = read_running_log(folder)
     return ev["jobs"], ev["sql_times"]
 
 

@@ -71,6 +71,13 @@ def event_log_lines(folder: Path):
     return (line for p in logs for line in _text(p).splitlines())
 
 
+def read_running_log(folder: Path) -> dict:
+    """``parse_events`` of every event log file under ``folder``, also of an application still running (its last
+    line may be half written: skipped)."""
+    lines = (line for p in sorted(folder.rglob("*")) if p.is_file() for line in _text(p).splitlines())
+    return parse_events(lines, partial=True)
+
+
 def read_event_log(folder: Path) -> dict:
     """``parse_events`` of the one finished event log in ``folder``, with its SQL executions counted."""
     ev = parse_events(event_log_lines(folder))

@@ -68,15 +68,19 @@ def test_delta_commits_are_read_from_the_log_after_the_start(tmp_path):
     assert delta_commits(tmp_path / "lake", start) == [{"table": "silver.a", "time": start + 3, "operation": "MERGE"}]
 
 
-def test_a_running_applications_log_gives_job_descriptions_and_sql_times_and_skips_its_half_line():
-    """benchmarks.incremental_profile reads the event log of its own, still running JVM through the same parser."""
-    from benchmarks.profile_run import parse_events
+def test_a_running_applications_log_gives_job_descriptions_and_sql_times_and_skips_its_half_line(tmp_path):
+    """benchmarks.incremental_profile and bronze_profile read the event log of their own, still running JVM
+    (``read_running_log``) through the same parser."""
+    from benchmarks.profile_run import parse_events, read_running_log
 
     start = {**_job(0, T0, T0 + 1, 0, 10**9)[0], "Properties": {"spark.job.description": "silver.a"}}
     lines = [json.dumps(e) for e in (start, *_job(0, T0, T0 + 1, 0, 10**9)[1:],
                                      {"Event": "SparkListenerSQLExecutionStart", "time": int((T0 + 2) * 1000)})]
     lines.append('{"Event": "SparkListenerJobSt')  # the line being written
-    ev = parse_events(lines, partial=True)
+    log = tmp_path / "ev" / "eventlog_v2_app" / "events_1_app"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join(lines))
+    ev = read_running_log(tmp_path / "ev")
     assert [(j["desc"], j["cpu"]) for j in ev["jobs"]] == [("silver.a", 1.0)] and ev["sql_times"] == [T0 + 2]
     try:
         parse_events(lines)
