@@ -139,7 +139,12 @@ def test_rules_quarantine_each_defect_with_its_first_failing_rule(spark):
         "minutes_sum_within_day", "not_corrupt_record",
     ]
     quarantined = checked.where("_rule IS NOT NULL").transform(T.to_quarantine_rows)
-    assert quarantined.columns[: len(cols)] == cols and {"_rule", "_quarantined_at", "_line"} <= set(quarantined.columns)
+    # the bronze row as it arrived, in bronze's column order (lineage travels beside _raw, not inside it)
+    bronze = _bronze(spark, rows, cols)
+    assert quarantined.columns == [*bronze.columns, "_rule", "_quarantined_at"]
+    assert "_source_file" not in checked.schema["_raw"].dataType.fieldNames()
+    failed = [tuple(r) for r, rule in zip(bronze.collect(), [r["_rule"] for r in checked.collect()]) if rule]
+    assert sorted(map(str, (tuple(r)[: len(bronze.columns)] for r in quarantined.collect()))) == sorted(map(str, failed))
 
 
 def test_with_failed_rule_names_the_first_failing_rule_and_null_fails(spark):

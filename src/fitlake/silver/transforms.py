@@ -1,7 +1,8 @@
 """Pure ``DataFrame -> DataFrame`` steps from bronze text to silver rows, chained with ``df.transform``.
 
-Raw bronze columns travel in one ``_raw`` struct until the split, so a quarantined row is written back exactly as
-it arrived (plus the rule that failed) while the typed columns use the silver names.
+Raw bronze columns travel in one ``_raw`` struct until the split (the lineage columns beside it, once), so a
+quarantined row is written back exactly as it arrived, in bronze's column order (plus the rule that failed), while
+the typed columns use the silver names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from fitlake.bronze.formats import DATE_FORMAT, file_order
 from fitlake.silver.parsing import parse
 
 LINEAGE = ("_source_file", "_ingested_at", "_line")
+RAW_COLUMNS = "fitlake.bronze_columns"
+"""Metadata of the ``_raw`` column: the bronze row's column names in order (``to_quarantine_rows`` rebuilds it)."""
 NON_WEAR_SEDENTARY_MINUTES = 1440
 
 
@@ -23,12 +26,15 @@ DATE_ORDER = "_date_order"
 
 
 def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None = None) -> DataFrame:
-    """Pack the bronze row into ``_raw`` and add each typed column (``Col(name, source, kind)``) next to it.
+    """Pack the bronze row into ``_raw`` and add each typed column (``Col(name, source, kind)``) next to it. The
+    lineage columns (``LINEAGE``) stay top-level and are not packed again: a batch's typed rows are kept on disk
+    (``merge.keep``), and the file path is the longest value of most rows.
 
     Fitbit dates are read in their file's own order (bronze ``_date_format``); a file whose values do not decide
     it uses ``date_order`` (the user's setting: ``month_first`` / ``day_first``), else its dates stay null and the
     rows fail ``<col>_date_order_undecided_set_date_order``."""
-    raw = F.struct(*[F.col(f"`{c}`") for c in df.columns]).alias("_raw")
+    packed = [c for c in df.columns if c not in LINEAGE]
+    raw = F.struct(*[F.col(f"`{c}`") for c in packed]).alias("_raw", metadata={RAW_COLUMNS: list(df.columns)})
     present = set(df.columns)
 
     def source(c) -> Column:
@@ -149,8 +155,13 @@ def flag_non_wear_days(
 
 
 def to_quarantine_rows(df: DataFrame) -> DataFrame:
-    """The raw bronze row as it arrived, plus the rule that failed and when."""
-    return df.select("_raw.*", "_rule", F.current_timestamp().alias("_quarantined_at"))
+    """The raw bronze row as it arrived (``_raw`` and the lineage columns, in bronze's order), plus the rule that
+    failed and when."""
+    field = df.schema["_raw"]
+    packed = set(field.dataType.fieldNames())
+    order = field.metadata.get(RAW_COLUMNS) or [*field.dataType.fieldNames(), *LINEAGE]
+    raw = [F.col(f"_raw.`{c}`").alias(c) if c in packed else F.col(f"`{c}`") for c in order]
+    return df.select(*raw, "_rule", F.current_timestamp().alias("_quarantined_at"))
 
 
 def to_silver_rows(df: DataFrame, columns: Sequence[str], features: Sequence = ()) -> DataFrame:
