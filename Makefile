@@ -57,7 +57,9 @@ test-fast: install jars
 # their one-day files cannot show it, hence --date-order), then train the models and score them back into gold;
 # then two minutes of live device events (written once; existing files are kept) through the streaming job, so
 # the dashboard's real-time page has windows to show. Every step is idempotent: a second `make run` adds nothing.
-run: install jars
+# The jars only: the class data archive (`make jars`) costs a run of its own, more than its five JVMs save here.
+run: install
+	$(BIN)/python -m fitlake.jars --no-archive
 	$(BIN)/fitlake run --generate --date-order month_first
 	$(BIN)/fitlake train
 	$(BIN)/fitlake score

@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m fitlake.jars", description=resolve.__doc__)
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"jar groups, any of {sorted(JAR_GROUPS)} (default: all)")
+    parser.add_argument("--no-archive", action="store_true",
+                        help="the jars only, not the JVM's class data archive (one small `fitlake run`, fitlake.cds)")
     args = parser.parse_args(argv)
     unknown = set(args.groups) - set(JAR_GROUPS)
     if unknown:
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     built = localfs.build(jar_dir())  # compiled here, from the repo's sources: nothing to fetch
     print(f"fitlake: {len(paths) + (built is not None)} jars ready in {jar_dir()}")
     java = cds.java_executable()
-    if java is not None and cds.enabled():
+    if java is not None and cds.enabled() and not args.no_archive:
         archive = cds.archive_for(jar_dir(), java, localfs.spark_conf(jar_dir()))
         if not archive.is_file():
             print("fitlake: building the JVM's class data archive (one small `fitlake run`)", file=sys.stderr)
