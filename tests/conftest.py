@@ -100,31 +100,32 @@ def kaggle_dir() -> Path:
 # cache gets the figure below (a fresh clone's `make test` alone on a 2-core machine, rounded), else 0. The order
 # inside a file never changes (some files' tests run in order on one lakehouse).
 DURATIONS_KEY = "fitlake/file_seconds"
-KNOWN_SECONDS = {  # a fresh clone's `make test` alone on 3d46f1e (/tmp/fc, 569 passed in 592.6 s), seconds per file
-    "tests/ops/test_maintain_forget.py": 177,  # builds the shared incremental baseline (tests/baselines.py)
-    "tests/bundle/test_standin_run.py": 140,
-    "tests/ml/test_ml_pipeline.py": 129,
-    "tests/faults/test_kill9.py": 104,  # reads the same shared run (built by whichever file asks first)
-    "tests/streaming/test_streaming_kafka.py": 68,
-    "tests/faults/test_stream_kill9.py": 63,
+KNOWN_SECONDS = {  # a fresh clone's `make test` alone on 29005a4 (/tmp/fc, 576 passed in 600.2 s), seconds per file
+    "tests/ops/test_maintain_forget.py": 170,  # builds the shared incremental baseline (tests/baselines.py)
+    "tests/bundle/test_standin_run.py": 139,
+    "tests/ml/test_ml_pipeline.py": 134,
+    "tests/faults/test_kill9.py": 95,  # reads the same shared run (built by whichever file asks first)
+    "tests/streaming/test_streaming_kafka.py": 71,
     "tests/bundle/test_batch_job_equals_run.py": 61,
-    "tests/bad_input/test_bad_corpus.py": 60,
-    "tests/dashboard/test_browser.py": 45,
-    "tests/test_bench_reference.py": 28,
-    "tests/exports/test_damaged_exports.py": 27,
-    "tests/pipeline/test_pipeline_kaggle.py": 25,
-    "tests/ml/test_ml_personas_generated.py": 24,
-    "tests/silver/test_silver_merge.py": 22,
+    "tests/faults/test_stream_kill9.py": 60,
+    "tests/bad_input/test_bad_corpus.py": 55,
+    "tests/dashboard/test_browser.py": 54,
+    "tests/test_bench_reference.py": 38,
+    "tests/exports/test_damaged_exports.py": 32,
+    "tests/ml/test_ml_personas_generated.py": 27,
+    "tests/silver/test_silver_merge.py": 27,
+    "tests/pipeline/test_pipeline_kaggle.py": 23,
     "tests/bundle/test_local_runner.py": 17,
-    "tests/streaming/test_streaming_job.py": 16,
-    "tests/silver/test_silver_change_feed.py": 15,
-    "tests/pipeline/test_pipeline_fixture_landing.py": 12,
-    "tests/streaming/test_streaming_hostile.py": 11,
-    "tests/bronze/test_plain_csv.py": 11,
+    "tests/silver/test_silver_change_feed.py": 17,
+    "tests/pipeline/test_pipeline_fixture_landing.py": 15,
+    "tests/streaming/test_streaming_job.py": 14,
+    "tests/bronze/test_plain_csv.py": 12,
+    "tests/streaming/test_streaming_hostile.py": 10,
     "tests/silver/test_silver_batches.py": 10,
     "tests/test_foundation.py": 10,
-    "tests/ops/test_ops_hostile_root.py": 10,
     "tests/bronze/test_bronze_ingest.py": 9,
+    "tests/ops/test_ops_hostile_root.py": 8,
+    "tests/gold/test_gold_completeness.py": 8,
 }
 
 

@@ -314,6 +314,7 @@ def test_served_champion_answers_invocations_like_batch_scoring(spark, trained, 
     import mlflow
 
     from fitlake.ml.train import calories_frame
+    from fitlake.spark import gc_options, jit_options
 
     settings = ml_lakehouse
     if not delta_io.exists(spark, settings.table("gold", "predicted_calories")):
@@ -328,9 +329,14 @@ def test_served_champion_answers_invocations_like_batch_scoring(spark, trained, 
 
     port = _free_port()
     log = open(tmp_path / "serve.log", "w")
+    # The server's Spark is started by MLflow, not by fitlake.spark: its JVM gets the C1 JIT (with its 8 MB stacks)
+    # and the parallel collector that the suite's other short-lived JVMs run with (tests/faults/fault_jobs.job_env),
+    # through the JVM launcher's own variable; a few dozen predictions never repay C2's compiling. The model, its
+    # loading and /invocations are what `fitlake serve` runs.
+    jvm = " ".join([*jit_options("c1"), *gc_options()])
     proc = subprocess.Popen([sys.executable, "-m", "fitlake.cli", "serve", "--model", "calories", "--root",
                              str(settings.root), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env={**os.environ})
+                            start_new_session=True, env={**os.environ, "JDK_JAVA_OPTIONS": jvm})
     try:
         deadline = time.monotonic() + 300
         while True:
