@@ -10,6 +10,15 @@ also counted by their description with digits removed (``Delta: Compute snapshot
 built by a Spark job). Days 1-3 are staged as tests/baselines.py stages them (``stage_landing``), and the session is
 the one `fitlake run` starts for an input this small (plans interpreted, JIT at C1); dates are month-first, as
 the test suite reads them (tests/conftest.py).
+
+``--lake DIR --landing DIR``: the same per-table figures for a real +1 day instead, e.g. the 1x lakehouse of
+`fitlake bench` and its landing holding one more day: each repeat copies DIR and runs `fitlake run` on the copy in
+a process of its own (the JVM the command starts, tables one at a time with ``--parallel 1``, Spark's event log on),
+CPU of the whole process tree; per table from its printed line (``profile_run.attribute``) plus its Spark jobs by
+description.
+
+    PYTHONPATH=$PWD/src python -m benchmarks.incremental_profile --lake /tmp/lake_1x --landing /tmp/landing_1x \
+        --out profile.json --repeat 1
 """
 
 from __future__ import annotations
@@ -165,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--repeat", type=int, default=2, help="+1-day runs, each on a fresh copy of the days 1-3 lake")
     p.add_argument("--parallel", type=int, default=1, help="FITLAKE_PARALLEL_TABLES (1: exact attribution)")
+    p.add_argument("--lake", type=Path, help="a lakehouse to deliver the landing's new files onto (copied per repeat)")
+    p.add_argument("--landing", type=Path, help="with --lake: its landing folder, holding the new day")
     args = p.parse_args(argv)
+    if args.lake is not None:
+        return lake_profile(args, argv)
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
     events = work / "eventlog"
@@ -201,6 +214,72 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in steps.items():
         print(f"{name}: wall {s['wall_s']} s, cpu {s['cpu_s']} s, jobs {s['spark_jobs']}, sql {s['sql_executions']}, "
               f"commits {s['delta_commits']}; silver {s['by_layer']['silver']}; gold {s['by_layer']['gold']}")
+    return 0
+
+
+def lake_step(lake: Path, landing: Path, work: Path, label: str, parallel: int) -> dict:
+    """One `fitlake run` of ``landing`` onto a fresh copy of ``lake`` in its own process: wall, CPU of the process
+    tree (sampled from /proc), per table (``profile_run.attribute``) with its Spark jobs by description."""
+    import subprocess
+    import threading
+
+    from benchmarks.harness import fitlake_command
+    from benchmarks.profile_run import TABLE_LINE, attribute, read_event_log, run_timed
+
+    root, events = work / "lake", work / "eventlog" / label
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(events, ignore_errors=True)
+    events.mkdir(parents=True)
+    subprocess.run(["cp", "-a", str(lake), str(root)], check=True)
+    env = {"PYTHONUNBUFFERED": "1", "FITLAKE_PARALLEL_TABLES": str(parallel), "FITLAKE_EVENT_LOG_DIR": str(events)}
+    argv = [*fitlake_command(), "run", "--root", str(root), "--landing", str(landing), "--no-generate",
+            "--date-order", "month_first"]
+    cpu: dict[int, float] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        me = os.getpid()
+        while not stop.is_set():
+            for pid, c in tree_cpu_seconds([p for p in tree_pids(me) if p != me]).items():
+                cpu[pid] = max(cpu.get(pid, 0.0), c)
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        start, wall, lines = run_timed(argv, env)
+    finally:
+        stop.set()
+        sampler.join()
+    ev = read_event_log(events)
+    out = attribute(start, wall, lines, ev, delta_commits(root, start))
+    spans = [(f"{m.group(1)}.{m.group(2)}", at - float(m.group(3)), at) for at, line in lines
+             if (m := TABLE_LINE.match(line))]
+    for t, (_, begin, end) in zip(out["tables"], spans):
+        kinds: dict[str, int] = {}
+        for j in ev["jobs"]:
+            if begin - 0.05 <= j["start"] <= end + 0.05:
+                k = _DIGITS.sub("#", j["desc"])[:90]
+                kinds[k] = kinds.get(k, 0) + 1
+        t["job_kinds"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    out["cpu_s"] = round(sum(cpu.values()), 2)
+    out["output"] = [line for _, line in lines]
+    return out
+
+
+def lake_profile(args, argv) -> int:
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    steps = {f"plus_one_day_{i + 1}": lake_step(args.lake.resolve(), args.landing.resolve(), work, str(i + 1),
+                                                args.parallel) for i in range(args.repeat)}
+    result = {"command": "python -m benchmarks.incremental_profile " + " ".join(argv if argv is not None
+                                                                                 else sys.argv[1:]),
+              "machine": machine(), "load_avg_end": os.getloadavg(), "lake": str(args.lake),
+              "landing": str(args.landing), "parallel_tables": args.parallel, "steps": steps}
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    for name, s in steps.items():
+        print(f"{name}: wall {s['wall_s']} s, cpu {s['cpu_s']} s, jobs {s['spark_jobs']}, commits {s['delta_commits']}; "
+              f"{json.dumps(s['by_stage'])}")
     return 0
 
 

@@ -102,8 +102,13 @@ def gc_options() -> list[str]:
 # Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
 # third of the JVM's CPU in a `fitlake run` on the real export (2.7 MB) went to compiling code that then ran over a
 # few thousand rows. Below `Settings.interpreted_max_bytes` of input Spark interprets the plans instead; above it,
-# compiled code pays for itself, so the default stays.
-INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+# compiled code pays for itself, so the default stays. Interpreted, common subexpressions are not shared in the code
+# but through a per-row cache (SubExprEvaluationRuntime: a Guava cache cleared and filled again for every row); per
+# Java Flight Recorder that cache took 14% of the executor's samples in a +1-day run at 1x, almost half inside Delta's
+# per-file statistics (min/max of each column of every row written), so it is off: a repeated subexpression is
+# evaluated again instead.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+               "spark.sql.subexpressionElimination.enabled": "false"}
 
 # How a small MERGE runs (session confs, set around it and restored after: a stream micro-batch's MERGEs, and
 # silver's and gold's small runs, SMALL_STAGE_CONF):

@@ -309,7 +309,9 @@ def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
             q = q.where(F.coalesce(F.col("_rule") != STALE_RULE, F.lit(True)))
         absent = [F.lit(None).cast("string").alias(c) for c in T.LINEAGE if c not in q.columns]
         q = q.select(*[F.col(f"`{c}`") for c in q.columns], *absent)
-        typed = q.transform(T.with_typed_columns, spec.columns, run.settings.date_order)
+        # only the key columns (user and day) are read: typing the others would only lengthen the plan to analyse
+        key_columns = [c for c in spec.columns if c.name in spec.keys]
+        typed = q.transform(T.with_typed_columns, key_columns, run.settings.date_order)
         days = typed.select("user_id", F.expr(spec.date_expr).alias("date")).where(
             F.col("user_id").isNotNull() & F.col("date").isNotNull())
         parts.append(days.join(scope.keys, ["user_id", "date"], "left_semi")
