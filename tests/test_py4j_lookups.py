@@ -12,12 +12,15 @@ from fitlake import py4j_lookups
 
 @contextlib.contextmanager
 def commands(spark):
-    """Every Py4J command the driver sends inside the block, as its first lines (kind, sub-kind, target)."""
+    """Every Py4J command the driver sends inside the block, as its first lines (kind, sub-kind, target); not
+    Py4J's memory commands (``m``/``d``: a collected Python proxy releasing its JVM object, whenever Python's
+    garbage collector runs, which made the counts below flaky)."""
     client = spark.sparkContext._gateway._gateway_client
     real, sent = client.send_command, []
 
     def spy(command, *args, **kwargs):
-        sent.append(tuple(command.split("\n")[:3]))
+        if not command.startswith("m\n"):
+            sent.append(tuple(command.split("\n")[:3]))
         return real(command, *args, **kwargs)
 
     client.send_command = spy
