@@ -21,37 +21,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchmarks.harness import tree_cpu_seconds, tree_pids
-from benchmarks.profile_run import attribute, delta_commits, event_log_lines, read_event_log
+from benchmarks.profile_run import attribute, delta_commits, event_log_lines, read_event_log, run_timed
 
 
 def run_lines(argv: list[str], env: dict) -> tuple[float, float, float, list[tuple[float, str]]]:
     """Run ``argv``; (start, wall, CPU seconds of its process tree, [(time printed, line)])."""
-    import subprocess
-    import threading
-    import time
-
-    start = time.time()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **env}, start_new_session=True)
     cpu: dict[int, float] = {}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            for p, c in tree_cpu_seconds(tree_pids(proc.pid)).items():
-                cpu[p] = max(cpu.get(p, 0.0), c)
-            stop.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    lines = [(time.time(), line.rstrip("\n")) for line in proc.stdout]
-    code = proc.wait()
-    stop.set()
-    sampler.join()
-    if code != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {code}:\n" + "\n".join(ln for _, ln in lines[-40:]))
-    return start, time.time() - start, sum(cpu.values()), lines
+    start, wall, lines = run_timed(argv, env, cpu)
+    return start, wall, sum(cpu.values()), lines
 
 
 def snapshot_jobs(folder: Path) -> tuple[int, dict[str, int]]:

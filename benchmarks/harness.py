@@ -3,6 +3,7 @@ and a description of the machine the numbers came from."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -108,6 +109,31 @@ class ProcResult:
         return self
 
 
+@contextlib.contextmanager
+def sampling_tree(pid: int, cpu: dict[int, float], poll_s: float = 0.2, on_sample=None):
+    """While the block runs, sample the CPU seconds of ``pid``'s process tree every ``poll_s`` into ``cpu`` (per
+    pid, the largest seen: a process that exits keeps its last figure); ``on_sample(pids)`` sees each sample's
+    processes (peak memory, process names)."""
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            pids = tree_pids(pid)
+            for p, c in tree_cpu_seconds(pids).items():
+                cpu[p] = max(cpu.get(p, 0.0), c)
+            if on_sample is not None:
+                on_sample(pids)
+            stop.wait(poll_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield cpu
+    finally:
+        stop.set()
+        sampler.join()
+
+
 def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | None = None, poll_s: float = 0.2,
                  timeout: float | None = None) -> ProcResult:
     """Run ``argv`` to completion; wall time includes interpreter and JVM start. Peak RSS = max over samples
@@ -118,25 +144,14 @@ def run_measured(argv: list[str], env: dict | None = None, cwd: str | Path | Non
                             cwd=cwd, start_new_session=True)
     peak, samples = 0, 0
     cpu: dict[int, float] = {}
-    stop = threading.Event()
 
-    def sample() -> None:
+    def memory(pids) -> None:
         nonlocal peak, samples
-        while not stop.is_set():
-            pids = tree_pids(proc.pid)
-            peak = max(peak, tree_rss_bytes(pids))
-            for p, c in tree_cpu_seconds(pids).items():
-                cpu[p] = max(cpu.get(p, 0.0), c)
-            samples += 1
-            stop.wait(poll_s)
+        peak = max(peak, tree_rss_bytes(pids))
+        samples += 1
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with sampling_tree(proc.pid, cpu, poll_s, memory):
         out, err = proc.communicate(timeout=timeout)
-    finally:
-        stop.set()
-        sampler.join()
     wall = time.perf_counter() - start
     return ProcResult(argv, proc.returncode, wall, peak / 2**20, out, err, samples, round(sum(cpu.values()), 1))
 

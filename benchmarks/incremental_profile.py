@@ -105,6 +105,15 @@ def read_events(folder: Path) -> tuple[list[dict], list[float]]:
 _DIGITS = re.compile(r"\d+")
 
 
+def job_kinds(jobs) -> dict[str, int]:
+    """Spark jobs counted by their description with digits removed (``Delta: Compute snapshot for version: #``)."""
+    kinds: dict[str, int] = {}
+    for j in jobs:
+        k = _DIGITS.sub("#", j["desc"])[:90]
+        kinds[k] = kinds.get(k, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
 def attribute(calls: list[dict], jobs: list[dict], sqls: list[float], commits: list[dict]) -> list[dict]:
     out = []
     claimed: set[int] = set()
@@ -114,10 +123,7 @@ def attribute(calls: list[dict], jobs: list[dict], sqls: list[float], commits: l
                                                                           or i not in claimed)]
         if not c["label"].startswith("stage:"):
             claimed.update(mine)
-        kinds: dict[str, int] = {}
-        for i in mine:
-            k = _DIGITS.sub("#", jobs[i]["desc"])[:90]
-            kinds[k] = kinds.get(k, 0) + 1
+        kinds = job_kinds(jobs[i] for i in mine)
         ops: dict[str, int] = {}
         for cm in commits:
             if inside(cm["time"]):
@@ -130,7 +136,7 @@ def attribute(calls: list[dict], jobs: list[dict], sqls: list[float], commits: l
                     "task_cpu_s": round(sum(jobs[i]["cpu"] for i in mine), 2),
                     "snapshot_jobs": sum(n for k, n in kinds.items() if "snapshot" in k.lower()),
                     "delta_commits": sum(ops.values()), "commit_ops": ops,
-                    "job_kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1]))})
+                    "job_kinds": kinds})
     return out
 
 
@@ -221,7 +227,6 @@ def lake_step(lake: Path, landing: Path, work: Path, label: str, parallel: int) 
     """One `fitlake run` of ``landing`` onto a fresh copy of ``lake`` in its own process: wall, CPU of the process
     tree (sampled from /proc), per table (``profile_run.attribute``) with its Spark jobs by description."""
     import subprocess
-    import threading
 
     from benchmarks.harness import fitlake_command
     from benchmarks.profile_run import TABLE_LINE, attribute, read_event_log, run_timed
@@ -235,33 +240,13 @@ def lake_step(lake: Path, landing: Path, work: Path, label: str, parallel: int) 
     argv = [*fitlake_command(), "run", "--root", str(root), "--landing", str(landing), "--no-generate",
             "--date-order", "month_first"]
     cpu: dict[int, float] = {}
-    stop = threading.Event()
-
-    def sample() -> None:
-        me = os.getpid()
-        while not stop.is_set():
-            for pid, c in tree_cpu_seconds([p for p in tree_pids(me) if p != me]).items():
-                cpu[pid] = max(cpu.get(pid, 0.0), c)
-            stop.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        start, wall, lines = run_timed(argv, env)
-    finally:
-        stop.set()
-        sampler.join()
+    start, wall, lines = run_timed(argv, env, cpu)
     ev = read_event_log(events)
     out = attribute(start, wall, lines, ev, delta_commits(root, start))
     spans = [(f"{m.group(1)}.{m.group(2)}", at - float(m.group(3)), at) for at, line in lines
              if (m := TABLE_LINE.match(line))]
     for t, (_, begin, end) in zip(out["tables"], spans):
-        kinds: dict[str, int] = {}
-        for j in ev["jobs"]:
-            if begin - 0.05 <= j["start"] <= end + 0.05:
-                k = _DIGITS.sub("#", j["desc"])[:90]
-                kinds[k] = kinds.get(k, 0) + 1
-        t["job_kinds"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+        t["job_kinds"] = job_kinds(j for j in ev["jobs"] if begin - 0.05 <= j["start"] <= end + 0.05)
     out["cpu_s"] = round(sum(cpu.values()), 2)
     out["output"] = [line for _, line in lines]
     return out

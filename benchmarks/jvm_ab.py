@@ -16,11 +16,10 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from benchmarks.harness import tree_cpu_seconds, tree_pids
+from benchmarks.harness import sampling_tree
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORT = REPO.parent / "shared" / "datasets" / "fitbit-kaggle" / "2016-04-12_2016-05-12"
@@ -44,20 +43,13 @@ def run_arm(work: Path, name: str, assignments: dict[str, str]) -> dict:
                             start_new_session=True)
     cpu: dict[int, float] = {}
     names: dict[int, str] = {}
-    stop = threading.Event()
 
-    def sample() -> None:
-        while not stop.is_set():
-            for pid, seconds in tree_cpu_seconds(tree_pids(proc.pid)).items():
-                cpu[pid] = max(cpu.get(pid, 0.0), seconds)
-                names.setdefault(pid, _comm(pid))
-            stop.wait(0.2)
+    def name(pids) -> None:
+        for pid in pids:
+            names.setdefault(pid, _comm(pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    stop.set()
-    sampler.join()
+    with sampling_tree(proc.pid, cpu, on_sample=name):
+        out, _ = proc.communicate()
     wall = time.perf_counter() - started
     by_process: dict[str, float] = {}
     for pid, seconds in cpu.items():

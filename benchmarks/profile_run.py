@@ -34,17 +34,23 @@ TABLE_LINE = re.compile(r"^  (bronze|silver|gold)\s+(?:(?:bronze|silver|gold)\.)
 STAGE_LINE = re.compile(r"^\[(\w+)\] done in ([0-9.]+) s")
 
 
-def run_timed(argv: list[str], env: dict) -> tuple[float, float, list[tuple[float, str]]]:
+def run_timed(argv: list[str], env: dict, cpu: dict[int, float] | None = None
+              ) -> tuple[float, float, list[tuple[float, str]]]:
     """Run ``argv``; (start, wall, [(time, line)] of its output). Times are epoch seconds. stderr goes into the same
-    pipe: read apart, a full stderr pipe would block the child while stdout is being read."""
+    pipe: read apart, a full stderr pipe would block the child while stdout is being read. ``cpu``: filled with the
+    CPU seconds of its process tree (``harness.sampling_tree``)."""
+    from benchmarks.harness import sampling_tree
+
     start = time.time()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **env}, start_new_session=True)
     lines = []
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append((time.time(), line.rstrip("\n")))
-    if proc.wait() != 0:
+    with sampling_tree(proc.pid, {} if cpu is None else cpu):
+        for line in proc.stdout:
+            lines.append((time.time(), line.rstrip("\n")))
+        proc.wait()
+    if proc.returncode != 0:
         tail = "\n".join(line for _, line in lines[-40:])
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
     return start, time.time() - start, lines
