@@ -19,7 +19,6 @@ from fitlake.streaming.sinks import (
     StreamTables,
     alerts_due,
     crossings_of,
-    daily_increments_frame,
     due_frame,
     insert_goal_alerts,
     merge_event_daily_steps,
@@ -229,8 +228,7 @@ class StreamBatch:
                     candidates = reaching_goal(self.spark, self.tables.daily, daily, days, self.goal)
                 fault_point("stream:daily:merge")
                 with self._step(batch_id, "daily"):
-                    merge_event_daily_steps(self.spark, self.tables.daily, daily_increments_frame(self.spark, daily),
-                                            days)
+                    merge_event_daily_steps(self.spark, self.tables.daily, daily, days, self.app_id, batch_id)
             finally:
                 merged.join()
         if not candidates:

@@ -77,6 +77,8 @@ def rows_added_since(spark: SparkSession, ref: TableRef, version: int) -> int:
     total = 0
     for commit in _commits_after(spark, ref, version):
         metrics = commit.get("operationMetrics") or {}
-        key = "numTargetRowsInserted" if commit.get("operation") == "MERGE" else "numOutputRows"
-        total += int(metrics.get(key, 0) or 0)
+        # Spark's metric names, or delta-rs's (the daily totals' MERGE): numTargetRowsInserted / num_target_rows_inserted
+        keys = ("numTargetRowsInserted", "num_target_rows_inserted") if commit.get("operation") == "MERGE" else (
+            "numOutputRows",)
+        total += int(next((metrics[k] for k in keys if metrics.get(k) is not None), 0))
     return total

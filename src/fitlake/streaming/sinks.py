@@ -146,17 +146,51 @@ def _days_sql(days: list[dt.date]) -> str:
     return ", ".join(f"CAST('{d.isoformat()}' AS DATE)" for d in days)
 
 
-def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: DataFrame, days: list[dt.date]) -> None:
-    """Add a batch's per (user, day) steps and events to the running daily totals in ``gold.event_daily_steps``."""
+def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: list, days: list[dt.date],
+                            app_id: str, batch_id: int) -> None:
+    """Add a batch's per (user, day) steps and events (rows of ``daily_step_totals_with_late``, collected) to the
+    running daily totals in ``gold.event_daily_steps``.
+
+    A local table takes one MERGE by the independent Delta writer (delta-rs: milliseconds on a table of users x days,
+    where Spark's MERGE of a few hundred driver-held rows ran 8 Spark jobs and ~1.5-2 s beside the windows MERGE),
+    carrying the same idempotent-write marker Spark's writes carry (``txn``: ``app_id``, ``batch_id``) and skipped
+    when the table already holds it, so a replayed batch adds nothing twice. A catalog table takes Spark's MERGE
+    (inside the caller's ``delta_io.txn_guard``)."""
     in_days = _days_sql(days)
+    on = f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date"
+    if delta_io.rs_readable(target):
+        import pyarrow as pa
+        from deltalake import CommitProperties, DeltaTable, Transaction
+
+        table = DeltaTable(target.path)
+        done = table.transaction_version(app_id)
+        if done is not None and done >= batch_id:
+            return
+        source = pa.Table.from_pylist([{f.name: r[f.name] for f in DAILY_STEPS_SCHEMA.fields} for r in increments],
+                                      schema=_daily_arrow_schema())
+        (
+            table.merge(source, on, source_alias="s", target_alias="t",
+                        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
+            .when_matched_update(updates={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        return
     with small_merge(spark):
         (
             delta_io.delta_table(spark, target).alias("t")
-            .merge(increments.alias("s"), f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date")
+            .merge(daily_increments_frame(spark, increments).alias("s"), on)
             .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
             .whenNotMatchedInsertAll()
             .execute()
         )
+
+
+def _daily_arrow_schema():
+    import pyarrow as pa
+
+    types = {"user_id": pa.int64(), "date": pa.date32(), "steps": pa.int64(), "event_count": pa.int64()}
+    return pa.schema([(f.name, types[f.name]) for f in DAILY_STEPS_SCHEMA.fields])
 
 
 def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
