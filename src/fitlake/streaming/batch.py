@@ -216,7 +216,8 @@ class StreamBatch:
         def windows() -> None:
             fault_point("stream:windows:merge")
             with self._step(batch_id, "windows"):
-                merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi)
+                merge_event_windows(self.spark, self.tables.windows, on_time.transform(window_increments), lo, hi,
+                                    self.app_id, batch_id)
 
         with small_merge(self.spark), delta_io.txn_guard(self.spark, self.app_id, batch_id):
             merged = Background(windows)

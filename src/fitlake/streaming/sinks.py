@@ -4,10 +4,12 @@ lookup that decides which events are new, and the MERGEs into the windows, the d
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from fitlake import delta_io
 from fitlake.bronze.parse import META_COLUMNS as BRONZE_META_COLUMNS
@@ -24,6 +26,7 @@ from fitlake.streaming.schema import (
     SILVER_EVENTS_SCHEMA,
     quarantine_schema,
 )
+from fitlake.streaming.state import TS_PY
 from fitlake.streaming.transforms import daily_step_totals, first_delivery_per_event, first_goal_crossings
 
 
@@ -104,6 +107,7 @@ def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: l
 
 
 WINDOW_KEY = ("user_id", "activity_type", "window_start")
+WINDOW_SLACK = dt.timedelta(seconds=30)  # a window starting up to one window before the batch's first event
 
 
 def small_merge(spark: SparkSession):
@@ -115,30 +119,92 @@ def _plus(c: str) -> str:
     return f"CASE WHEN t.{c} IS NULL THEN s.{c} WHEN s.{c} IS NULL THEN t.{c} ELSE t.{c} + s.{c} END"
 
 
-def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str) -> None:
+def merge_event_windows(spark: SparkSession, target: TableRef, increments: DataFrame, lo: str, hi: str, app_id: str,
+                        batch_id: int) -> None:
     """Add a batch's window increments to ``gold.event_windows`` (insert new windows). The key is null-safe (an event
-    may have no activity type) and bounded to the batch's event-time span, so Delta skips files of older windows."""
-    on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
+    may have no activity type) and bounded to the batch's event-time span, so older windows' files are skipped.
+
+    A local table: the increments (a few thousand rows) are collected and MERGEd by delta-rs (``_rs_merge_once``);
+    a catalog table: Spark's MERGE (inside the caller's ``delta_io.txn_guard``)."""
     readings = "coalesce(t.heart_rate_readings, 0) + coalesce(s.heart_rate_readings, 0)"
     hr_sum = "coalesce(t.heart_rate_sum, 0) + coalesce(s.heart_rate_sum, 0)"
+    updates = {
+        "steps": _plus("steps"),
+        "calories": _plus("calories"),
+        "avg_heart_rate": f"CAST({hr_sum} AS DOUBLE) / nullif({readings}, 0)",
+        "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
+        "event_count": "t.event_count + s.event_count",
+        "heart_rate_readings": readings,
+        "heart_rate_sum": hr_sum,
+    }
+    since = (dt.datetime.strptime(lo, TS_PY) - WINDOW_SLACK).strftime(TS_PY)
+    bounds = f"t.window_start >= TIMESTAMP '{since}' AND t.window_start <= TIMESTAMP '{hi}'"
+    if _rs_writable(target):
+        # user_id and window_start are never null (silver's user_id and event_time are not); DataFusion's parser
+        # mis-reads a chain of IS NOT DISTINCT FROM ... AND, so the null-safe test of activity_type is spelled out
+        on = ("t.user_id = s.user_id AND t.window_start = s.window_start AND (t.activity_type = s.activity_type "
+              "OR (t.activity_type IS NULL AND s.activity_type IS NULL))")
+        _rs_merge_once(target, increments.toArrow(), f"{bounds} AND {on}", updates, app_id, batch_id)
+        return
+    on = " AND ".join(f"t.{k} <=> s.{k}" for k in WINDOW_KEY)
     with small_merge(spark):
         (
             delta_io.delta_table(spark, target).alias("t")
-            .merge(F.broadcast(increments).alias("s"),
-                   f"t.window_start >= TIMESTAMP'{lo}' - INTERVAL 30 SECONDS AND t.window_start <= TIMESTAMP'{hi}' "
-                   f"AND {on}")
-            .whenMatchedUpdate(set={
-                "steps": _plus("steps"),
-                "calories": _plus("calories"),
-                "avg_heart_rate": f"({hr_sum}) / nullif({readings}, 0)",
-                "max_heart_rate": "greatest(t.max_heart_rate, s.max_heart_rate)",
-                "event_count": "t.event_count + s.event_count",
-                "heart_rate_readings": readings,
-                "heart_rate_sum": hr_sum,
-            })
+            .merge(F.broadcast(increments).alias("s"), f"{bounds} AND {on}")
+            .whenMatchedUpdate(set=updates)
             .whenNotMatchedInsertAll()
             .execute()
         )
+
+
+_ARROW_TYPES = {"long": "int64", "integer": "int32", "double": "float64", "string": "string", "date": "date32"}
+
+
+def _arrow_schema(schema: StructType):
+    """The Arrow schema of a table's Spark schema (the stream's gold tables' types only)."""
+    import pyarrow as pa
+
+    def arrow(t):
+        if t.typeName() == "timestamp":
+            return pa.timestamp("us", tz="UTC")
+        return pa.type_for_alias(_ARROW_TYPES[t.typeName()])
+
+    return pa.schema([pa.field(f.name, arrow(f.dataType), f.nullable) for f in schema.fields])
+
+
+def _rs_writable(ref: TableRef) -> bool:
+    """Whether delta-rs writes ``ref``: a local table (``delta_io.rs_readable``) at writer protocol 2 or below without
+    table features (the stream's tables as ``ensure_stream_tables`` makes them)."""
+    if not delta_io.rs_readable(ref):
+        return False
+    from deltalake import DeltaTable
+
+    protocol = DeltaTable(ref.path).protocol()
+    return protocol.min_writer_version <= 2 and not protocol.writer_features
+
+
+def _rs_merge_once(target: TableRef, source, on: str, updates: dict[str, str], app_id: str, batch_id: int) -> None:
+    """MERGE ``source`` (an Arrow table, cast to the target's schema) into the local table ``target`` by delta-rs:
+    matched rows updated by ``updates``, the others inserted, in one commit carrying the same idempotent-write marker
+    Spark's writes carry (``txn``: ``app_id``, ``batch_id``); nothing when the table already holds that marker, so a
+    replayed batch adds nothing twice. A small MERGE takes milliseconds and no Spark job (Spark's MERGE of a few
+    hundred or thousand rows: 2-8 Spark jobs, its table's snapshot rebuilt, 1.5-3 s of a micro-batch)."""
+    import pyarrow as pa
+    from deltalake import CommitProperties, DeltaTable, Transaction
+
+    table = DeltaTable(target.path)
+    done = table.transaction_version(app_id)
+    if done is not None and done >= batch_id:
+        return
+    schema = _arrow_schema(StructType.fromJson(json.loads(table.schema().to_json())))
+    source = pa.table(source).select(schema.names).cast(schema)
+    (
+        table.merge(source, on, source_alias="s", target_alias="t",
+                    commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
+        .when_matched_update(updates=updates)
+        .when_not_matched_insert_all()
+        .execute()
+    )
 
 
 def _days_sql(days: list[dt.date]) -> str:
@@ -149,48 +215,25 @@ def _days_sql(days: list[dt.date]) -> str:
 def merge_event_daily_steps(spark: SparkSession, target: TableRef, increments: list, days: list[dt.date],
                             app_id: str, batch_id: int) -> None:
     """Add a batch's per (user, day) steps and events (rows of ``daily_step_totals_with_late``, collected) to the
-    running daily totals in ``gold.event_daily_steps``.
-
-    A local table takes one MERGE by the independent Delta writer (delta-rs: milliseconds on a table of users x days,
-    where Spark's MERGE of a few hundred driver-held rows ran 8 Spark jobs and ~1.5-2 s beside the windows MERGE),
-    carrying the same idempotent-write marker Spark's writes carry (``txn``: ``app_id``, ``batch_id``) and skipped
-    when the table already holds it, so a replayed batch adds nothing twice. A catalog table takes Spark's MERGE
-    (inside the caller's ``delta_io.txn_guard``)."""
-    in_days = _days_sql(days)
-    on = f"t.date IN ({in_days}) AND t.user_id = s.user_id AND t.date = s.date"
-    if delta_io.rs_readable(target):
+    running daily totals in ``gold.event_daily_steps``: a local table by delta-rs (``_rs_merge_once``), a catalog
+    table by Spark's MERGE (inside the caller's ``delta_io.txn_guard``)."""
+    on = f"t.date IN ({_days_sql(days)}) AND t.user_id = s.user_id AND t.date = s.date"
+    updates = {"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"}
+    if _rs_writable(target):
         import pyarrow as pa
-        from deltalake import CommitProperties, DeltaTable, Transaction
 
-        table = DeltaTable(target.path)
-        done = table.transaction_version(app_id)
-        if done is not None and done >= batch_id:
-            return
-        source = pa.Table.from_pylist([{f.name: r[f.name] for f in DAILY_STEPS_SCHEMA.fields} for r in increments],
-                                      schema=_daily_arrow_schema())
-        (
-            table.merge(source, on, source_alias="s", target_alias="t",
-                        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
-            .when_matched_update(updates={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        rows = [{f.name: r[f.name] for f in DAILY_STEPS_SCHEMA.fields} for r in increments]
+        _rs_merge_once(target, pa.Table.from_pylist(rows, schema=_arrow_schema(DAILY_STEPS_SCHEMA)), on, updates,
+                       app_id, batch_id)
         return
     with small_merge(spark):
         (
             delta_io.delta_table(spark, target).alias("t")
             .merge(daily_increments_frame(spark, increments).alias("s"), on)
-            .whenMatchedUpdate(set={"steps": "t.steps + s.steps", "event_count": "t.event_count + s.event_count"})
+            .whenMatchedUpdate(set=updates)
             .whenNotMatchedInsertAll()
             .execute()
         )
-
-
-def _daily_arrow_schema():
-    import pyarrow as pa
-
-    types = {"user_id": pa.int64(), "date": pa.date32(), "steps": pa.int64(), "event_count": pa.int64()}
-    return pa.schema([(f.name, types[f.name]) for f in DAILY_STEPS_SCHEMA.fields])
 
 
 def daily_increments_frame(spark: SparkSession, increments: list) -> DataFrame:
