@@ -8,6 +8,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote
 
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
@@ -61,22 +62,48 @@ def may_hold(ref: TableRef, column: str, low, high) -> bool:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    files = pa.table(DeltaTable(str(ref.path)).get_add_actions(flatten=True))
+    return any(_may_hold(pa.table(DeltaTable(str(ref.path)).get_add_actions(flatten=True)), column, low, high))
+
+
+def files_may_hold(ref: TableRef, column: str, low, high) -> list[str] | None:
+    """The data files of ``ref``'s current version that ``may_hold`` a row whose ``column`` lies in ``low .. high``,
+    as absolute paths: reading just these files finds every such row. None when delta-rs cannot tell (a catalog
+    table, a path it cannot open, a table whose files alone are not its rows: deletion vectors or column mapping,
+    i.e. reader protocol 2 and above; a file named by an absolute URI)."""
+    if not rs_readable(ref):
+        return None
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(ref.path))
+    if table.protocol().min_reader_version > 1:
+        return None
+    files = pa.table(table.get_add_actions(flatten=True))
+    paths = files.column("path").to_pylist()
+    if any(p.startswith("/") or ":" in p.split("/", 1)[0] for p in paths):
+        return None
+    return [str(Path(ref.path) / unquote(p)) for p, keep in zip(paths, _may_hold(files, column, low, high)) if keep]
+
+
+def _may_hold(files, column: str, low, high) -> list[bool]:
+    """Per add action (``get_add_actions(flatten=True)``): whether its file may hold a row whose ``column`` lies in
+    ``low .. high`` (no statistics on ``column``: it may; an empty file: it does not)."""
     if f"min.{column}" not in files.column_names or f"max.{column}" not in files.column_names:
-        return files.num_rows > 0
+        return [True] * files.num_rows
     if isinstance(low, datetime.datetime):  # Delta keeps timestamp statistics in milliseconds, truncated
         low, high = _utc(low) - _MS, _utc(high) + _MS
+    out = []
     for n, lo, hi in zip(files.column("num_records").to_pylist(), files.column(f"min.{column}").to_pylist(),
                          files.column(f"max.{column}").to_pylist()):
         if n == 0:
-            continue
-        if lo is None or hi is None:
-            return True
-        if isinstance(lo, datetime.datetime):
-            lo, hi = _utc(lo), _utc(hi)
-        if lo <= high and hi >= low:
-            return True
-    return False
+            out.append(False)
+        elif lo is None or hi is None:
+            out.append(True)
+        else:
+            if isinstance(lo, datetime.datetime):
+                lo, hi = _utc(lo), _utc(hi)
+            out.append(lo <= high and hi >= low)
+    return out
 
 
 _MS = datetime.timedelta(milliseconds=1)
