@@ -41,6 +41,14 @@ def _streamed(settings) -> bool:
     return Path(settings.checkpoint("silver", "sleep_day"), "offsets").is_dir()
 
 
+def _stats_columns(path) -> set[str]:
+    """The columns the table's files carry min/max statistics for (read from its log by delta-rs)."""
+    from deltalake import DeltaTable
+
+    names = DeltaTable(str(path)).get_add_actions(flatten=True).schema.names
+    return {n[len("min."):] for n in names if n.startswith("min.")}
+
+
 EXPECTED = [(1, dt.datetime(2016, 4, 12), 310, 350), (2, dt.datetime(2016, 4, 12), 400, 450)]
 EXPECTED_LATER = [*EXPECTED, (4, dt.datetime(2016, 4, 13), 0, 5)]
 
@@ -54,6 +62,7 @@ def test_the_feed_and_the_stream_give_the_same_silver_and_the_stream_runs_once(s
     assert _streamed(settings) is not feed  # with the feed: no streaming query, no checkpoint offsets
     assert (first.rows_in, first.inserted, first.quarantined) == (4, 2, {"asleep_not_more_than_in_bed": 1})
     assert _rows(spark, settings, "silver", SILVER) == EXPECTED
+    assert _stats_columns(settings.table("silver", "sleep_day").path) == {"user_id", "sleep_date"}  # its keys only
     assert delta_io.change_feed_enabled(bronze.path)  # turned on after the stream, for every later run
     assert SilverState(settings, "sleep_day").seen() == delta_io.table_version(spark, bronze)
     offsets = sorted(Path(settings.checkpoint("silver", "sleep_day"), "offsets").glob("*")) if not feed else []

@@ -45,7 +45,9 @@ def build_dim_date(dates: DataFrame) -> DataFrame:
 
 def build_dim_user(users: DataFrame, daily: DataFrame, sleep: DataFrame, weight: DataFrame) -> DataFrame:
     """One row per user in ``users``: tracking span and wear from the daily fact, data availability, latest weight.
-    ``daily``/``sleep`` are gold facts and ``weight`` is silver.weight_log, each already limited to these users."""
+    ``daily``/``sleep`` are gold facts and ``weight`` is silver.weight_log, whole or limited to these users: each is
+    aggregated per user (a partial aggregation before its one shuffle of a row per user) and then joined to
+    ``users``, so other users' rows count for nothing."""
     d = daily.groupBy("user_id").agg(
         F.min("date").alias("first_date"),
         F.max("date").alias("last_date"),

@@ -288,10 +288,9 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     weight = run.read("silver", "weight_log")
     if weight is None:
         weight = local_frame(run.spark, [], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
-    inputs = [run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight]
-    if not scope.complete:
-        inputs = [df.join(users, "user_id", "left_semi") for df in inputs]
-    return dims.build_dim_user(users, *inputs)
+    # whole tables: build_dim_user aggregates each per user before joining the scope's users, so a day that touches
+    # every user neither shuffles nor sorts the facts' rows (a semi-join with the users first did both)
+    return dims.build_dim_user(users, run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight)
 
 
 def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:

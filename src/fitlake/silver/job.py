@@ -33,6 +33,14 @@ SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
+def silver_properties(spec: SilverSpec) -> dict[str, str]:
+    """A silver table's properties when it is created: its change feed (gold reads it), and file statistics (min,
+    max, null count) on its key columns only, the columns reads and MERGEs skip files by (a batch's key range,
+    gold's user and date bounds, ``merge.upsert``'s no-stored-key check on ``prune_column``, a key). Collecting them
+    for every column of every row written was ~15% of a new day's task CPU per hourly table."""
+    return {**SILVER_PROPERTIES, "delta.dataSkippingStatsColumns": ",".join(spec.keys)}
+
+
 @dataclass
 class TableCounts:
     """What happened to one table's rows in one run; ``rows_in`` always equals the sum of the outcomes."""
@@ -187,7 +195,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
         ref = settings.table("silver", spec.name)
         if not delta_io.exists(spark, ref):  # the first batch creates the table with its rows: one commit
-            actions = M.create_with(ref, silver, spec.cluster_by, SILVER_PROPERTIES)
+            actions = M.create_with(ref, silver, spec.cluster_by, silver_properties(spec))
             counts.inserted = actions["insert"]
         elif bounds is not None:
             def quarantine_stale(stale: DataFrame) -> None:
