@@ -311,7 +311,16 @@ def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]
 
 def read_bronze_changes(spark, ref, low: int, high: int) -> DataFrame:
     """The rows bronze versions ``low..high`` appended (its change data feed: inserts only; a DELETE of
-    ``fitlake forget`` is no new row, and OPTIMIZE changes no data)."""
+    ``fitlake forget`` is no new row, and OPTIMIZE changes no data).
+
+    When those versions only appended plain files (``delta_io.appended_files``: bronze's own appends), the files
+    are read as Parquet with the table's schema, the rows the feed would give: Delta's batch feed is a relation
+    that turns every row into a Java ``Row`` and back, ~9x the CPU of reading the file (a new day of hourly_steps,
+    47 k rows: 0.5 vs 0.06 executor CPU s)."""
+    files = delta_io.appended_files(ref.path, low, high) if ref.path is not None else None
+    if files is not None:
+        schema = delta_io.read(spark, ref).schema
+        return spark.read.schema(schema).parquet(*files) if files else spark.createDataFrame([], schema)
     changes = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
                .option("endingVersion", high).load(ref.path))
     return changes.where(F.col("_change_type") == "insert").drop(*CDF_COLUMNS)
