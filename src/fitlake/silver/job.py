@@ -75,7 +75,8 @@ class TableCounts:
 
 def typed_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
     """Bronze rows typed, with their first failing row-level rule (``_rule``, null when the row passes)."""
-    return bronze.transform(T.with_typed_columns, spec.columns, date_order).transform(T.with_failed_rule, rules)
+    typed = bronze.transform(T.with_typed_columns, spec.columns, date_order).transform(T.with_failed_rule, rules)
+    return typed.drop(*[T.text_column(c.source) for c in spec.columns])
 
 
 def checked_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
@@ -112,16 +113,17 @@ def repeated_key_hashes(typed: DataFrame, keys) -> list[int] | None:
 
 
 def survey_keys(typed: DataFrame, keys, range_column: str | None) -> tuple[list[int] | None, dict]:
-    """(``repeated_key_hashes``, rows per row-level rule) from ONE aggregation: a rollup over (rule, key hash) gives
-    the repeated hashes at its (rule, hash) level and, at its (rule) level, every rule's row count (None: the valid
-    rows) and the valid rows' range of ``range_column`` (``key_range_columns``). When no key repeats, those totals
-    are the batch's counts (no conflict, duplicate or stale row is possible), so ``process_batch`` needs no second
-    pass over the batch. Totals: ``{rule: (rows, low, high)}``; complete only when no key repeats."""
+    """(``repeated_key_hashes``, rows per row-level rule) from ONE aggregation: grouping sets (rule, key hash) and
+    (rule) give the repeated hashes at the first level and, at the second, every rule's row count (None: the valid
+    rows) and the valid rows' range of ``range_column`` (``key_range_columns``); no grand total (a rollup's third
+    copy of every row). When no key repeats, those totals are the batch's counts (no conflict, duplicate or stale
+    row is possible), so ``process_batch`` needs no second pass over the batch. Totals: ``{rule: (rows, low,
+    high)}``; complete only when no key repeats."""
     valid = F.col("_rule").isNull()
     h = F.when(valid, _key_hash(keys))  # null: the failing rows, counted under their rule only
     ranged = [F.min(range_column).cast("string").alias("_low"), F.max(range_column).cast("string").alias("_high")] \
         if range_column else [F.lit(None).cast("string").alias("_low"), F.lit(None).cast("string").alias("_high")]
-    rows = (typed.withColumn("_h", h).rollup("_rule", "_h")
+    rows = (typed.withColumn("_h", h).groupingSets([["_rule", "_h"], ["_rule"]], "_rule", "_h")
             .agg(F.count(F.lit(1)).alias("n"), *ranged, F.grouping("_rule").alias("_gr"), F.grouping("_h").alias("_gh"))
             .where(((F.col("_gr") == 0) & (F.col("_gh") == 1))  # a rule's total (null rule: the valid rows)
                    | ((F.col("_gh") == 0) & F.col("_h").isNotNull() & (F.col("n") > 1)))  # a repeated valid key

@@ -71,7 +71,12 @@ def parse(raw: Column, kind: str, order: Column | None = None) -> Column:
 
     ``order``: for the Fitbit date kinds, the date order of the value's file (``fitlake.bronze.formats.file_order``);
     without it, month-first as Fitbit writes."""
-    text = clean_text(raw)
+    return parse_text(clean_text(raw), kind, order)
+
+
+def parse_text(text: Column, kind: str, order: Column | None = None) -> Column:
+    """``parse`` of a value already cleaned (``clean_text``): a column computed once and read by each of the
+    parse's several uses of it (no common subexpressions are shared in interpreted plans)."""
     if kind in ("fitbit_date", "fitbit_timestamp"):
         return _fitbit_datetime(text, kind, F.lit("M/d") if order is None else order)
     if kind == "string":
