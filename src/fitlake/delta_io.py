@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
-    added_bytes, added_input_bytes, appended_bytes_by_version, appended_input_bytes, change_feed_enabled,
+    added_bytes, added_input_bytes, appended_bytes_by_version, appended_files, appended_input_bytes, change_feed_enabled,
     clear_failed_create, current_input_bytes, has_commit, latest_version, rs_can_open)
 from fitlake.spark import register_table
 

@@ -164,11 +164,18 @@ def removed_since(path: str | Path, since_ms: int) -> set[str]:
 def change_feed_enabled(path: str | Path) -> bool:
     """Whether the metadata in force turns on the change data feed (``delta.enableChangeDataFeed``): the newest
     metaData action of the commit JSON files, else of the last checkpoint; False when neither holds one."""
+    return _feed_on(_metadata_in_force(Path(path, "_delta_log")))
+
+
+def _feed_on(meta: dict | None) -> bool:
+    return str(((meta or {}).get("configuration") or {}).get("delta.enableChangeDataFeed", "")).lower() == "true"
+
+
+def _metadata_in_force(log: Path) -> dict | None:
     import json
 
-    log = Path(path, "_delta_log")
     if not log.is_dir():
-        return False
+        return None
     commits = sorted((p for p in log.glob("*.json") if p.name.split(".")[0].isdigit()), key=lambda p: p.name)
     meta = None
     for p in reversed(commits):
@@ -177,9 +184,53 @@ def change_feed_enabled(path: str | Path) -> bool:
                 meta = json.loads(line).get("metaData") or meta
         if meta is not None:
             break
-    if meta is None:
-        meta = _checkpoint_metadata(log)
-    return str(((meta or {}).get("configuration") or {}).get("delta.enableChangeDataFeed", "")).lower() == "true"
+    return meta if meta is not None else _checkpoint_metadata(log)
+
+
+def appended_files(path: str | Path, low: int, high: int) -> list[str] | None:
+    """The data files (absolute paths) that commits ``low``..``high`` added, when reading them as plain Parquet with
+    the table's schema gives exactly the rows the change data feed returns for those versions (every one an
+    insert); None when it may not, and the feed must be read: the feed not on since the table was created (version
+    0's metaData) or not on now, column mapping, a commit JSON missing, a commit in the range that removes a file,
+    writes change data files or changes the metadata, an added file with a deletion vector, partition values or a
+    path outside the table."""
+    import json
+    from urllib.parse import unquote
+
+    log = Path(path, "_delta_log")
+
+    def actions(version: int) -> list[dict] | None:
+        try:
+            text = Path(log, f"{version:020d}.json").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    created = actions(0)
+    now = _metadata_in_force(log)
+    if created is None or now is None:
+        return None
+    first = next((a["metaData"] for a in created if "metaData" in a), None)
+    for meta in (first, now):
+        if not _feed_on(meta) or ((meta or {}).get("configuration") or {}).get("delta.columnMapping.mode",
+                                                                               "none") != "none":
+            return None
+    files = []
+    for version in range(low, high + 1):
+        commit = actions(version)
+        if commit is None:
+            return None
+        for action in commit:
+            if "remove" in action or "cdc" in action or "metaData" in action:
+                return None
+            add = action.get("add")
+            if add is None or not add.get("dataChange", True):
+                continue
+            if add.get("partitionValues") or add.get("deletionVector") or "://" in add["path"] \
+                    or add["path"].startswith("/"):
+                return None
+            files.append(str(Path(path, unquote(add["path"]))))
+    return files
 
 
 def _checkpoint_metadata(log: Path) -> dict | None:

@@ -19,17 +19,21 @@ def test_build_dim_user_spans_wear_availability_and_latest_weight(spark):
         [(1, D(2016, 4, 1), 1000, False, "fitbit"),
          (1, D(2016, 4, 2), 0, True, "fitbit"),  # non-wear: counted as tracked, left out of the step mean
          (1, D(2016, 4, 3), 3000, False, "both"),
-         (3, D(2016, 4, 5), None, True, "activity")],
+         (1, D(2016, 4, 4), None, False, "fitbit"),  # tracked, no steps: left out of the step mean
+         (3, D(2016, 4, 5), None, True, "activity"),
+         (4, D(2016, 4, 1), 99999, False, "activity")],  # not one of ``users``: counts for nothing
         "user_id BIGINT, date DATE, steps INT, is_non_wear BOOLEAN, source STRING",
     )
-    sleep = spark.createDataFrame([(1, D(2016, 4, 1)), (1, D(2016, 4, 2))], "user_id BIGINT, date DATE")
+    sleep = spark.createDataFrame([(1, D(2016, 4, 1)), (1, D(2016, 4, 2)), (4, D(2016, 4, 1))],
+                                  "user_id BIGINT, date DATE")
     weight = spark.createDataFrame(
-        [(1, T(2016, 4, 1, 8), 72.0, 23.0), (1, T(2016, 4, 3, 8), 70.0, 22.0), (3, T(2016, 4, 5, 8), None, None)],
+        [(1, T(2016, 4, 1, 8), 72.0, 23.0), (1, T(2016, 4, 3, 8), 70.0, 22.0), (3, T(2016, 4, 5, 8), None, None),
+         (4, T(2016, 4, 9, 8), 90.0, 30.0)],
         "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE",
     )
     out = dims.build_dim_user(users, daily, sleep, weight).orderBy("user_id")
     expected = spark.createDataFrame(
-        [(1, D(2016, 4, 1), D(2016, 4, 3), 3, 1, 2000.0, True, True, 2, 2, 70.0, 22.0),
+        [(1, D(2016, 4, 1), D(2016, 4, 4), 4, 1, 2000.0, True, True, 2, 2, 70.0, 22.0),
          # no data at all: zero counts, null span/means, false flags
          (2, None, None, 0, 0, None, False, False, 0, 0, None, None),
          # only a non-wear day: no step mean; a weight log without a value has a null latest weight

@@ -41,6 +41,14 @@ def _streamed(settings) -> bool:
     return Path(settings.checkpoint("silver", "sleep_day"), "offsets").is_dir()
 
 
+def _stats_columns(path) -> set[str]:
+    """The columns the table's files carry min/max statistics for (read from its log by delta-rs)."""
+    from deltalake import DeltaTable
+
+    names = DeltaTable(str(path)).get_add_actions(flatten=True).schema.names
+    return {n[len("min."):] for n in names if n.startswith("min.")}
+
+
 EXPECTED = [(1, dt.datetime(2016, 4, 12), 310, 350), (2, dt.datetime(2016, 4, 12), 400, 450)]
 EXPECTED_LATER = [*EXPECTED, (4, dt.datetime(2016, 4, 13), 0, 5)]
 
@@ -54,6 +62,7 @@ def test_the_feed_and_the_stream_give_the_same_silver_and_the_stream_runs_once(s
     assert _streamed(settings) is not feed  # with the feed: no streaming query, no checkpoint offsets
     assert (first.rows_in, first.inserted, first.quarantined) == (4, 2, {"asleep_not_more_than_in_bed": 1})
     assert _rows(spark, settings, "silver", SILVER) == EXPECTED
+    assert _stats_columns(settings.table("silver", "sleep_day").path) == {"user_id", "sleep_date"}  # its keys only
     assert delta_io.change_feed_enabled(bronze.path)  # turned on after the stream, for every later run
     assert SilverState(settings, "sleep_day").seen() == delta_io.table_version(spark, bronze)
     offsets = sorted(Path(settings.checkpoint("silver", "sleep_day"), "offsets").glob("*")) if not feed else []
@@ -117,3 +126,38 @@ def test_a_small_silver_run_is_planned_up_front(spark, settings):
     assert job.silver_conf(replace(settings, interpreted_max_bytes=pending), ["sleep_day"]) == SMALL_STAGE_CONF
     assert job.silver_conf(replace(settings, interpreted_max_bytes=pending - 1), ["sleep_day"]) == {}
     assert job.silver_conf(replace(settings, target="dev"), ["sleep_day"]) == {}
+
+
+def _feed(spark, path: str, low: int, high: int):
+    rows = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
+            .option("endingVersion", high).load(path).where("_change_type = 'insert'").drop(*job.CDF_COLUMNS))
+    return rows.columns, sorted(map(tuple, rows.collect()), key=repr)
+
+
+def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spark, settings):
+    """read_bronze_changes reads the files that append-only versions added (delta_io.appended_files) instead of the
+    feed, with the same rows and columns, also after the table gained a column; any other commit in the range (the
+    creating one, a DELETE, an ALTER) or a table without the feed since its creation: None, the feed is read."""
+    for name, rows in [*FILES, LATER]:
+        _append(spark, settings, name, rows, feed=True)  # versions 0 (creates the table), 1, 2
+    bronze = settings.table("bronze", "sleep_day")
+    assert len(delta_io.appended_files(bronze.path, 1, 2)) == 2
+    assert delta_io.appended_files(bronze.path, 0, 1) is None  # the creating commit: its metadata
+    direct = job.read_bronze_changes(spark, bronze, 1, 2)
+    assert (direct.columns, sorted(map(tuple, direct.collect()), key=repr)) == _feed(spark, bronze.path, 1, 2)
+    assert direct.count() == 4
+
+    spark.sql(f"ALTER TABLE delta.`{bronze.path}` ADD COLUMNS (extra STRING)")  # version 3
+    spark.sql(f"DELETE FROM delta.`{bronze.path}` WHERE Id = '5'")  # version 4: rewrites c.csv's file
+    _append(spark, settings, "d.csv", [("6", "4/14/2016 12:00:00 AM", "1", "1", "5")], feed=False)  # version 5
+    assert delta_io.appended_files(bronze.path, 3, 3) is None and delta_io.appended_files(bronze.path, 4, 4) is None
+    for low, high in ((1, 2), (5, 5)):
+        got = job.read_bronze_changes(spark, bronze, low, high)
+        assert "extra" in got.columns
+        assert (got.columns, sorted(map(tuple, got.collect()), key=repr)) == _feed(spark, bronze.path, low, high)
+
+    other = settings.table("bronze", "daily_steps")  # created without the feed, turned on later
+    spark.createDataFrame([("1",)], "Id STRING").write.format("delta").save(other.path)
+    spark.sql(f"ALTER TABLE delta.`{other.path}` SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+    spark.createDataFrame([("2",)], "Id STRING").write.format("delta").mode("append").save(other.path)
+    assert delta_io.appended_files(other.path, 2, 2) is None

@@ -51,6 +51,15 @@ def test_fitbit_timestamps_and_numbers(spark):
     assert_df_equality(out, expected, ignore_nullable=True)
 
 
+def test_booleans_in_any_letter_case_or_as_digits(spark):
+    cases = {"true": True, "TRUE": True, "tRuE": True, "1": True, " 1 ": True, "false": False, "FALSE": False,
+             "fAlSe": False, "0": False, "yes": None, "t": None, "2": None, "10": None, "": None}
+    df = spark.createDataFrame([(k,) for k in cases] + [(None,)], "b STRING")
+    out = df.select(F.col("b").alias("raw"), parse(F.col("b"), "boolean").alias("b"))
+    got = {r["raw"]: r["b"] for r in out.collect()}
+    assert got == {**cases, None: None}
+
+
 def test_fitbit_timestamp_clock_is_the_values_own_in_any_letter_case(spark):
     """AM/PM in any case means a 12-hour clock (12 AM is midnight, 12 PM noon), none a 24-hour one; a 12-hour hour
     without its AM/PM, or an hour past 12 with one, is no timestamp; missing stays missing; day-first files too."""

@@ -168,6 +168,12 @@ def pending_bytes(settings: Settings, by_rows: bool = False) -> int:
 
 
 def read_changes(spark, ref, start: int, end: int) -> DataFrame:
+    """The rows versions ``start..end`` of a silver table inserted, updated (their new values) or deleted: its change
+    data feed, or, when those versions only appended files (a new day's silver rows), the files themselves
+    (``delta_io.appended_files``: the same rows, without the feed's per-row conversion)."""
+    files = delta_io.appended_files(ref.path, start, end) if ref.path is not None else None
+    if files:
+        return spark.read.schema(delta_io.read(spark, ref).schema).parquet(*files)
     reader = (spark.read.format("delta").option("readChangeFeed", "true")
               .option("startingVersion", start).option("endingVersion", end))
     df = reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
@@ -288,10 +294,9 @@ def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     weight = run.read("silver", "weight_log")
     if weight is None:
         weight = local_frame(run.spark, [], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
-    inputs = [run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight]
-    if not scope.complete:
-        inputs = [df.join(users, "user_id", "left_semi") for df in inputs]
-    return dims.build_dim_user(users, *inputs)
+    # whole tables: build_dim_user aggregates each per user before joining the scope's users, so a day that touches
+    # every user neither shuffles nor sorts the facts' rows (a semi-join with the users first did both)
+    return dims.build_dim_user(users, run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight)
 
 
 def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:

@@ -33,6 +33,14 @@ SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
+def silver_properties(spec: SilverSpec) -> dict[str, str]:
+    """A silver table's properties when it is created: its change feed (gold reads it), and file statistics (min,
+    max, null count) on its key columns only, the columns reads and MERGEs skip files by (a batch's key range,
+    gold's user and date bounds, ``merge.upsert``'s no-stored-key check on ``prune_column``, a key). Collecting them
+    for every column of every row written was ~15% of a new day's task CPU per hourly table."""
+    return {**SILVER_PROPERTIES, "delta.dataSkippingStatsColumns": ",".join(spec.keys)}
+
+
 @dataclass
 class TableCounts:
     """What happened to one table's rows in one run; ``rows_in`` always equals the sum of the outcomes."""
@@ -67,7 +75,8 @@ class TableCounts:
 
 def typed_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
     """Bronze rows typed, with their first failing row-level rule (``_rule``, null when the row passes)."""
-    return bronze.transform(T.with_typed_columns, spec.columns, date_order).transform(T.with_failed_rule, rules)
+    typed = bronze.transform(T.with_typed_columns, spec.columns, date_order).transform(T.with_failed_rule, rules)
+    return typed.drop(*[T.text_column(c.source) for c in spec.columns])
 
 
 def checked_rows(bronze: DataFrame, spec: SilverSpec, rules, date_order: str | None = None) -> DataFrame:
@@ -104,16 +113,17 @@ def repeated_key_hashes(typed: DataFrame, keys) -> list[int] | None:
 
 
 def survey_keys(typed: DataFrame, keys, range_column: str | None) -> tuple[list[int] | None, dict]:
-    """(``repeated_key_hashes``, rows per row-level rule) from ONE aggregation: a rollup over (rule, key hash) gives
-    the repeated hashes at its (rule, hash) level and, at its (rule) level, every rule's row count (None: the valid
-    rows) and the valid rows' range of ``range_column`` (``key_range_columns``). When no key repeats, those totals
-    are the batch's counts (no conflict, duplicate or stale row is possible), so ``process_batch`` needs no second
-    pass over the batch. Totals: ``{rule: (rows, low, high)}``; complete only when no key repeats."""
+    """(``repeated_key_hashes``, rows per row-level rule) from ONE aggregation: grouping sets (rule, key hash) and
+    (rule) give the repeated hashes at the first level and, at the second, every rule's row count (None: the valid
+    rows) and the valid rows' range of ``range_column`` (``key_range_columns``); no grand total (a rollup's third
+    copy of every row). When no key repeats, those totals are the batch's counts (no conflict, duplicate or stale
+    row is possible), so ``process_batch`` needs no second pass over the batch. Totals: ``{rule: (rows, low,
+    high)}``; complete only when no key repeats."""
     valid = F.col("_rule").isNull()
     h = F.when(valid, _key_hash(keys))  # null: the failing rows, counted under their rule only
     ranged = [F.min(range_column).cast("string").alias("_low"), F.max(range_column).cast("string").alias("_high")] \
         if range_column else [F.lit(None).cast("string").alias("_low"), F.lit(None).cast("string").alias("_high")]
-    rows = (typed.withColumn("_h", h).rollup("_rule", "_h")
+    rows = (typed.withColumn("_h", h).groupingSets([["_rule", "_h"], ["_rule"]], "_rule", "_h")
             .agg(F.count(F.lit(1)).alias("n"), *ranged, F.grouping("_rule").alias("_gr"), F.grouping("_h").alias("_gh"))
             .where(((F.col("_gr") == 0) & (F.col("_gh") == 1))  # a rule's total (null rule: the valid rows)
                    | ((F.col("_gh") == 0) & F.col("_h").isNotNull() & (F.col("n") > 1)))  # a repeated valid key
@@ -187,7 +197,7 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
         ref = settings.table("silver", spec.name)
         if not delta_io.exists(spark, ref):  # the first batch creates the table with its rows: one commit
-            actions = M.create_with(ref, silver, spec.cluster_by, SILVER_PROPERTIES)
+            actions = M.create_with(ref, silver, spec.cluster_by, silver_properties(spec))
             counts.inserted = actions["insert"]
         elif bounds is not None:
             def quarantine_stale(stale: DataFrame) -> None:
@@ -303,7 +313,16 @@ def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]
 
 def read_bronze_changes(spark, ref, low: int, high: int) -> DataFrame:
     """The rows bronze versions ``low..high`` appended (its change data feed: inserts only; a DELETE of
-    ``fitlake forget`` is no new row, and OPTIMIZE changes no data)."""
+    ``fitlake forget`` is no new row, and OPTIMIZE changes no data).
+
+    When those versions only appended plain files (``delta_io.appended_files``: bronze's own appends), the files
+    are read as Parquet with the table's schema, the rows the feed would give: Delta's batch feed is a relation
+    that turns every row into a Java ``Row`` and back, ~9x the CPU of reading the file (a new day of hourly_steps,
+    47 k rows: 0.5 vs 0.06 executor CPU s)."""
+    files = delta_io.appended_files(ref.path, low, high) if ref.path is not None else None
+    if files is not None:
+        schema = delta_io.read(spark, ref).schema
+        return spark.read.schema(schema).parquet(*files) if files else spark.createDataFrame([], schema)
     changes = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
                .option("endingVersion", high).load(ref.path))
     return changes.where(F.col("_change_type") == "insert").drop(*CDF_COLUMNS)

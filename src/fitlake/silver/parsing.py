@@ -71,7 +71,12 @@ def parse(raw: Column, kind: str, order: Column | None = None) -> Column:
 
     ``order``: for the Fitbit date kinds, the date order of the value's file (``fitlake.bronze.formats.file_order``);
     without it, month-first as Fitbit writes."""
-    text = clean_text(raw)
+    return parse_text(clean_text(raw), kind, order)
+
+
+def parse_text(text: Column, kind: str, order: Column | None = None) -> Column:
+    """``parse`` of a value already cleaned (``clean_text``): a column computed once and read by each of the
+    parse's several uses of it (no common subexpressions are shared in interpreted plans)."""
     if kind in ("fitbit_date", "fitbit_timestamp"):
         return _fitbit_datetime(text, kind, F.lit("M/d") if order is None else order)
     if kind == "string":
@@ -81,7 +86,9 @@ def parse(raw: Column, kind: str, order: Column | None = None) -> Column:
     if kind == "double":
         return finite(F.when(_matches(text, kind), text.try_cast(kind)))
     if kind == "boolean":
-        return F.when(_matches(text, kind), F.lower(text).isin("true", "1"))
+        # the text matched true/false/1/0 in any case, so its first letter says which; not lower(): Spark's
+        # lower() maps case with ICU, whose data cost ~1-2 CPU s to load on its first use in a JVM
+        return F.when(_matches(text, kind), F.substring(text, 1, 1).isin("t", "T", "1"))
     if kind == "iso_date":
         return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(ISO_DATE))))
     raise ValueError(f"Unknown column kind {kind!r}: choose one of {', '.join(KINDS)}")

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fitlake.bronze.formats import DATE_FORMAT, file_order
-from fitlake.silver.parsing import parse
+from fitlake.silver.parsing import clean_text, parse_text
 
 LINEAGE = ("_source_file", "_ingested_at", "_line")
 RAW_COLUMNS = "fitlake.bronze_columns"
@@ -25,6 +25,12 @@ DATE_ORDER = "_date_order"
 """Working column: the date order each row's Fitbit dates are read in (``fitlake.bronze.formats.file_order``)."""
 
 
+def text_column(source: str) -> str:
+    """Working column: bronze field ``source`` as cleaned text (``parsing.clean_text``: trimmed, empty = null), the
+    one value the field's parse and its rules (``expectations``) read."""
+    return f"_text_{source}"
+
+
 def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None = None) -> DataFrame:
     """Pack the bronze row into ``_raw`` and add each typed column (``Col(name, source, kind)``) next to it. The
     lineage columns (``LINEAGE``) stay top-level and are not packed again: a batch's typed rows are kept on disk
@@ -32,7 +38,10 @@ def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None 
 
     Fitbit dates are read in their file's own order (bronze ``_date_format``); a file whose values do not decide
     it uses ``date_order`` (the user's setting: ``month_first`` / ``day_first``), else its dates stay null and the
-    rows fail ``<col>_date_order_undecided_set_date_order``."""
+    rows fail ``<col>_date_order_undecided_set_date_order``.
+
+    Each field is cleaned once into its ``text_column`` (kept: the silver rules read it, ``silver.job.typed_rows``
+    drops it after them) and parsed from it."""
     packed = [c for c in df.columns if c not in LINEAGE]
     raw = F.struct(*[F.col(f"`{c}`") for c in packed]).alias("_raw", metadata={RAW_COLUMNS: list(df.columns)})
     present = set(df.columns)
@@ -42,9 +51,12 @@ def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None 
 
     fmt = F.col(DATE_FORMAT) if DATE_FORMAT in present else F.lit(None).cast("string")
     order = file_order(fmt, date_order)
-    typed = [parse(source(c), c.kind, F.col(DATE_ORDER)).alias(c.name) for c in columns]
+    texts = {c.source: clean_text(source(c)).alias(text_column(c.source)) for c in columns}
+    kept = [F.col(f"`{text_column(s)}`") for s in texts]
+    typed = [parse_text(F.col(f"`{text_column(c.source)}`"), c.kind, F.col(DATE_ORDER)).alias(c.name) for c in columns]
     lineage = [F.col(c) for c in LINEAGE]
-    return df.withColumn(DATE_ORDER, order).select(raw, *lineage, F.col(DATE_ORDER), *typed)
+    cleaned = df.withColumn(DATE_ORDER, order).select(raw, *lineage, F.col(DATE_ORDER), *texts.values())
+    return cleaned.select("_raw", *lineage, F.col(DATE_ORDER), *typed, *kept)
 
 
 def failed_rule(rules: Sequence[tuple[str, str]]) -> Column:
