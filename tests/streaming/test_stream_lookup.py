@@ -23,3 +23,34 @@ def test_files_may_hold_lists_the_overlapping_files_only(spark, settings):
     # a catalog table (no path): delta-rs cannot tell
     catalog = dataclasses.replace(ref, path=None)
     assert delta_io.files_may_hold(catalog, "event_time", t(2024, 1, 1), t(2024, 1, 2)) is None
+
+
+def test_silver_keeps_statistics_on_the_lookup_columns_only(spark, settings):
+    """silver.events' files carry min/max/null-count statistics on event_time and user_id only (what its reads skip
+    files by), also when the table was made by an older job without the property; the lookup still finds them."""
+    import json
+    from pathlib import Path
+
+    from fitlake.streaming import sinks
+    from fitlake.streaming.schema import SILVER_EVENTS_SCHEMA
+
+    silver = settings.table("silver", "events")
+    delta_io.ensure_table(spark, silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])  # an older job's table
+    sinks.ensure_stream_tables(spark, settings, "kafka", None)
+    properties = delta_io.delta_table(spark, silver).detail().first()["properties"]
+    assert properties["delta.dataSkippingStatsColumns"] == "event_time,user_id"
+    version = delta_io.table_version(spark, silver)
+    sinks.ensure_stream_tables(spark, settings, "kafka", None)
+    assert delta_io.table_version(spark, silver) == version  # set once: a restart commits nothing
+
+    t = dt.datetime(2024, 1, 1, 8, 0, 10)
+    row = ("e1", 7, t, t.date(), 10, 80, 1.5, "walking", "files", "f.json", t, t)
+    delta_io.append_once(spark.createDataFrame([row], SILVER_EVENTS_SCHEMA), silver, "test-lookup", 0)
+    adds = [json.loads(line)["add"] for f in sorted(Path(silver.path, "_delta_log").glob("*.json"))
+            for line in f.read_text().splitlines() if '"add"' in line]
+    assert len(adds) == 1
+    stats = json.loads(adds[0]["stats"])
+    assert stats["numRecords"] == 1
+    assert set(stats["minValues"]) == set(stats["maxValues"]) == set(stats["nullCount"]) == {"event_time", "user_id"}
+    assert len(delta_io.files_may_hold(silver, "event_time", t, t)) == 1
+    assert delta_io.files_may_hold(silver, "event_time", t + dt.timedelta(seconds=1), t + dt.timedelta(hours=1)) == []

@@ -17,12 +17,14 @@ from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
 from fitlake.frames import local_frame
 from fitlake.spark import SMALL_MERGE_CONF, session_conf
-from fitlake.sqltext import delta_path
+from fitlake.ops.maintain import sql_name
+from fitlake.sqltext import string_literal
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
     DAILY_STEPS_SCHEMA,
     EVENT_WINDOWS_SCHEMA,
     GOAL_ALERTS_SCHEMA,
+    SILVER_EVENTS_PROPERTIES,
     SILVER_EVENTS_SCHEMA,
     quarantine_schema,
 )
@@ -66,7 +68,9 @@ def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, s
         delta_io.ensure_table(spark, tables.bronze, BRONZE_KAFKA_SCHEMA)
     if not delta_io.exists(spark, tables.quarantine):
         delta_io.ensure_table(spark, tables.quarantine, quarantine_schema(delta_io.read(spark, tables.bronze).schema))
-    delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"])
+    delta_io.ensure_table(spark, tables.silver, SILVER_EVENTS_SCHEMA, partition_by=["event_date"],
+                          properties=SILVER_EVENTS_PROPERTIES)
+    _set_missing_properties(spark, tables.silver, SILVER_EVENTS_PROPERTIES)
     delta_io.ensure_table(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
     _add_missing_columns(spark, tables.windows, EVENT_WINDOWS_SCHEMA)
     delta_io.ensure_table(spark, tables.alerts, GOAL_ALERTS_SCHEMA)
@@ -80,13 +84,22 @@ def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, s
     return tables
 
 
+def _set_missing_properties(spark: SparkSession, ref: TableRef, properties: dict[str, str]) -> None:
+    """A table made by an older version of the job gets the properties added since (one commit, once); a value
+    already set on the table stays."""
+    current = delta_io.delta_table(spark, ref).detail().first()["properties"] or {}
+    missing = {k: v for k, v in properties.items() if k not in current}
+    if missing:
+        pairs = ", ".join(f"{string_literal(k)} = {string_literal(v)}" for k, v in missing.items())
+        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+
+
 def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
     """A table made by an older version of the job gets the columns added since (null in its old rows)."""
     have = set(delta_io.read(spark, ref).columns)
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
-        ident = delta_path(ref.path) if ref.path is not None else ref.full_name
-        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ("
+        spark.sql(f"ALTER TABLE {sql_name(ref)} ADD COLUMNS ("
                   + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
 
 
