@@ -137,15 +137,21 @@ def _feed(spark, path: str, low: int, high: int):
 def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spark, settings):
     """read_bronze_changes reads the files that append-only versions added (delta_io.appended_files) instead of the
     feed, with the same rows and columns, also after the table gained a column; any other commit in the range (the
-    creating one, a DELETE, an ALTER) or a table without the feed since its creation: None, the feed is read."""
+    creating one included: a first load reads every file bronze holds) instead of the feed, with the same rows and
+    columns, also after the table gained a column; a range with any other commit (a DELETE, an ALTER) or a table
+    without the feed since its creation: None, the feed is read."""
     for name, rows in [*FILES, LATER]:
         _append(spark, settings, name, rows, feed=True)  # versions 0 (creates the table), 1, 2
     bronze = settings.table("bronze", "sleep_day")
     assert len(delta_io.appended_files(bronze.path, 1, 2)) == 2
-    assert delta_io.appended_files(bronze.path, 0, 1) is None  # the creating commit: its metadata
+    assert len(delta_io.appended_files(bronze.path, 0, 2)) == 3  # the creating commit's file too
     direct = job.read_bronze_changes(spark, bronze, 1, 2)
     assert (direct.columns, sorted(map(tuple, direct.collect()), key=repr)) == _feed(spark, bronze.path, 1, 2)
     assert direct.count() == 4
+    first = job.read_bronze_changes(spark, bronze, 0, 2)
+    plan = first._jdf.queryExecution().analyzed().toString()
+    assert "parquet" in plan.lower() and "CDF" not in plan.upper(), plan  # plain files, not the feed's relation
+    assert (first.columns, sorted(map(tuple, first.collect()), key=repr)) == _feed(spark, bronze.path, 0, 2)
 
     spark.sql(f"ALTER TABLE delta.`{bronze.path}` ADD COLUMNS (extra STRING)")  # version 3
     spark.sql(f"DELETE FROM delta.`{bronze.path}` WHERE Id = '5'")  # version 4: rewrites c.csv's file
