@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fitlake import delta_io
+from fitlake.config import TableRef
 from fitlake.silver import job
 from fitlake.silver.job import SilverState, process_table
 from fitlake.silver.specs import SPECS
@@ -167,3 +168,17 @@ def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spar
     spark.sql(f"ALTER TABLE delta.`{other.path}` SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
     spark.createDataFrame([("2",)], "Id STRING").write.format("delta").mode("append").save(other.path)
     assert delta_io.appended_files(other.path, 2, 2) is None
+
+
+def test_appended_files_are_read_under_a_folder_named_like_a_glob(spark, tmp_path):
+    """The files' paths are taken literally (``delta_io.read_files``): under a folder whose name holds glob
+    characters (a backslash, brackets, braces) each file is read once, neither taken for a pattern that matches
+    nothing (PATH_NOT_FOUND) nor for its whole folder (with globbing off, Hadoop read every file of it per path)."""
+    for name in ("back\\slash [a] {b}", "plain"):
+        path = tmp_path / name / "bronze"
+        rows = [(str(i), "x") for i in range(6)]
+        spark.createDataFrame(rows, "Id STRING, v STRING").repartition(3).write.format("delta") \
+            .option("delta.enableChangeDataFeed", "true").save(str(path))
+        ref = TableRef("bronze", "t", "bronze.t", str(path))
+        assert len(delta_io.appended_files(ref.path, 0, 0)) == 3
+        assert sorted(map(tuple, job.read_bronze_changes(spark, ref, 0, 0).collect())) == rows
