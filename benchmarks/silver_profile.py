@@ -2,10 +2,14 @@
 one JVM, with each step of ``silver.job.process_batch`` timed (wall, CPU of this process and its JVM, Spark jobs,
 Delta commits), then probes that take the batch apart (bronze read, typing, the DISK_ONLY persist, the write).
 
-    python -m benchmarks.silver_profile --base LAKE --table hourly_steps [--probes [--recompute]] > profile.json
+    python -m benchmarks.silver_profile --base LAKE --table hourly_steps [--probes [--recompute]] [--jfr FILE] > profile.json
 
 ``LAKE``: a lakehouse whose bronze is loaded (``fitlake run --stage ingest``); only ``bronze/<table>`` is copied
 (to ``--work``). CPU seconds are the process tree's (Python + JVM), which hold up on a busy machine; wall does not.
+
+``--jfr FILE``: a Java Flight Recorder recording (``settings=profile``) of the JVM over ``process_table`` (not the
+probes) into FILE, and its execution samples summed into the JSON (``jfr``): the hottest methods by own samples
+and by samples anywhere on the stack (``jfr_summary``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,6 +86,45 @@ def _commits(table_path: Path) -> list[str]:
             if '"commitInfo"' in line:
                 out.append(json.loads(line)["commitInfo"]["operation"])
     return out
+
+
+def _jvm_pid() -> int:
+    """The JVM this process started (the Py4J gateway): the one java process in its tree."""
+    for pid in tree_pids(os.getpid()):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/exe").resolve().name == "java":
+                return pid
+    raise RuntimeError("no JVM under this process")
+
+
+def _jcmd(pid: int, *words: str) -> None:
+    subprocess.run(["jcmd", str(pid), *words], check=True, capture_output=True, text=True)
+
+
+def jfr_summary(recording: Path, top: int = 40) -> dict:
+    """Execution samples of ``recording`` (``jfr print --json``): counts by thread kind, and the ``top`` methods by
+    own (top-frame) samples and by inclusive samples (a method counted once per sample however often it recurs)."""
+    out = subprocess.run(["jfr", "print", "--json", "--events", "jdk.ExecutionSample", str(recording)],
+                         check=True, capture_output=True, text=True).stdout
+    events = json.loads(out)["recording"]["events"]
+    own: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    for e in events:
+        v = e["values"]
+        name = (v.get("sampledThread") or {}).get("javaName") or "?"
+        kind = "executor" if name.startswith("Executor task launch") else name.split("-")[0].strip()
+        threads[kind] = threads.get(kind, 0) + 1
+        frames = [f"{f['method']['type']['name']}.{f['method']['name']}" for f in (v.get("stackTrace") or {}).get(
+            "frames", [])]
+        if not frames:
+            continue
+        own[frames[0]] = own.get(frames[0], 0) + 1
+        for f in set(frames):
+            anywhere[f] = anywhere.get(f, 0) + 1
+    best = lambda d: sorted(d.items(), key=lambda kv: -kv[1])[:top]  # noqa: E731
+    return {"samples": len(events), "threads": dict(best(threads)), "own": dict(best(own)),
+            "inclusive": dict(best(anywhere))}
 
 
 def profile_table(spark, settings, name: str, steps: Steps) -> dict:
@@ -181,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", action="store_true")
     parser.add_argument("--recompute", action="store_true", help="with --probes: also the rows recomputed from bronze")
     parser.add_argument("--date-order", default="month_first")
+    parser.add_argument("--jfr", type=Path, help="record process_table with Java Flight Recorder into this file")
     args = parser.parse_args(argv)
     from fitlake.config import Settings
     from fitlake.spark import get_spark
@@ -194,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     start = {"wall_s": round(time.perf_counter() - w0, 2), "cpu_s": round(_cpu() - c0, 2)}
     steps = Steps(spark)
     load = os.getloadavg()
+    jvm = _jvm_pid() if args.jfr else None
+    if jvm:
+        _jcmd(jvm, "JFR.start", "name=silver_profile", "settings=profile")
     counts = profile_table(spark, settings, args.table, steps)
+    if jvm:
+        _jcmd(jvm, "JFR.stop", "name=silver_profile", f"filename={args.jfr.resolve()}")
     silver = root / "silver" / args.table
     commits = {"silver": _commits(silver), "quarantine": _commits(root / "quarantine" / args.table)}
     files = sorted(silver.glob("*.parquet"))
@@ -205,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
            "load_avg_before": load, "load_avg_after": os.getloadavg(), "spark_start": start, "counts": counts,
            "commits": commits, "silver_files": len(files), "silver_bytes": sum(f.stat().st_size for f in files),
            "peak_rss_mb": round(steps.peak_rss_mb), "steps": steps.rows}
+    if args.jfr:
+        out["jfr"] = {"file": str(args.jfr), **jfr_summary(args.jfr)}
     print(json.dumps(out, indent=1))
     shutil.rmtree(args.work, ignore_errors=True)
     return 0

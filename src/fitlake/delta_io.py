@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,19 @@ def read(spark, ref: TableRef):
     if ref.path is not None:
         return spark.read.format("delta").load(ref.path)
     return spark.read.table(ref.full_name)
+
+
+_GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
+
+
+def read_files(spark, schema, files: list[str]):
+    """The rows of a Delta table's data ``files`` (``appended_files``) read as plain Parquet with ``schema`` (the
+    table's); no files, no rows. Spark takes each path for a glob pattern, so a glob character in it (a lakehouse
+    under a folder named with ``\\``, ``[``, ``{``, ``*`` or ``?``) is escaped: without, such a path matched
+    nothing (PATH_NOT_FOUND); with globbing off instead, Hadoop read each such file's whole folder."""
+    if not files:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(*[_GLOB_CHARS.sub(r"\\\1", f) for f in files])
 
 
 def read_stream(spark, ref: TableRef, **options):

@@ -192,8 +192,9 @@ def appended_files(path: str | Path, low: int, high: int) -> list[str] | None:
     the table's schema gives exactly the rows the change data feed returns for those versions (every one an
     insert); None when it may not, and the feed must be read: the feed not on since the table was created (version
     0's metaData) or not on now, column mapping, a commit JSON missing, a commit in the range that removes a file,
-    writes change data files or changes the metadata, an added file with a deletion vector, partition values or a
-    path outside the table."""
+    writes change data files or changes the metadata (version 0's metaData creates the table: checked above, it
+    does not stop its files being read), an added file with a deletion vector, partition values or a path outside
+    the table."""
     import json
     from urllib.parse import unquote
 
@@ -221,7 +222,7 @@ def appended_files(path: str | Path, low: int, high: int) -> list[str] | None:
         if commit is None:
             return None
         for action in commit:
-            if "remove" in action or "cdc" in action or "metaData" in action:
+            if "remove" in action or "cdc" in action or ("metaData" in action and version > 0):
                 return None
             add = action.get("add")
             if add is None or not add.get("dataChange", True):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fitlake import delta_io
+from fitlake.config import TableRef
 from fitlake.silver import job
 from fitlake.silver.job import SilverState, process_table
 from fitlake.silver.specs import SPECS
@@ -137,15 +138,21 @@ def _feed(spark, path: str, low: int, high: int):
 def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spark, settings):
     """read_bronze_changes reads the files that append-only versions added (delta_io.appended_files) instead of the
     feed, with the same rows and columns, also after the table gained a column; any other commit in the range (the
-    creating one, a DELETE, an ALTER) or a table without the feed since its creation: None, the feed is read."""
+    creating one included: a first load reads every file bronze holds) instead of the feed, with the same rows and
+    columns, also after the table gained a column; a range with any other commit (a DELETE, an ALTER) or a table
+    without the feed since its creation: None, the feed is read."""
     for name, rows in [*FILES, LATER]:
         _append(spark, settings, name, rows, feed=True)  # versions 0 (creates the table), 1, 2
     bronze = settings.table("bronze", "sleep_day")
     assert len(delta_io.appended_files(bronze.path, 1, 2)) == 2
-    assert delta_io.appended_files(bronze.path, 0, 1) is None  # the creating commit: its metadata
+    assert len(delta_io.appended_files(bronze.path, 0, 2)) == 3  # the creating commit's file too
     direct = job.read_bronze_changes(spark, bronze, 1, 2)
     assert (direct.columns, sorted(map(tuple, direct.collect()), key=repr)) == _feed(spark, bronze.path, 1, 2)
     assert direct.count() == 4
+    first = job.read_bronze_changes(spark, bronze, 0, 2)
+    plan = first._jdf.queryExecution().analyzed().toString()
+    assert "parquet" in plan.lower() and "CDF" not in plan.upper(), plan  # plain files, not the feed's relation
+    assert (first.columns, sorted(map(tuple, first.collect()), key=repr)) == _feed(spark, bronze.path, 0, 2)
 
     spark.sql(f"ALTER TABLE delta.`{bronze.path}` ADD COLUMNS (extra STRING)")  # version 3
     spark.sql(f"DELETE FROM delta.`{bronze.path}` WHERE Id = '5'")  # version 4: rewrites c.csv's file
@@ -161,3 +168,17 @@ def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spar
     spark.sql(f"ALTER TABLE delta.`{other.path}` SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
     spark.createDataFrame([("2",)], "Id STRING").write.format("delta").mode("append").save(other.path)
     assert delta_io.appended_files(other.path, 2, 2) is None
+
+
+def test_appended_files_are_read_under_a_folder_named_like_a_glob(spark, tmp_path):
+    """The files' paths are taken literally (``delta_io.read_files``): under a folder whose name holds glob
+    characters (a backslash, brackets, braces) each file is read once, neither taken for a pattern that matches
+    nothing (PATH_NOT_FOUND) nor for its whole folder (with globbing off, Hadoop read every file of it per path)."""
+    for name in ("back\\slash [a] {b}", "plain"):
+        path = tmp_path / name / "bronze"
+        rows = [(str(i), "x") for i in range(6)]
+        spark.createDataFrame(rows, "Id STRING, v STRING").repartition(3).write.format("delta") \
+            .option("delta.enableChangeDataFeed", "true").save(str(path))
+        ref = TableRef("bronze", "t", "bronze.t", str(path))
+        assert len(delta_io.appended_files(ref.path, 0, 0)) == 3
+        assert sorted(map(tuple, job.read_bronze_changes(spark, ref, 0, 0).collect())) == rows

@@ -173,7 +173,7 @@ def read_changes(spark, ref, start: int, end: int) -> DataFrame:
     (``delta_io.appended_files``: the same rows, without the feed's per-row conversion)."""
     files = delta_io.appended_files(ref.path, start, end) if ref.path is not None else None
     if files:
-        return spark.read.schema(delta_io.read(spark, ref).schema).parquet(*files)
+        return delta_io.read_files(spark, delta_io.read(spark, ref).schema, files)
     reader = (spark.read.format("delta").option("readChangeFeed", "true")
               .option("startingVersion", start).option("endingVersion", end))
     df = reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)

@@ -322,7 +322,7 @@ def read_bronze_changes(spark, ref, low: int, high: int) -> DataFrame:
     files = delta_io.appended_files(ref.path, low, high) if ref.path is not None else None
     if files is not None:
         schema = delta_io.read(spark, ref).schema
-        return spark.read.schema(schema).parquet(*files) if files else spark.createDataFrame([], schema)
+        return delta_io.read_files(spark, schema, files)
     changes = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
                .option("endingVersion", high).load(ref.path))
     return changes.where(F.col("_change_type") == "insert").drop(*CDF_COLUMNS)
