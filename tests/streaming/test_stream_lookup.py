@@ -54,3 +54,22 @@ def test_silver_keeps_statistics_on_the_lookup_columns_only(spark, settings):
     assert set(stats["minValues"]) == set(stats["maxValues"]) == set(stats["nullCount"]) == {"event_time", "user_id"}
     assert len(delta_io.files_may_hold(silver, "event_time", t, t)) == 1
     assert delta_io.files_may_hold(silver, "event_time", t + dt.timedelta(seconds=1), t + dt.timedelta(hours=1)) == []
+
+
+def test_the_lookup_finds_silver_events_under_a_folder_with_glob_characters(spark, tmp_path):
+    """A lakehouse under a folder named with ``[``, ``]``, ``{``, ``}``: the files delta-rs lists are read as Parquet
+    with those characters escaped (``delta_io.read_files``); unescaped, Spark took each path for a pattern and failed
+    with PATH_NOT_FOUND (or, with globbing off, read the whole folder)."""
+    from fitlake.config import Settings
+    from fitlake.streaming import sinks
+    from fitlake.streaming.schema import SILVER_EVENTS_SCHEMA
+
+    settings = Settings(root=tmp_path / "lake [a] {b}")
+    sinks.ensure_stream_tables(spark, settings, "kafka", None)
+    silver = settings.table("silver", "events")
+    t = dt.datetime(2024, 1, 1, 8, 0, 10)
+    row = ("e1", 7, t, t.date(), 10, 80, 1.5, "walking", "files", "f.json", t, t)
+    delta_io.append_once(spark.createDataFrame([row], SILVER_EVENTS_SCHEMA), silver, "test-lookup", 0)
+    assert len(delta_io.files_may_hold(silver, "event_time", t, t)) == 1  # the delta-rs path, not the Delta read
+    seen = sinks._seen_event_ids(spark, silver, [t.date()], f"{t:%Y-%m-%d %H:%M:%S.%f}", f"{t:%Y-%m-%d %H:%M:%S.%f}")
+    assert [r.event_id for r in seen.collect()] == ["e1"]

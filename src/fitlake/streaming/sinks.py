@@ -126,7 +126,7 @@ def _seen_event_ids(spark: SparkSession, silver: TableRef, days: list[dt.date], 
         return delta_io.read(spark, silver).where(F.col("event_date").isin(days)).where(within).select("event_id")
     if not files:
         return local_frame(spark, [], "event_id string")
-    return spark.read.schema("event_id string, event_time timestamp").parquet(*files).where(within).select("event_id")
+    return delta_io.read_files(spark, "event_id string, event_time timestamp", files).where(within).select("event_id")
 
 
 WINDOW_KEY = ("user_id", "activity_type", "window_start")
