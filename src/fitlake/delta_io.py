@@ -30,6 +30,14 @@ def read(spark, ref: TableRef):
     return spark.read.table(ref.full_name)
 
 
+def sql_name(ref: TableRef) -> str:
+    """How SQL names ``ref``: ``delta.`<path>``` for a table by its folder (any path quoted: spaces, quotes,
+    backticks), else its catalog name."""
+    from fitlake.sqltext import delta_path
+
+    return delta_path(ref.path) if ref.path is not None else ref.full_name
+
+
 _GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
 
 
@@ -198,7 +206,7 @@ def create_from(df, ref: TableRef, clause: str = "USING DELTA") -> int:
     comments) kept. ``clause``: what follows the name (``sqltext.table_clause``, or a DDL file's own ``USING DELTA
     CLUSTER BY (date)``). Returns the rows written. Callers create only a table that does not exist: a rerun after
     this commit finds the table and takes its usual (idempotent) update path."""
-    from fitlake.sqltext import delta_path, identifier
+    from fitlake.sqltext import identifier
 
     if ref.path is not None:
         clear_failed_create(ref.path)
@@ -206,8 +214,7 @@ def create_from(df, ref: TableRef, clause: str = "USING DELTA") -> int:
     view = f"_fitlake_create_{uuid.uuid4().hex}"  # threads of one stage may share a session: a name of its own
     df.createOrReplaceTempView(view)
     try:
-        target = delta_path(ref.path) if ref.path is not None else ref.full_name
-        session.sql(f"CREATE TABLE {target} {clause} AS SELECT * FROM {identifier(view)}")
+        session.sql(f"CREATE TABLE {sql_name(ref)} {clause} AS SELECT * FROM {identifier(view)}")
     finally:
         session.catalog.dropTempView(view)
     register_table(session, ref)

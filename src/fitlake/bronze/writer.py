@@ -48,13 +48,7 @@ def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
     missing = [c for c in columns if c.lower() not in present]
     if missing:
         added = ", ".join(f"`{c}` STRING" for c in missing)
-        spark.sql(f"ALTER TABLE {_sql_name(ref)} ADD COLUMNS ({added})")
-
-
-def _sql_name(ref: TableRef) -> str:
-    from fitlake.sqltext import delta_path  # any path quoted (spaces, quotes, backticks)
-
-    return delta_path(ref.path) if ref.path is not None else ref.full_name
+        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} ADD COLUMNS ({added})")
 
 
 def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, creates: bool = False) -> None:

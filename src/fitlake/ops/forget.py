@@ -117,7 +117,6 @@ def _holds_person_locally(spark, ref: TableRef, columns: list[str], user_id: int
 
 def delete_person(spark, ref: TableRef, user_id: int) -> int:
     """Delete the person's rows from ``ref``; their count. No rows, no commit (a rerun commits nothing)."""
-    from fitlake.ops.maintain import sql_name
 
     columns = table_columns(spark, ref)
     cond = person_sql(columns, user_id)
@@ -125,7 +124,7 @@ def delete_person(spark, ref: TableRef, user_id: int) -> int:
         return 0
     if ref.path is not None and not _holds_person_locally(spark, ref, columns, user_id):
         return 0
-    row = spark.sql(f"DELETE FROM {sql_name(ref)} WHERE {cond}").first()
+    row = spark.sql(f"DELETE FROM {delta_io.sql_name(ref)} WHERE {cond}").first()
     return int((row.asDict() if row is not None else {}).get("num_affected_rows") or 0)
 
 

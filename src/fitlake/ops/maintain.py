@@ -60,12 +60,6 @@ class TableMaintenance:
     seconds: float
 
 
-def sql_name(ref: TableRef) -> str:
-    from fitlake.sqltext import delta_path  # any path quoted (spaces, quotes, backticks)
-
-    return delta_path(ref.path) if ref.path is not None else ref.full_name
-
-
 def detail(spark, ref: TableRef) -> dict:
     return delta_io.delta_table(spark, ref).detail().first().asDict()
 
@@ -95,7 +89,7 @@ def set_properties(spark, ref: TableRef, current: dict) -> int:
     missing = {k: v for k, v in PROPERTIES.items() if (current or {}).get(k) != v}
     if missing:
         pairs = ", ".join(f"'{k}' = '{v}'" for k, v in missing.items())
-        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} SET TBLPROPERTIES ({pairs})")
     return len(missing)
 
 
@@ -112,7 +106,7 @@ def optimize(spark, ref: TableRef, state: dict) -> tuple[bool, str, int]:
         layout = "zorder by " + ", ".join(declared_zorder(ref))
     else:
         layout = ""
-    statement = f"OPTIMIZE {sql_name(ref)}"
+    statement = f"OPTIMIZE {delta_io.sql_name(ref)}"
     if layout.startswith("zorder"):
         statement += f" ZORDER BY ({', '.join(declared_zorder(ref))})"
     metrics = spark.sql(statement).first()["metrics"]
@@ -178,9 +172,9 @@ def vacuum(spark, ref: TableRef, retain_hours: float = VACUUM_RETAIN_HOURS) -> i
     if ref.path is not None:
         doomed = unreferenced_files(spark, ref, retain_hours)
     else:
-        doomed = spark.sql(f"VACUUM {sql_name(ref)} RETAIN {retain_hours:g} HOURS DRY RUN").count()
+        doomed = spark.sql(f"VACUUM {delta_io.sql_name(ref)} RETAIN {retain_hours:g} HOURS DRY RUN").count()
     if doomed:
-        spark.sql(f"VACUUM {sql_name(ref)} RETAIN {retain_hours:g} HOURS")
+        spark.sql(f"VACUUM {delta_io.sql_name(ref)} RETAIN {retain_hours:g} HOURS")
     return doomed
 
 

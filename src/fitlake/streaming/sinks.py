@@ -17,7 +17,6 @@ from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
 from fitlake.frames import local_frame
 from fitlake.spark import SMALL_MERGE_CONF, session_conf
-from fitlake.ops.maintain import sql_name
 from fitlake.sqltext import string_literal
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
@@ -91,7 +90,7 @@ def _set_missing_properties(spark: SparkSession, ref: TableRef, properties: dict
     missing = {k: v for k, v in properties.items() if k not in current}
     if missing:
         pairs = ", ".join(f"{string_literal(k)} = {string_literal(v)}" for k, v in missing.items())
-        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} SET TBLPROPERTIES ({pairs})")
 
 
 def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
@@ -99,7 +98,7 @@ def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
     have = set(delta_io.read(spark, ref).columns)
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
-        spark.sql(f"ALTER TABLE {sql_name(ref)} ADD COLUMNS ("
+        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} ADD COLUMNS ("
                   + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
 
 
