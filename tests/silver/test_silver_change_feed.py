@@ -137,8 +137,7 @@ def _feed(spark, path: str, low: int, high: int):
 
 def test_appended_versions_are_read_from_their_files_as_the_feed_gives_them(spark, settings):
     """read_bronze_changes reads the files that append-only versions added (delta_io.appended_files) instead of the
-    feed, with the same rows and columns, also after the table gained a column; any other commit in the range (the
-    creating one included: a first load reads every file bronze holds) instead of the feed, with the same rows and
+    feed, the creating commit's included (a first load reads every file bronze holds), with the same rows and
     columns, also after the table gained a column; a range with any other commit (a DELETE, an ALTER) or a table
     without the feed since its creation: None, the feed is read."""
     for name, rows in [*FILES, LATER]:
