@@ -38,6 +38,16 @@ def sql_name(ref: TableRef) -> str:
     return delta_path(ref.path) if ref.path is not None else ref.full_name
 
 
+def set_properties(spark, ref: TableRef, properties: dict[str, str]) -> None:
+    """``ALTER TABLE ... SET TBLPROPERTIES`` with ``properties`` (keys and values quoted): one commit; callers pass
+    only what the table lacks, so a rerun commits nothing."""
+    from fitlake.sqltext import string_literal
+
+    if properties:
+        pairs = ", ".join(f"{string_literal(k)} = {string_literal(v)}" for k, v in properties.items())
+        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+
+
 _GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
 
 

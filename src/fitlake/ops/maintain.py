@@ -87,9 +87,7 @@ def declared_zorder(ref: TableRef) -> tuple[str, ...]:
 
 def set_properties(spark, ref: TableRef, current: dict) -> int:
     missing = {k: v for k, v in PROPERTIES.items() if (current or {}).get(k) != v}
-    if missing:
-        pairs = ", ".join(f"'{k}' = '{v}'" for k, v in missing.items())
-        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+    delta_io.set_properties(spark, ref, missing)
     return len(missing)
 
 

@@ -17,7 +17,6 @@ from fitlake.bronze.writer import ensure_bronze_table
 from fitlake.config import Settings, TableRef
 from fitlake.frames import local_frame
 from fitlake.spark import SMALL_MERGE_CONF, session_conf
-from fitlake.sqltext import string_literal
 from fitlake.streaming.schema import (
     BRONZE_KAFKA_SCHEMA,
     DAILY_STEPS_SCHEMA,
@@ -88,9 +87,7 @@ def _set_missing_properties(spark: SparkSession, ref: TableRef, properties: dict
     already set on the table stays."""
     current = delta_io.delta_table(spark, ref).detail().first()["properties"] or {}
     missing = {k: v for k, v in properties.items() if k not in current}
-    if missing:
-        pairs = ", ".join(f"{string_literal(k)} = {string_literal(v)}" for k, v in missing.items())
-        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} SET TBLPROPERTIES ({pairs})")
+    delta_io.set_properties(spark, ref, missing)
 
 
 def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
