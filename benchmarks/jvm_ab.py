@@ -5,7 +5,8 @@ busy machine weighs on all of them alike. One JSON line per run on stdout.
     python -m benchmarks.jvm_ab WORKDIR ROUNDS 'before=FITLAKE_CDS=off FITLAKE_GC=g1 FITLAKE_JIT=full' 'after='
 
 An arm is ``name=`` followed by environment assignments (space-separated) for its runs: fitlake's own knobs
-(FITLAKE_JIT, FITLAKE_GC, FITLAKE_CDS) or JDK_JAVA_OPTIONS. The JVM's process shows as ``bash`` (Spark's launcher
+(FITLAKE_JIT, FITLAKE_GC, FITLAKE_CDS) or FITLAKE_JAVA_OPTIONS (more driver JVM options, e.g.
+``'x=FITLAKE_JAVA_OPTIONS=-XX:CompileThresholdScaling=4'``: one option per arm, the arm's text is split on spaces). The JVM's process shows as ``bash`` (Spark's launcher
 script execs java). Wall times only compare on a quiet machine; CPU seconds hold up better on a busy one.
 """
 
@@ -44,11 +45,11 @@ def run_arm(work: Path, name: str, assignments: dict[str, str]) -> dict:
     cpu: dict[int, float] = {}
     names: dict[int, str] = {}
 
-    def name(pids) -> None:
+    def remember(pids) -> None:  # each process's name while it runs
         for pid in pids:
             names.setdefault(pid, _comm(pid))
 
-    with sampling_tree(proc.pid, cpu, on_sample=name):
+    with sampling_tree(proc.pid, cpu, on_sample=remember):
         out, _ = proc.communicate()
     wall = time.perf_counter() - started
     by_process: dict[str, float] = {}

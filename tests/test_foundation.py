@@ -45,6 +45,12 @@ def test_jvm_settings_c1_for_small_inputs_full_jit_otherwise_parallel_gc_unless_
     assert "-XX:TieredStopAtLevel=1" in local_conf(Settings())["spark.driver.extraJavaOptions"]
     monkeypatch.setenv("FITLAKE_GC", "g1")
     assert gc_options() == [] and "UseParallelGC" not in local_conf(Settings())["spark.driver.extraJavaOptions"]
+    # FITLAKE_JAVA_OPTIONS: more driver options after fitlake's own, split like a shell and quoted again
+    monkeypatch.setenv("FITLAKE_JAVA_OPTIONS", "-XX:CompileThresholdScaling=4 '-Dfitlake.note=a b'")
+    opts = local_conf(Settings())["spark.driver.extraJavaOptions"]
+    assert opts.endswith('"-XX:CompileThresholdScaling=4" "-Dfitlake.note=a b"'), opts
+    monkeypatch.delenv("FITLAKE_JAVA_OPTIONS")
+    assert "CompileThresholdScaling" not in local_conf(Settings())["spark.driver.extraJavaOptions"]
 
 
 def test_merge_upsert_gives_expected_rows(spark, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,7 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.driver.extraJavaOptions": " ".join([  # each path quoted: Spark splits this string like a shell
             "-Duser.timezone=UTC", jvm_option("derby.system.home", root / "_derby"),
             jvm_option("log4j2.configurationFile", LOG4J2), *jit_options(jit), *gc_options(),
+            *(jvm_word(w) for w in extra_jvm_options()),
         ]),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
@@ -97,6 +99,13 @@ def jit_options(jit: str = "full") -> list[str]:
 
 def gc_options() -> list[str]:
     return ["-XX:+UseParallelGC"] if os.environ.get("FITLAKE_GC", "parallel").lower() == "parallel" else []
+
+
+def extra_jvm_options() -> list[str]:
+    """``FITLAKE_JAVA_OPTIONS``: more options for the local driver JVM, split like a shell (e.g. a Java Flight
+    Recorder recording, or a JIT setting to compare), after fitlake's own. ``JDK_JAVA_OPTIONS`` would also reach
+    the launcher JVM spark-submit starts first, and every JVM a test or the bench starts."""
+    return shlex.split(os.environ.get("FITLAKE_JAVA_OPTIONS", ""))
 
 
 # Spark compiles every query to Java (whole-stage code generation, then Janino): per Java Flight Recorder, about a
