@@ -110,6 +110,8 @@ def build_fact_heart_rate(heartrate: DataFrame) -> DataFrame:
 # The per-day inputs gold.data_completeness checks, in the order ``missing_inputs`` names them. ``daily_activity``
 # stands for the day's record from either daily file (the Fitbit summary or the activity export).
 COMPLETENESS_INPUTS = ("daily_activity", "sleep_day", *HOURLY_INPUTS, "heartrate_seconds")
+# The silver tables behind them (the quarantine inputs ``quarantined_inputs`` can name), both daily files apart.
+COMPLETENESS_SOURCES = ("daily_activity", "activity", "sleep_day", *HOURLY_INPUTS, "heartrate_seconds")
 HOURS_PER_DAY = 24
 
 
@@ -120,33 +122,44 @@ def build_data_completeness(daily_activity: DataFrame, activity: DataFrame, slee
     Inputs, each already limited to the wanted keys: ``daily_activity``, ``activity``, ``sleep_day`` as
     ``(user_id, date)`` rows; ``hourly`` = gold.fact_hourly_activity rows ``(user_id, date, missing_inputs)``;
     ``heart_rate`` = gold.fact_heart_rate rows ``(user_id, date)`` (one per hour with samples); ``quarantined`` =
-    ``(user_id, date, input, rows)``: rows of ``quarantine.<input>`` whose user and day could still be read.
-    One row per (user, day) seen in any of them. ``hourly_complete_hours`` counts the hours that have all three
-    hourly inputs, ``hourly_coverage`` = that / 24; an hourly input is missing for the day when it has fewer than
-    24 hours; ``missing_inputs`` names the missing inputs, ``quarantined_inputs`` the inputs with quarantined rows
-    that day (both null when none); ``is_complete`` = neither."""
-    keys = ["user_id", "date"]
+    ``(user_id, date, input, rows)``: rows of ``quarantine.<input>`` (``input`` one of ``COMPLETENESS_SOURCES``)
+    whose user and day could still be read. One row per (user, day) seen in any of them. ``hourly_complete_hours``
+    counts the hours that have all three hourly inputs, ``hourly_coverage`` = that / 24; an hourly input is missing
+    for the day when it has fewer than 24 hours; ``missing_inputs`` names the missing inputs, ``quarantined_inputs``
+    the inputs with quarantined rows that day (both null when none, names in alphabetical order); ``is_complete`` =
+    neither.
 
-    def present(df: DataFrame, flag: str) -> DataFrame:
-        return df.select(*keys).distinct().withColumn(flag, F.lit(True))
+    One aggregation of the inputs' rows unioned (one shuffle, fixed-width sums, maxima and a bit mask of the
+    quarantined inputs: a hash aggregation), not a full outer join of per-input aggregates."""
+    keys = ["user_id", "date"]
+    names = sorted(COMPLETENESS_SOURCES)
+    counts = ["_has_da", "_has_a", "_has_sleep", "_complete_hours", *[f"_{n}_hours" for n in HOURLY_INPUTS],
+              "_hr_hours", "_q_rows", "_q_bits"]
+    types = {c: "boolean" if c.startswith("_has_") else "bigint" for c in counts}
+
+    def part(df: DataFrame, **values: F.Column) -> DataFrame:
+        return df.select(*keys, *[values.get(c, F.lit(None)).cast(t).alias(c) for c, t in types.items()])
 
     def has_input(name: str) -> F.Column:
         return F.col("missing_inputs").isNull() | ~F.array_contains(F.split("missing_inputs", ","), name)
 
-    hours = hourly.groupBy(*keys).agg(
-        F.sum(F.when(F.col("missing_inputs").isNull(), 1).otherwise(0)).cast("int").alias("_complete_hours"),
-        *[F.sum(F.when(has_input(n), 1).otherwise(0)).cast("int").alias(f"_{n}_hours") for n in HOURLY_INPUTS],
-    )
-    hr = heart_rate.groupBy(*keys).agg(F.count(F.lit(1)).cast("int").alias("_hr_hours"))
-    q = quarantined.groupBy(*keys).agg(
-        F.sum("rows").cast("bigint").alias("_q_rows"),
-        F.array_sort(F.collect_set("input")).alias("_q_inputs"),
-    )
-    parts = [present(daily_activity, "_has_da"), present(activity, "_has_a"), present(sleep_day, "_has_sleep"),
-             hours, hr, q]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined.join(part, keys, "full")
+    one = F.lit(1)
+    bit = F.coalesce(*[F.when(F.col("input") == n, F.lit(1 << i)) for i, n in enumerate(names)])
+    parts = [
+        part(daily_activity, _has_da=F.lit(True)),
+        part(activity, _has_a=F.lit(True)),
+        part(sleep_day, _has_sleep=F.lit(True)),
+        part(hourly, _complete_hours=F.when(F.col("missing_inputs").isNull(), 1).otherwise(0),
+             **{f"_{n}_hours": F.when(has_input(n), 1).otherwise(0) for n in HOURLY_INPUTS}),
+        part(heart_rate, _hr_hours=one),
+        part(quarantined, _q_rows=F.col("rows"), _q_bits=bit),
+    ]
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    per_day = union.groupBy(*keys).agg(
+        *[(F.max(c) if t == "boolean" else F.bit_or(c) if c == "_q_bits" else F.sum(c)).alias(c)
+          for c, t in types.items()])
     complete_hours = F.coalesce(F.col("_complete_hours"), F.lit(0))
     hr_hours = F.coalesce(F.col("_hr_hours"), F.lit(0))
     missing = {
@@ -156,9 +169,10 @@ def build_data_completeness(daily_activity: DataFrame, activity: DataFrame, slee
         "heartrate_seconds": hr_hours == 0,
     }
     missing_names = F.concat_ws(",", *[F.when(cond, F.lit(name)) for name, cond in missing.items()])
-    quarantined_names = F.concat_ws(",", F.coalesce(F.col("_q_inputs"), F.array().cast("array<string>")))
+    quarantined_names = F.concat_ws(",", *[F.when((F.col("_q_bits").bitwiseAND(1 << i)) != 0, F.lit(n))
+                                           for i, n in enumerate(names)])
     q_rows = F.coalesce(F.col("_q_rows"), F.lit(0).cast("bigint"))
-    return joined.select(
+    return per_day.select(
         *keys,
         kpis.date_key(F.col("date")).alias("date_key"),
         F.col("_has_da").isNotNull().alias("has_daily_activity"),
@@ -169,6 +183,6 @@ def build_data_completeness(daily_activity: DataFrame, activity: DataFrame, slee
         hr_hours.cast("int").alias("heart_rate_hours"),
         F.when(missing_names != "", missing_names).alias("missing_inputs"),
         F.when(quarantined_names != "", quarantined_names).alias("quarantined_inputs"),
-        q_rows.alias("quarantined_rows"),
+        q_rows.cast("bigint").alias("quarantined_rows"),
         ((missing_names == "") & (q_rows == 0)).alias("is_complete"),
     )

@@ -38,7 +38,7 @@ GOLD_SOURCES = ("daily_activity", "activity", "sleep_day", "hourly_steps", "hour
                 "heartrate_seconds", "weight_log")
 DAILY = ("daily_activity", "activity")
 HOURLY = ("hourly_steps", "hourly_calories", "hourly_intensities")
-COMPLETENESS_SOURCES = (*DAILY, "sleep_day", *HOURLY, "heartrate_seconds")  # the per-day inputs (not weight_log)
+COMPLETENESS_SOURCES = facts.COMPLETENESS_SOURCES  # the per-day inputs (not weight_log)
 _NAME = re.compile(r"\b(bronze|silver|quarantine|gold|ops)\.([a-z_][a-z0-9_]*)\b")
 
 
