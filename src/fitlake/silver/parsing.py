@@ -50,18 +50,28 @@ def _matches(text: Column, kind: str) -> Column:
 
 def _fitbit_datetime(text: Column, kind: str, order: Column) -> Column:
     """A Fitbit date or timestamp read in its file's date order (``M/d`` or ``d/M``; anything else: null). The clock
-    is the value's own: ``AM``/``PM`` -> 12-hour, none -> 24-hour; seconds optional."""
+    is the value's own: ``AM``/``PM`` -> 12-hour, none -> 24-hour; seconds optional.
+
+    A timestamp is parsed with the one pattern its shape calls for, each without optional sections: a formatter
+    with an optional ``[:ss]`` cost more CPU per value (8.6 M values of B1 1x hourly_steps: 12.4 -> 10.8 CPU s;
+    benchmarks/results/silver-typing-2026-12-02-s22.md)."""
+    if kind == "fitbit_timestamp":
+        # the value matched its pattern, so a last letter M/m is the end of its AM/PM (an ends-with test says
+        # 12-hour exactly as a regex would, without a regex search per value), and its seconds are there iff a ':'
+        # stands 6 characters from its end (24-hour, `:mm:ss`) or 9 (12-hour, `:mm:ss AM`): the minutes and
+        # seconds are two digits each
+        twelve = text.endswith("M") | text.endswith("m")
+        seconds = F.when(twelve, F.substring(text, -9, 1)).otherwise(F.substring(text, -6, 1)) == F.lit(":")
     out = None
     for o in ("M/d", "d/M"):
         if kind == "fitbit_date":
             value = F.to_date(F.try_to_timestamp(text, F.lit(f"{o}/yyyy")))
         else:
-            twelve = F.try_to_timestamp(text, F.lit(f"{o}/yyyy h:mm[:ss] a"))
-            # the value matched its pattern, so a last letter M/m is the end of its AM/PM: an ends-with test says
-            # 12-hour exactly as a regex would, without a regex search per value
-            value = F.when(text.endswith("M") | text.endswith("m"), twelve).otherwise(
-                F.try_to_timestamp(text, F.lit(f"{o}/yyyy H:mm[:ss]"))
-            )
+            def at(time: str, date: str = o) -> Column:
+                return F.try_to_timestamp(text, F.lit(f"{date}/yyyy {time}"))
+
+            value = F.when(twelve, F.when(seconds, at("h:mm:ss a")).otherwise(at("h:mm a"))).otherwise(
+                F.when(seconds, at("H:mm:ss")).otherwise(at("H:mm")))
         out = (out.when if out is not None else F.when)(order == o, value)
     return F.when(_matches(text, kind), out)
 
