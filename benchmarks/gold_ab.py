@@ -56,9 +56,11 @@ def gold_digest(root: Path) -> dict[str, str]:
             continue
         dt = DeltaTable(str(table))
         cols = sorted(f.name for f in dt.schema().fields if f.name != "_updated_at")
-        rows = dt.to_pyarrow_table(columns=cols)  # noqa: F841 (DuckDB reads the local by name)
-        n, h = duckdb.sql("SELECT count(*), coalesce(sum(hash({}))::HUGEINT % 18446744073709551616, 0) FROM rows"
-                          .format(", ".join(f'"{c}"' for c in cols))).fetchall()[0]
+        con = duckdb.connect()
+        con.register("rows", dt.to_pyarrow_table(columns=cols))
+        n, h = con.sql("SELECT count(*), coalesce(sum(hash({}))::HUGEINT % 18446744073709551616, 0) FROM rows"
+                       .format(", ".join(f'"{c}"' for c in cols))).fetchall()[0]
+        con.close()
         out[table.name] = f"{n}:{int(h):016x}"
     return out
 

@@ -48,6 +48,16 @@ def set_properties(spark, ref: TableRef, properties: dict[str, str]) -> None:
         spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({pairs})")
 
 
+def add_columns(spark, ref: TableRef, columns: dict[str, str]) -> None:
+    """``ALTER TABLE ... ADD COLUMNS`` with ``columns`` (name -> SQL type; names back-quoted): one commit, null in
+    the rows already there; callers pass only what the table lacks, so a rerun commits nothing."""
+    from fitlake.sqltext import identifier
+
+    if columns:
+        added = ", ".join(f"{identifier(name)} {sql_type}" for name, sql_type in columns.items())
+        spark.sql(f"ALTER TABLE {sql_name(ref)} ADD COLUMNS ({added})")
+
+
 _GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
 
 

@@ -73,3 +73,23 @@ def test_the_lookup_finds_silver_events_under_a_folder_with_glob_characters(spar
     assert len(delta_io.files_may_hold(silver, "event_time", t, t)) == 1  # the delta-rs path, not the Delta read
     seen = sinks._seen_event_ids(spark, silver, [t.date()], f"{t:%Y-%m-%d %H:%M:%S.%f}", f"{t:%Y-%m-%d %H:%M:%S.%f}")
     assert [r.event_id for r in seen.collect()] == ["e1"]
+
+
+def test_an_older_event_windows_table_gets_the_columns_added_since_once(spark, settings):
+    """gold.event_windows made by a job from before the heart-rate sums: the stream's start adds the missing columns
+    (null in the old rows, old rows kept), and a second start commits nothing."""
+    from pyspark.sql.types import StructType
+
+    from fitlake.streaming.schema import EVENT_WINDOWS_SCHEMA
+    from fitlake.streaming.sinks import _add_missing_columns
+
+    ref = settings.table("gold", "event_windows")
+    old = StructType([f for f in EVENT_WINDOWS_SCHEMA.fields if not f.name.startswith("heart_rate_")])
+    delta_io.write(spark.createDataFrame([(1, "walk", None, None, 10, 1.0, None, None, 1)], old), ref)
+    _add_missing_columns(spark, ref, EVENT_WINDOWS_SCHEMA)
+    table = delta_io.read(spark, ref)
+    assert table.columns == [f.name for f in EVENT_WINDOWS_SCHEMA.fields]
+    assert [(r["steps"], r["heart_rate_sum"]) for r in table.collect()] == [(10, None)]
+    version = delta_io.delta_table(spark, ref).history(1).first()["version"]
+    _add_missing_columns(spark, ref, EVENT_WINDOWS_SCHEMA)
+    assert delta_io.delta_table(spark, ref).history(1).first()["version"] == version

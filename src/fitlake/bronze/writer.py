@@ -45,10 +45,7 @@ def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
         delta_io.ensure_table(spark, ref, bronze_schema(columns), properties=BRONZE_PROPERTIES)
         return
     present = {c.lower() for c in delta_io.read(spark, ref).columns}
-    missing = [c for c in columns if c.lower() not in present]
-    if missing:
-        added = ", ".join(f"`{c}` STRING" for c in missing)
-        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} ADD COLUMNS ({added})")
+    delta_io.add_columns(spark, ref, {c: "STRING" for c in columns if c.lower() not in present})
 
 
 def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, creates: bool = False) -> None:

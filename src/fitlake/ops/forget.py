@@ -117,7 +117,6 @@ def _holds_person_locally(spark, ref: TableRef, columns: list[str], user_id: int
 
 def delete_person(spark, ref: TableRef, user_id: int) -> int:
     """Delete the person's rows from ``ref``; their count. No rows, no commit (a rerun commits nothing)."""
-
     columns = table_columns(spark, ref)
     cond = person_sql(columns, user_id)
     if cond is None:

@@ -93,10 +93,7 @@ def _set_missing_properties(spark: SparkSession, ref: TableRef, properties: dict
 def _add_missing_columns(spark: SparkSession, ref: TableRef, schema) -> None:
     """A table made by an older version of the job gets the columns added since (null in its old rows)."""
     have = set(delta_io.read(spark, ref).columns)
-    missing = [f for f in schema.fields if f.name not in have]
-    if missing:
-        spark.sql(f"ALTER TABLE {delta_io.sql_name(ref)} ADD COLUMNS ("
-                  + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
+    delta_io.add_columns(spark, ref, {f.name: f.dataType.simpleString() for f in schema.fields if f.name not in have})
 
 
 def new_events(spark: SparkSession, silver: TableRef, events: DataFrame, days: list[dt.date], min_time: str,
