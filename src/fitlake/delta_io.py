@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
     added_bytes, added_input_bytes, appended_bytes_by_version, appended_files, appended_input_bytes, change_feed_enabled,
-    clear_failed_create, current_input_bytes, has_commit, latest_version, rs_can_open)
+    clear_failed_create, current_files, current_input_bytes, has_commit, latest_version, rs_can_open)
 from fitlake.spark import register_table
 
 
@@ -28,6 +28,17 @@ def read(spark, ref: TableRef):
     if ref.path is not None:
         return spark.read.format("delta").load(ref.path)
     return spark.read.table(ref.full_name)
+
+
+def read_current(spark, ref: TableRef):
+    """All current rows of ``ref``, for a reader that wants the whole table (no filter for Delta to skip files by):
+    a local table that was only ever appended to (``current_files``) is read as its Parquet files with the table's
+    schema. Delta's reader gives the same rows, but first computes the table's snapshot state and filters its file
+    list, each a Spark job (gold's first load of the real export: 14 + 30 of them, ~4 s). Otherwise: ``read``."""
+    files = current_files(ref.path) if ref.path is not None else None
+    if files is None:
+        return read(spark, ref)
+    return read_files(spark, read(spark, ref).schema, files)
 
 
 def sql_name(ref: TableRef) -> str:

@@ -191,38 +191,68 @@ def appended_files(path: str | Path, low: int, high: int) -> list[str] | None:
     """The data files (absolute paths) that commits ``low``..``high`` added, when reading them as plain Parquet with
     the table's schema gives exactly the rows the change data feed returns for those versions (every one an
     insert); None when it may not, and the feed must be read: the feed not on since the table was created (version
-    0's metaData) or not on now, column mapping, a commit JSON missing, a commit in the range that removes a file,
-    writes change data files or changes the metadata (version 0's metaData creates the table: checked above, it
-    does not stop its files being read), an added file with a deletion vector, partition values or a path outside
-    the table."""
-    import json
-    from urllib.parse import unquote
-
+    0's metaData) or not on now, column mapping, or a commit in the range that is not a plain append
+    (``_plain_adds``)."""
     log = Path(path, "_delta_log")
-
-    def actions(version: int) -> list[dict] | None:
-        try:
-            text = Path(log, f"{version:020d}.json").read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-    created = actions(0)
+    created = _commit_actions(log, 0)
     now = _metadata_in_force(log)
     if created is None or now is None:
         return None
     first = next((a["metaData"] for a in created if "metaData" in a), None)
     for meta in (first, now):
-        if not _feed_on(meta) or ((meta or {}).get("configuration") or {}).get("delta.columnMapping.mode",
-                                                                               "none") != "none":
+        if not _feed_on(meta) or _column_mapping(meta):
             return None
+    return _plain_adds(path, log, low, high)
+
+
+def current_files(path: str | Path) -> list[str] | None:
+    """The data files (absolute paths) of the table's latest version, when every commit since the table was created
+    only appended plain files: reading them as Parquet with the table's schema then gives exactly the rows Delta's
+    reader gives, without its snapshot state and file-filtering Spark jobs. None when it may not (read the table
+    with Delta): no commit, column mapping, or a commit that is not a plain append (``_plain_adds``)."""
+    log = Path(path, "_delta_log")
+    latest = latest_version(path)
+    created = _commit_actions(log, 0)
+    if latest is None or created is None:
+        return None
+    first = next((a["metaData"] for a in created if "metaData" in a), None)
+    if first is None or _column_mapping(first):
+        return None
+    return _plain_adds(path, log, 0, latest, first)
+
+
+def _column_mapping(meta: dict | None) -> bool:
+    return ((meta or {}).get("configuration") or {}).get("delta.columnMapping.mode", "none") != "none"
+
+
+def _commit_actions(log: Path, version: int) -> list[dict] | None:
+    import json
+
+    try:
+        text = Path(log, f"{version:020d}.json").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _plain_adds(path: str | Path, log: Path, low: int, high: int, created: dict | None = None) -> list[str] | None:
+    """The files commits ``low``..``high`` added, or None at the first that is not a plain append: its JSON missing
+    (cleaned up after a checkpoint), a removed file (an update, delete, OPTIMIZE), change data files, a metadata
+    change after version 0 (with ``created``, version 0's metaData: a change of the table's properties alone is
+    allowed, not of its schema, partitioning or column mapping), or an added file with a deletion vector, partition
+    values or a path outside the table."""
+    from urllib.parse import unquote
+
     files = []
     for version in range(low, high + 1):
-        commit = actions(version)
+        commit = _commit_actions(log, version)
         if commit is None:
             return None
         for action in commit:
-            if "remove" in action or "cdc" in action or ("metaData" in action and version > 0):
+            if "remove" in action or "cdc" in action:
+                return None
+            meta = action.get("metaData")
+            if meta is not None and version > 0 and not _same_layout(created, meta):
                 return None
             add = action.get("add")
             if add is None or not add.get("dataChange", True):
@@ -232,6 +262,13 @@ def appended_files(path: str | Path, low: int, high: int) -> list[str] | None:
                 return None
             files.append(str(Path(path, unquote(add["path"]))))
     return files
+
+
+def _same_layout(created: dict | None, meta: dict) -> bool:
+    """Whether a later metaData action keeps version 0's schema, partitioning and (no) column mapping."""
+    return (created is not None and meta.get("schemaString") == created.get("schemaString")
+            and (meta.get("partitionColumns") or []) == (created.get("partitionColumns") or [])
+            and not _column_mapping(meta))
 
 
 def _checkpoint_metadata(log: Path) -> dict | None:

@@ -248,14 +248,16 @@ class GoldRun:
     spark: object
     settings: Settings
 
-    def read(self, layer: str, name: str) -> DataFrame:
+    def read(self, layer: str, name: str, whole: bool = False) -> DataFrame:
+        """``layer.name``, or None when it does not exist yet; ``whole``: the reader keeps every row (no filter for
+        Delta to skip files by), so an append-only local table is read as its files (``delta_io.read_current``)."""
         ref = self.settings.table(layer, name)
         if not delta_io.exists(self.spark, ref):
             return None
-        return delta_io.read(self.spark, ref)
+        return delta_io.read_current(self.spark, ref) if whole else delta_io.read(self.spark, ref)
 
     def silver_for(self, name: str, scope: Scope) -> DataFrame | None:
-        df = self.read("silver", name)
+        df = self.read("silver", name, whole=scope.complete)
         if df is None:
             return None
         if scope.complete:
@@ -281,7 +283,7 @@ class GoldRun:
 
     def gold_for(self, name: str, scope: Scope) -> DataFrame:
         if scope.complete:
-            return self.read("gold", name)
+            return self.read("gold", name, whole=True)
         return for_keys(in_date_range(self.read("gold", name), "date", scope.low, scope.high), scope.keys)
 
 
@@ -291,12 +293,13 @@ def _users(scope: Scope) -> DataFrame:
 
 def _build_dim_user(run: GoldRun, scope: Scope) -> DataFrame:
     users = _users(scope)
-    weight = run.read("silver", "weight_log")
+    weight = run.read("silver", "weight_log", whole=True)
     if weight is None:
         weight = local_frame(run.spark, [], "user_id BIGINT, log_time TIMESTAMP, weight_kg DOUBLE, bmi DOUBLE")
     # whole tables: build_dim_user aggregates each per user before joining the scope's users, so a day that touches
     # every user neither shuffles nor sorts the facts' rows (a semi-join with the users first did both)
-    return dims.build_dim_user(users, run.read("gold", "fact_daily_activity"), run.read("gold", "fact_sleep"), weight)
+    return dims.build_dim_user(users, run.read("gold", "fact_daily_activity", whole=True),
+                               run.read("gold", "fact_sleep", whole=True), weight)
 
 
 def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
@@ -306,7 +309,7 @@ def _quarantined(run: GoldRun, scope: Scope) -> DataFrame:
     re-deliveries (an older copy of a row whose newer version is in silver: nothing of that day is missing)."""
     parts = []
     for name in COMPLETENESS_SOURCES:
-        q = run.read("quarantine", name)
+        q = run.read("quarantine", name, whole=True)
         if q is None:
             continue
         spec = SPECS[name]
@@ -345,7 +348,7 @@ def _build_data_completeness(run: GoldRun, scope: Scope) -> DataFrame:
 def _window_base(run: GoldRun, fact: str, scope: Scope, days: int) -> DataFrame:
     """Every row of ``fact`` the trailing windows of the scope's days can see."""
     if scope.complete:
-        return run.read("gold", fact)
+        return run.read("gold", fact, whole=True)
     base = in_date_range(run.read("gold", fact), "date", scope.low - dt.timedelta(days=days - 1), scope.high)
     return base.join(_users(scope), "user_id", "left_semi")
 
