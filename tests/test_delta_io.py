@@ -75,3 +75,19 @@ def test_gold_reads_a_whole_table_from_its_files_and_a_filtered_one_through_delt
     assert not _delta_scan(run.read("silver", "weight_log", whole=True))
     assert _delta_scan(run.read("silver", "weight_log"))  # a filter to come: Delta skips files by their stats
     assert run.read("silver", "sleep_day", whole=True) is None  # no table yet
+
+
+def test_a_version_before_the_first_rewrite_is_read_from_its_files(spark, tmp_path):
+    """``read_as_of`` (how training pins its inputs, ``ml.lineage.read_pinned``): Delta's time travel's rows, from
+    the files when every commit up to that version appended; a version after a rewrite goes through Delta."""
+    ref = _ref(tmp_path)
+    spark.createDataFrame([(1, "a")], "id BIGINT, v STRING").write.format("delta").save(ref.path)  # version 0
+    spark.createDataFrame([(2, "b")], "id BIGINT, v STRING").write.format("delta").mode("append").save(ref.path)
+    spark.sql(f"UPDATE delta.`{ref.path}` SET v = 'z' WHERE id = 1")  # version 2 rewrites a file
+    for version, want, files in ((0, [(1, "a")], True), (1, [(1, "a"), (2, "b")], True),
+                                 (2, [(1, "z"), (2, "b")], False)):
+        got = delta_io.read_as_of(spark, ref, version)
+        assert _delta_scan(got) != files, version
+        travel = spark.read.format("delta").option("versionAsOf", version).load(ref.path)
+        assert got.schema == travel.schema
+        assert sorted(map(tuple, got.collect())) == sorted(map(tuple, travel.collect())) == want, version

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from fitlake.config import TableRef
 from fitlake.delta_log import (  # noqa: F401 - part of this module's API
     added_bytes, added_input_bytes, appended_bytes_by_version, appended_files, appended_input_bytes, change_feed_enabled,
-    clear_failed_create, current_files, current_input_bytes, has_commit, latest_version, rs_can_open)
+    clear_failed_create, current_files, current_input_bytes, files_as_of, has_commit, latest_version, rs_can_open)
 from fitlake.spark import register_table
 
 
@@ -39,6 +39,15 @@ def read_current(spark, ref: TableRef):
     if files is None:
         return read(spark, ref)
     return read_files(spark, read(spark, ref).schema, files)
+
+
+def read_as_of(spark, ref: TableRef, version: int):
+    """``ref`` as of ``version`` (Delta's time travel); a local table whose commits up to it only appended plain
+    files (``files_as_of``) is read as those files, as ``read_current`` reads the latest."""
+    reader = spark.read.format("delta").option("versionAsOf", version)
+    df = reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
+    files = files_as_of(ref.path, version) if ref.path is not None else None
+    return df if files is None else read_files(spark, df.schema, files)
 
 
 def sql_name(ref: TableRef) -> str:

@@ -209,16 +209,22 @@ def current_files(path: str | Path) -> list[str] | None:
     """The data files (absolute paths) of the table's latest version, when every commit since the table was created
     only appended plain files: reading them as Parquet with the table's schema then gives exactly the rows Delta's
     reader gives, without its snapshot state and file-filtering Spark jobs. None when it may not (read the table
-    with Delta): no commit, column mapping, or a commit that is not a plain append (``_plain_adds``)."""
-    log = Path(path, "_delta_log")
+    with Delta): no commit, or ``files_as_of`` says None."""
     latest = latest_version(path)
+    return None if latest is None else files_as_of(path, latest)
+
+
+def files_as_of(path: str | Path, version: int) -> list[str] | None:
+    """``current_files`` as of ``version``: the files commits 0..``version`` added, when each was a plain append
+    (``_plain_adds``) and the table has no column mapping; else None."""
+    log = Path(path, "_delta_log")
     created = _commit_actions(log, 0)
-    if latest is None or created is None:
+    if created is None:
         return None
     first = next((a["metaData"] for a in created if "metaData" in a), None)
     if first is None or _column_mapping(first):
         return None
-    return _plain_adds(path, log, 0, latest, first)
+    return _plain_adds(path, log, 0, version, first)
 
 
 def _column_mapping(meta: dict | None) -> bool:

@@ -45,9 +45,10 @@ def current_version(spark, ref: TableRef) -> int:
 
 def read_pinned(spark, ref: TableRef) -> tuple[DataFrame, TableInput]:
     """The table as of its current version, and that version: later commits do not change what was read."""
+    from fitlake import delta_io
+
     version = current_version(spark, ref)
-    reader = spark.read.format("delta").option("versionAsOf", version)
-    df = reader.load(ref.path) if ref.path is not None else reader.table(ref.full_name)
+    df = delta_io.read_as_of(spark, ref, version)
     return df, TableInput(f"{ref.layer}.{ref.name}", ref.full_name, ref.path, version)
 
 
