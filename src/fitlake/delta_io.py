@@ -34,7 +34,8 @@ def read_current(spark, ref: TableRef):
     """All current rows of ``ref``, for a reader that wants the whole table (no filter for Delta to skip files by):
     a local table that was only ever appended to (``current_files``) is read as its Parquet files with the table's
     schema. Delta's reader gives the same rows, but first computes the table's snapshot state and filters its file
-    list, each a Spark job (gold's first load of the real export: 14 + 30 of them, ~4 s). Otherwise: ``read``."""
+    list, each a query of its own (gold's first load of the real export: 14 + 30 of its SQL executions). Otherwise:
+    ``read``."""
     files = current_files(ref.path) if ref.path is not None else None
     if files is None:
         return read(spark, ref)
