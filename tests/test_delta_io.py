@@ -33,6 +33,12 @@ def test_an_append_only_table_is_read_from_its_files_with_the_rows_delta_gives(s
     assert not _delta_scan(delta_io.read_current(spark, ref))
     assert _same_as_delta(spark, ref) == [(1, "a"), (2, None), (3, "c")]
 
+    # an append that says it changes no data (a tool rearranging rows may write one) still holds table rows
+    spark.createDataFrame([(4, "d")], "id BIGINT, v STRING").write.format("delta").mode("append") \
+        .option("dataChange", "false").save(ref.path)
+    assert not _delta_scan(delta_io.read_current(spark, ref))
+    assert _same_as_delta(spark, ref) == [(1, "a"), (2, None), (3, "c"), (4, "d")]
+
     # a change of the table's properties alone changes no row: still read from the files
     spark.sql(f"ALTER TABLE delta.`{ref.path}` SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 30 days')")
     assert delta_io.current_files(ref.path) is not None

@@ -224,7 +224,7 @@ def files_as_of(path: str | Path, version: int) -> list[str] | None:
     first = next((a["metaData"] for a in created if "metaData" in a), None)
     if first is None or _column_mapping(first):
         return None
-    return _plain_adds(path, log, 0, version, first)
+    return _plain_adds(path, log, 0, version, first, live=True)
 
 
 def _column_mapping(meta: dict | None) -> bool:
@@ -241,12 +241,15 @@ def _commit_actions(log: Path, version: int) -> list[dict] | None:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _plain_adds(path: str | Path, log: Path, low: int, high: int, created: dict | None = None) -> list[str] | None:
+def _plain_adds(path: str | Path, log: Path, low: int, high: int, created: dict | None = None,
+                live: bool = False) -> list[str] | None:
     """The files commits ``low``..``high`` added, or None at the first that is not a plain append: its JSON missing
     (cleaned up after a checkpoint), a removed file (an update, delete, OPTIMIZE), change data files, a metadata
     change after version 0 (with ``created``, version 0's metaData: a change of the table's properties alone is
     allowed, not of its schema, partitioning or column mapping), or an added file with a deletion vector, partition
-    values or a path outside the table."""
+    values or a path outside the table. An add marked ``dataChange: false`` brings no change data (the feed has no
+    row of it) but its rows are the table's: left out of the changes, counted with ``live`` (the files holding the
+    table's rows at ``high``)."""
     from urllib.parse import unquote
 
     files = []
@@ -261,7 +264,7 @@ def _plain_adds(path: str | Path, log: Path, low: int, high: int, created: dict 
             if meta is not None and version > 0 and not _same_layout(created, meta):
                 return None
             add = action.get("add")
-            if add is None or not add.get("dataChange", True):
+            if add is None or (not live and not add.get("dataChange", True)):
                 continue
             if add.get("partitionValues") or add.get("deletionVector") or "://" in add["path"] \
                     or add["path"].startswith("/"):
