@@ -24,8 +24,10 @@ unreadable entry, matches names case-sensitively and trusts modification times. 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -104,17 +106,7 @@ def skipped(rel: str, reason: str, action: str | None = None, **fmt) -> Skipped:
 
 def name_matches(name: str, source: BronzeSource) -> str | None:
     """Which way ``name`` belongs to ``source``: "plain", "gz", "unsupported", or None (not this source's)."""
-    glob = source.glob.lower()
-    lower = name.lower()
-    if fnmatch.fnmatchcase(lower, glob):
-        return "plain"
-    for suffix in READ_COMPRESSED:
-        if lower.endswith(suffix) and fnmatch.fnmatchcase(lower[: -len(suffix)], glob):
-            return "gz"
-    for suffix in REPORTED_COMPRESSED:
-        if lower.endswith(suffix) and fnmatch.fnmatchcase(lower[: -len(suffix)], glob):
-            return "unsupported"
-    return None
+    return _matcher(source.glob)(name)
 
 
 def open_regular(path: str, follow: bool = False) -> int:
@@ -145,30 +137,63 @@ def scan_source(
 ) -> Scan:
     """Walk the source's top folder under ``landing_dir``; ``known`` maps rel path -> the record of a file's last
     hash (size, sha256, mtime_ns, ctime_ns) so unchanged files are not hashed again."""
-    landing = Path(landing_dir)
+    landing = str(landing_dir)
     real_landing = os.path.realpath(landing)
     known = known or {}
     out = Scan()
-    top = landing / source.root
+    rel_top = Path(source.root).as_posix()
+    top = os.path.join(landing, rel_top)
     try:
         top_stat = os.lstat(top)
     except FileNotFoundError:
         return out  # no files yet
     except OSError as e:
-        out.skipped.append(skipped(source.root, "unreadable_folder", error=_err(e)))
+        out.skipped.append(skipped(rel_top, "unreadable_folder", error=_err(e)))
         return out
     if stat.S_ISLNK(top_stat.st_mode):
         target = os.path.realpath(top)
         if not _inside(target, real_landing):
-            out.skipped.append(skipped(source.root, "symlink_outside", target=target))
+            out.skipped.append(skipped(rel_top, "symlink_outside", target=target))
             return out
-    _walk(top, landing, real_landing, source, known, out, hidden=None)
+    _walk(top, rel_top, real_landing, _matcher(source.glob), known, out, hidden=None)
     out.files.sort(key=lambda f: f.rel)
     return out
 
 
-def _walk(folder: Path, landing: Path, real_landing: str, source, known, out: Scan, hidden: list | None) -> None:
-    rel_folder = _rel(folder, landing)
+class _Matcher:
+    """``name_matches`` for one source's glob, compiled once (a walk asks it for every file name): the glob,
+    case-insensitively, alone or followed by a compressed file's suffix."""
+
+    def __init__(self, glob: str):
+        glob = glob.lower()
+        self._plain = re.compile(fnmatch.translate(glob)).match
+        self._compressed = [(suffix, re.compile(fnmatch.translate(glob + suffix)).match, kind)
+                            for suffixes, kind in ((READ_COMPRESSED, "gz"), (REPORTED_COMPRESSED, "unsupported"))
+                            for suffix in suffixes]
+        self._suffixes = tuple(suffix for suffix, _, _ in self._compressed)
+
+    def __call__(self, name: str) -> str | None:
+        lower = name.lower()
+        if self._plain(lower):
+            return "plain"
+        if not lower.endswith(self._suffixes):
+            return None
+        for suffix, match, kind in self._compressed:
+            if lower.endswith(suffix) and match(lower):
+                return kind
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(glob: str) -> _Matcher:
+    return _Matcher(glob)
+
+
+def _walk(folder: str, rel_folder: str, real_landing: str, matches: _Matcher, known, out: Scan,
+          hidden: list | None) -> None:
+    """One folder of the walk. Paths are plain strings: ``folder`` as the OS sees it, ``rel_folder`` its
+    landing-relative POSIX path (every entry's ``rel`` is ``rel_folder/name``: the walk never leaves the landing
+    through a link, so no path needs resolving to be named)."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -176,7 +201,7 @@ def _walk(folder: Path, landing: Path, real_landing: str, source, known, out: Sc
         out.skipped.append(skipped(rel_folder, "unreadable_folder", error=_err(e)))
         return
     for entry in entries:
-        rel = _rel(Path(entry.path), landing)
+        rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
         try:
             is_link = entry.is_symlink()
             is_dir = entry.is_dir(follow_symlinks=False)
@@ -186,13 +211,13 @@ def _walk(folder: Path, landing: Path, real_landing: str, source, known, out: Sc
         if is_dir:
             if hidden is None and entry.name.startswith((".", "_")):
                 found: list = []
-                _walk(Path(entry.path), landing, real_landing, source, known, Scan(), hidden=found)
+                _walk(entry.path, rel, real_landing, matches, known, Scan(), hidden=found)
                 if found:
                     out.skipped.append(skipped(rel, "hidden_folder", count=len(found), prefix=entry.name[0]))
                 continue
-            _walk(Path(entry.path), landing, real_landing, source, known, out, hidden)
+            _walk(entry.path, rel, real_landing, matches, known, out, hidden)
             continue
-        match = name_matches(entry.name, source)
+        match = matches(entry.name)
         if match is None:
             if is_link and hidden is None and _link_is_folder(entry.path):
                 target = os.path.realpath(entry.path)
@@ -253,13 +278,6 @@ def _link_is_folder(path: str) -> bool:
 
 def _inside(target: str, real_landing: str) -> bool:
     return target == real_landing or target.startswith(real_landing.rstrip(os.sep) + os.sep)
-
-
-def _rel(path: Path, landing: Path) -> str:
-    try:
-        return path.relative_to(landing).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def _err(e: OSError) -> str:
