@@ -321,6 +321,7 @@ def txn_options(app_id: str | None, version: int | None) -> dict[str, str]:
 
 def append_once(df, ref: TableRef, app_id: str, version: int, **options) -> None:
     """Idempotent append without registering the table (the hot path of bronze batches and stream micro-batches:
-    their tables are created and registered once per run): Delta skips an (app_id, version) it has committed."""
+    their tables are created and registered once per run): Delta skips an (app_id, version) it has committed.
+    ``app_id`` None: a plain append (the caller guards against a replay itself)."""
     writer = df.write.format("delta").mode("append").options(**txn_options(app_id, version), **options)
     writer.save(ref.path) if ref.path is not None else writer.saveAsTable(ref.full_name)

@@ -95,8 +95,8 @@ def test_csv_runs_are_incremental_idempotent_and_evolve_new_columns(spark, setti
 
 def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypatch):
     """JSON lines under date= folders, two files, one per batch; the run dies after Delta committed the second
-    batch but before it was recorded as ingested (the worst moment): the rerun redoes that plan, Delta skips the
-    committed txnVersion, and the counts are measured from the table."""
+    batch but before it was recorded as ingested (the worst moment): the rerun redoes that plan, finds its rows in
+    the table (its batch and `_ingested_at`), writes nothing, and measures the counts from those rows."""
     day = settings.landing_dir / "activity" / "date=2023-04-01"
     write(day / "part-00000.json", '{"user_id": 1503960366, "date": "2023-03-31", "steps": 0, "vo2": 40}\n[1,2]\n')
     write(day / "part-00001-corrections.json", '{"user_id": 1, "user_id": 2}\n{"user_id": 5, "date": "2023-04-01"}\n')
@@ -119,7 +119,7 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
     rerun = ingest_source(spark, settings, "activity", max_files_per_trigger=1)
     assert (rerun["batches"], rerun["rows"], rerun["corrupt_rows"]) == (1, 2, 1)  # the redone batch, measured
     assert [Path(unquote(f)).name for f, _fmt in rerun["formats"]] == ["part-00001-corrections.json"]
-    assert delta_version(settings, "activity") == version  # Delta skipped the committed txnVersion
+    assert delta_version(settings, "activity") == version  # the committed plan was not written again
     rows = table(settings, "activity")
     assert [(r["user_id"], r["date"], r["steps"], r["_corrupt_record"]) for r in rows] == [
         ("1503960366", "2023-03-31", "0", None),  # `date` is the JSON field, not the date= folder
@@ -130,6 +130,60 @@ def test_killed_run_rerun_loses_and_duplicates_nothing(spark, settings, monkeypa
     assert [r["_batch_id"] for r in rows] == [0, 0, 1, 1]
     assert (rows[0]["vo2"], rows[0]["_rescued_data"]) == ("40", None)  # seen in the first file: inferred
     assert ingest_source(spark, settings, "activity")["batches"] == 0
+
+
+def test_redone_plan_is_not_mistaken_for_an_earlier_batch_of_the_same_number(spark, settings, monkeypatch):
+    """The source's state is reset (its checkpoint folder deleted), so batch numbers start again at 0 while the
+    table keeps the old batch 0. The new batch 0 dies before its write: the rerun must write it (only rows of the
+    plan's own `_ingested_at` count as written), once, as a plain append (no Delta txn action: no table-state job)."""
+    day = settings.landing_dir / "activity" / "date=2023-04-01"
+    write(day / "part-00000.json", '{"user_id": 1, "date": "2023-04-01", "steps": 10}\n')
+    assert ingest_source(spark, settings, "activity")["rows"] == 1
+    shutil.rmtree(settings.checkpoint("bronze", "activity"))
+    write(day / "part-00001.json", '{"user_id": 2, "date": "2023-04-01", "steps": 20}\n')
+
+    real_write = writer_module.write_batch
+
+    def dies_before_writing(*args, **kwargs):
+        raise RuntimeError("simulated kill")
+
+    monkeypatch.setattr(writer_module, "write_batch", dies_before_writing)
+    with pytest.raises(Exception, match="simulated kill"):
+        ingest_source(spark, settings, "activity")
+    monkeypatch.setattr(writer_module, "write_batch", real_write)
+    rerun = ingest_source(spark, settings, "activity")
+    assert (rerun["batches"], rerun["rows"]) == (1, 2)  # both files: the reset state knows neither
+    rows = table(settings, "activity")
+    assert sorted((r["user_id"], r["_batch_id"]) for r in rows) == [("1", 0), ("1", 0), ("2", 0)]
+    log = Path(settings.table("bronze", "activity").path, "_delta_log")
+    actions = [json.loads(line) for f in sorted(log.glob("*.json")) for line in f.read_text().splitlines()]
+    assert not [a for a in actions if "txn" in a]  # plain appends: Delta never built the table state to check one
+    assert ingest_source(spark, settings, "activity")["batches"] == 0
+
+
+def test_plan_of_older_code_is_redone_with_its_txn_guard(spark, settings, monkeypatch):
+    """A plan left by older code (no ``guard`` mark) was written with Delta's txnAppId/txnVersion: its redo keeps
+    that guard, so a batch committed before the crash is skipped by Delta, not written twice."""
+    day = settings.landing_dir / "activity" / "date=2023-04-01"
+    write(day / "part-00000.json", '{"user_id": 1, "date": "2023-04-01", "steps": 10}\n')
+    real_write = writer_module.write_batch
+
+    def older_code_dies_after_writing(batch_df, batch_id, ref, app_id, creates=False, guard=True):
+        real_write(batch_df, batch_id, ref, app_id, creates, True)  # older code: always the txn guard
+        raise RuntimeError("simulated kill")
+
+    monkeypatch.setattr(writer_module, "write_batch", older_code_dies_after_writing)
+    with pytest.raises(Exception, match="simulated kill"):
+        ingest_source(spark, settings, "activity")
+    plan_file = Path(settings.checkpoint("bronze", "activity"), "_fitlake", "plan.json")
+    plan = json.loads(plan_file.read_text())
+    del plan["guard"]
+    plan_file.write_text(json.dumps(plan))
+    version = delta_version(settings, "activity")
+    monkeypatch.setattr(writer_module, "write_batch", real_write)
+    rerun = ingest_source(spark, settings, "activity")
+    assert (rerun["batches"], rerun["rows"]) == (1, 1)  # measured from the table
+    assert delta_version(settings, "activity") == version and len(table(settings, "activity")) == 1
 
 
 def test_ingest_all_reports_every_source_and_names_failures(spark, settings, monkeypatch):

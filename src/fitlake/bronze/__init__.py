@@ -23,9 +23,11 @@ columns by position. So locally the same function builds it from plain parts:
   files; later runs reuse it. A new column is captured in ``_rescued_data`` by the run that meets it; at the end of
   that run it is added to the persisted schema (``schema_v<N+1>.json``) and to the Delta table, and from the next
   run on it is a real column. Earlier rows keep it in ``_rescued_data`` (bronze is append-only; no backfill).
-* **Sink.** Append to Delta with ``txnAppId``/``txnVersion`` = (an id kept in the checkpoint folder, batch
-  number) plus a ``_batch_id`` column: a plan redone after a crash is skipped by Delta if it was committed, so a
-  killed run rerun loses and duplicates nothing. (On Databricks: Auto Loader with ``foreachBatch``, same sink.)
+* **Sink.** Append to Delta with a ``_batch_id`` column: locally a plain append of the planned batch, and a plan
+  redone after a crash whose rows (its batch number and ``_ingested_at``) are in the table is not written again;
+  on Databricks Auto Loader's ``foreachBatch`` appends with ``txnAppId``/``txnVersion`` = (an id kept in the
+  checkpoint folder, batch id), which Delta skips if committed. Either way a killed run rerun loses and
+  duplicates nothing.
 * **No partitioning.** Bronze tables are appended once per run and read incrementally by ``_batch_id`` (whose
   file statistics let Delta skip old files) or as a Delta stream; partitioning by ingest date would only multiply
   small files. Each file is one row before the split, so memory per task is bounded by the largest file (the real

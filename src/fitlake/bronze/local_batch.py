@@ -8,10 +8,11 @@ Per source, the state lives in ``<checkpoint>/_fitlake/`` (next to the old strea
 
 A run: redo a leftover plan (a crash mid-batch) -> list the landing (``landing_scan``) -> the files whose
 (path, size, hash) is not in ``ingested.json`` are new -> write the plan atomically -> read exactly those files ->
-append with ``txnAppId``/``txnVersion = batch`` -> evolve the schema from rescued keys -> record the files as
-ingested -> remove the plan. A kill -9 anywhere is redone from the plan: Delta skips a txnVersion it already
-committed, so nothing is written twice, and the counts are then measured from the table. "Nothing new" is decided
-from the listing and ``ingested.json`` alone: no Spark job.
+append (each row carries the plan's batch number and ``_ingested_at``) -> evolve the schema from rescued keys ->
+record the files as ingested -> remove the plan. A kill -9 anywhere is redone from the plan: a plan whose rows are
+in the table was committed and is not written again (its counts are then measured from those rows), so nothing is
+written twice; a plan of older code is redone with Delta's ``txnAppId``/``txnVersion`` guard it was written with.
+"Nothing new" is decided from the listing and ``ingested.json`` alone: no Spark job.
 
 **Changed files.** A path whose content hash differs from what was ingested under it (a file rewritten in place,
 e.g. with new rows) is a new delivery: the whole file is read again with the new run's ``_ingested_at``. Silver
@@ -54,10 +55,14 @@ from fitlake.spark import register_table, session_conf
 STATE_DIR = "_fitlake"
 INGESTED = "ingested.json"
 PLAN = "plan.json"
-# Around a batch's write: no adaptive execution. The write itself has no shuffle (nothing for AQE to adapt), but
-# Delta checks the batch's txnVersion against the table's transactions, which builds the table's state (a Spark
-# query with a shuffle); under AQE that is 3 Spark jobs per source and run (each shuffle stage a job of its own),
-# planned up front 1.
+# A plan's write carries no Delta txnVersion (Delta's check reads the table's transactions, which builds its whole
+# state: a Spark job per source and run, the largest job of a new day's bronze write); a redone plan is found
+# committed or not by its own rows instead (``_stats_from_table``: its batch and `_ingested_at`). Plans without
+# this mark (older code, the stream-era migration) were written with the txnVersion and are redone with it.
+ROWS_GUARD = "rows"
+# Around a batch's write: no adaptive execution. The write itself has no shuffle (nothing for AQE to adapt); where
+# Delta checks a txnVersion (a redone plan of older code) it builds the table's state (a Spark query with a
+# shuffle): under AQE 3 Spark jobs, planned up front 1.
 WRITE_CONF = {"spark.sql.adaptive.enabled": "false"}
 
 
@@ -189,6 +194,7 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         plan = {
             "batch": ingested["last_batch"] + 1,
             "ingested_at_us": time.time_ns() // 1000,
+            "guard": ROWS_GUARD,
             "files": [{"rel": f.rel, "path": f.path, **f.record()} for f in chunk],
         }
         state.save_plan(plan)
@@ -259,17 +265,26 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     created_by_write = writes and not delta_io.exists(spark, ref)
     if not created_by_write:  # a first write creates the table itself: one commit, not CREATE TABLE + WRITE
         writer.ensure_bronze_table(spark, ref, schema.columns)
+    # Redoing a plan of this code (ROWS_GUARD): was it committed before the crash? Its rows say so exactly (the
+    # plan's batch and `_ingested_at`); a plan of older code relies on Delta's txnVersion guard instead.
+    rows_guard = plan.get("guard") == ROWS_GUARD
+    committed = None
+    if redo and rows_guard and writes and not created_by_write:
+        committed = _stats_from_table(spark, ref, batch, int(plan["ingested_at_us"]))
+        committed = committed if int(committed.get("rows") or 0) else None
     app_id = state.app_id()
     stats = None
-    if writes:
+    if writes and committed is None:
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
-                                           observe=not redo, suppress=suppression(spark, settings),
-                                           creates=created_by_write)
+                                           observe=rows_guard or not redo, suppress=suppression(spark, settings),
+                                           creates=created_by_write, guard=not rows_guard)
     if created_by_write and delta_io.exists(spark, ref):
         register_table(spark, ref)
     elif created_by_write:  # every file failed to read: the empty table, as before
         writer.ensure_bronze_table(spark, ref, schema.columns)
-    if redo or not present:  # may have been written before a crash: Delta then skips it and nothing is observed
+    if committed is not None:  # written before the crash: nothing written now, the counts from the table
+        stats = {**committed, "unreadable": []}
+    elif (redo and not rows_guard) or not present:  # Delta may have skipped it: nothing was observed
         stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
     stats = stats or {}  # only empty files: nothing written, nothing to count
     fault_point(f"bronze:written:{source.name}")
@@ -297,11 +312,17 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     return schema, {**stats, "files": len(read), "new_columns": new_columns}
 
 
-def _stats_from_table(spark, ref, batch: int) -> dict:
+def _stats_from_table(spark, ref, batch: int, ingested_at_us: int | None = None) -> dict:
+    """The counts of the rows batch ``batch`` wrote (only those with this ``_ingested_at``, when given: a plan's
+    own rows, whatever an earlier state with the same batch numbers wrote). Bronze keeps file statistics on both
+    columns, so only the batch's files are read."""
     if not delta_io.exists(spark, ref):
         return {}
     table = delta_io.read(spark, ref)
-    row = table.where(F.col(BATCH_ID) == batch).agg(*writer.stat_columns(table.columns)).first()
+    rows = F.col(BATCH_ID) == batch
+    if ingested_at_us is not None:
+        rows = rows & (F.col(INGESTED_AT) == F.timestamp_micros(F.lit(ingested_at_us)))
+    row = table.where(rows).agg(*writer.stat_columns(table.columns)).first()
     return row.asDict() if row is not None else {}
 
 
@@ -353,14 +374,14 @@ def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
-                               suppress=None, creates=False) -> dict:
+                               suppress=None, creates=False, guard=True) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
     write the others (it stays un-ingested, so the next run tries it again)."""
     batch = int(plan["batch"])
     paths = [f["path"] for f in present]
     try:
         return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
-                               suppress, creates)
+                               suppress, creates, guard)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
         bad = []
         for f in present:
@@ -376,7 +397,7 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         stats = {}
         if good:
             stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
-                                    suppress, creates)
+                                    suppress, creates, guard)
         return {**stats, "unreadable": [f["rel"] for f in bad]}
 
 
@@ -394,18 +415,19 @@ def spark_error_message(error: BaseException) -> str:
 
 
 def _observed_write(spark, source, columns, ref, app_id, batch, paths, ingested_at_us, observe=True,
-                    suppress=None, creates=False) -> dict:
-    """Append (idempotently) and measure in the same pass; ``observe=False`` when Delta may skip the write (a
-    redone plan), since a skipped write runs no job and its observation would never arrive."""
+                    suppress=None, creates=False, guard=True) -> dict:
+    """Append and measure in the same pass; ``observe=False`` when Delta may skip the write (a redone plan of
+    older code, ``guard``: Delta's txnVersion check), since a skipped write runs no job and its observation would
+    never arrive."""
     formats: list[Observation] = []
     df, conf = read_files(spark, source, columns, paths, ingested_at_us, formats if observe else None)
     if suppress is not None:  # erased users (fitlake forget) are not written again
         df = df.transform(suppress)
     with session_conf(spark, {**conf, **WRITE_CONF}):
         if not observe:
-            writer.write_batch(df, batch, ref, app_id, creates)
+            writer.write_batch(df, batch, ref, app_id, creates, guard)
             return {}
         observation = Observation(f"bronze_{uuid.uuid4().hex}")
-        writer.write_batch(df.observe(observation, *writer.stat_columns()), batch, ref, app_id, creates)
+        writer.write_batch(df.observe(observation, *writer.stat_columns()), batch, ref, app_id, creates, guard)
     pairs = {pair for o in formats for pair in writer.file_formats(o.get)}  # ingest_local sorts the run's union
     return {**observation.get, "file_formats": json.dumps([{"file": f, "format": fmt} for f, fmt in pairs])}

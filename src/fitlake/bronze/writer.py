@@ -48,14 +48,18 @@ def ensure_bronze_table(spark, ref: TableRef, columns: Iterable[str]) -> None:
     delta_io.add_columns(spark, ref, {c: "STRING" for c in columns if c.lower() not in present})
 
 
-def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, creates: bool = False) -> None:
+def write_batch(batch_df: DataFrame, batch_id: int, ref: TableRef, app_id: str, creates: bool = False,
+                guard: bool = True) -> None:
     """Idempotent append: Delta skips a (txnAppId, txnVersion) it has committed, so a replayed batch adds nothing.
+    ``guard=False``: a plain append, for a caller that knows the batch was never committed (local planned batches:
+    ``local_batch.ROWS_GUARD``), without the Spark job Delta's check costs.
 
     Not ``delta_io.write``: the table is created and registered once per run, not once per micro-batch.
     ``creates``: the table does not exist yet and this write creates it (with ``BRONZE_PROPERTIES``).
     """
     batch = batch_df.withColumn(BATCH_ID, F.lit(batch_id).cast("bigint"))
-    delta_io.append_once(batch, ref, app_id, batch_id, mergeSchema="true", **(BRONZE_PROPERTIES if creates else {}))
+    delta_io.append_once(batch, ref, app_id if guard else None, batch_id, mergeSchema="true",
+                         **(BRONZE_PROPERTIES if creates else {}))
 
 
 def stat_columns(columns: Iterable[str] = ()) -> list:
