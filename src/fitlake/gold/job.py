@@ -262,15 +262,14 @@ class GoldRun:
         (``delta_io.files_may_hold``) is read as the Parquet files whose statistics may hold such a row: Delta's own
         file skipping runs a Spark job per read ("Filtering files for query", most of a small +1 day's gold reads);
         otherwise Delta skips the files. The same rows either way (``in_date_range`` filters both)."""
-        ref = self.settings.table(layer, name)
-        if not delta_io.exists(self.spark, ref):
+        df = self.read(layer, name)
+        if df is None:
             return None
-        df = delta_io.read(self.spark, ref)
         if isinstance(df.schema[column].dataType, DateType):
             bounds = (low, high)
         else:  # timestamps of those days: from low's midnight to the midnight after high (UTC, the session's zone)
             bounds = (dt.datetime.combine(low, dt.time()), dt.datetime.combine(high + dt.timedelta(days=1), dt.time()))
-        files = delta_io.files_may_hold(ref, column, *bounds)
+        files = delta_io.files_may_hold(self.settings.table(layer, name), column, *bounds)
         if files is not None:
             df = delta_io.read_files(self.spark, df.schema, files)
         return in_date_range(df, column, low, high)
