@@ -4,6 +4,7 @@ before the feed are streamed once, then read from the feed; a range cut short by
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -79,7 +80,19 @@ def test_the_feed_and_the_stream_give_the_same_silver_and_the_stream_runs_once(s
     assert quarantined == [("a.csv", 3), ("c.csv", 3)]  # each once
 
 
+def _txn_actions(path) -> list[dict]:
+    """Delta's idempotent-write marks (``txn`` actions) in a table's JSON commits."""
+    out = []
+    for commit in sorted(Path(path, "_delta_log").glob("*.json")):
+        out += [a["txn"] for a in map(json.loads, commit.read_text().splitlines()) if "txn" in a]
+    return out
+
+
 def test_ranges_are_bounded_by_bytes_and_a_range_cut_short_is_redone_exactly(spark, settings, monkeypatch, tmp_path):
+    """One bronze version per range; killed after the first range's writes committed (its quarantined row, the
+    silver table's creation), before its end was recorded: the rerun redoes that range, then the rest, and every
+    silver and quarantine row is there once, as in one uninterrupted run. The writes are plain: no commit carries
+    Delta's txn mark (checking one builds the table's whole state, a Spark job per write)."""
     for name, rows in FILES:
         _append(spark, settings, name, rows, feed=True)
     _append(spark, settings, *LATER, feed=True)
@@ -92,25 +105,28 @@ def test_ranges_are_bounded_by_bytes_and_a_range_cut_short_is_redone_exactly(spa
     saved = SilverState.save_seen
     calls = []
 
-    def crash_after_the_second_range(self, version):
+    def crash_after_the_first_range(self, version):
         calls.append(version)
-        if len(calls) == 2:  # the range's writes are committed, its end is not recorded: a kill -9 here
+        if len(calls) == 1:  # the range's writes are committed, its end is not recorded: a kill -9 here
             raise KeyboardInterrupt("killed")
         saved(self, version)
 
-    monkeypatch.setattr(SilverState, "save_seen", crash_after_the_second_range)
+    monkeypatch.setattr(SilverState, "save_seen", crash_after_the_first_range)
     with pytest.raises(KeyboardInterrupt):
         process_table(spark, small, "sleep_day")
-    assert SilverState(small, "sleep_day").plan() == (1, 1)  # the range in progress stays planned
+    assert SilverState(small, "sleep_day").plan() == (0, 0)  # the range in progress stays planned
+    quarantine = small.table("quarantine", "sleep_day")
+    assert _rows(spark, small, "quarantine", ["_source_file", "_line"]) == [("a.csv", 3)]  # committed before the kill
     monkeypatch.setattr(SilverState, "save_seen", saved)
     read, reader = [], job.read_bronze_changes
     monkeypatch.setattr(job, "read_bronze_changes", lambda s, ref, low, high: read.append((low, high)) or
                         reader(s, ref, low, high))
     again = process_table(spark, small, "sleep_day")
-    assert read == [(1, 1), (2, 2)]  # the planned range first, exactly, then the rest
-    assert again.batches == 2 and SilverState(small, "sleep_day").plan() is None
+    assert read == [(0, 0), (1, 1), (2, 2)]  # the planned range first, exactly, then the rest
+    assert again.batches == 3 and SilverState(small, "sleep_day").plan() is None
     for layer, cols in (("silver", SILVER), ("quarantine", ["_rule", "_source_file", "_line"])):
         assert _rows(spark, small, layer, cols) == _rows(spark, reference, layer, cols)  # nothing twice, nothing lost
+    assert _txn_actions(small.table("silver", "sleep_day").path) == [] and _txn_actions(quarantine.path) == []
 
 
 def test_a_small_silver_run_is_planned_up_front(spark, settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from fitlake import delta_io
 from fitlake.silver import merge as M
@@ -101,6 +102,36 @@ def test_stale_redelivery_never_reverts_a_correction_and_is_quarantined(spark, s
         ("1", day, "1", "320", "350", "part-1-corrections.csv", 2, T3),
         ("2", day, "1", "410", "450", "part-2.csv", 2, T3)]), 2, "app")
     assert (c2.updated, c2.quarantined_total) == (2, 0)
+
+
+def test_a_batch_redone_with_plain_writes_writes_nothing_twice(spark, settings):
+    """Silver's planned ranges write without Delta's txn guard (``app_id`` None). Replayed after its writes committed
+    (``redo``): its quarantined rows, a failed rule's and a stale re-delivery's, are found stored by their content
+    and not appended again, and silver's rows classify as unchanged: no commit on either table."""
+    spec = SPECS["sleep_day"]
+    day = "4/12/2016 12:00:00 AM"
+    process_batch(spark, settings, spec, _bronze(spark, [
+        ("1", day, "1", "300", "350", "part-0.csv", 2, T1),
+        ("1", day, "1", "310", "350", "part-1-corrections.csv", 2, T1),
+        ("2", day, "1", "400", "450", "part-0.csv", 3, T1)]), 0, None)
+    resent = [("1", day, "1", "300", "350", "part-0 (resent).csv", 2, T2),  # stale
+              ("2", day, "1", "410", "450", "part-0 (resent).csv", 3, T2),  # newer: an update
+              ("3", day, "1", "500", "450", "part-0 (resent).csv", 4, T2)]  # asleep > in bed
+    first = process_batch(spark, settings, spec, _bronze(spark, resent), 1, None)
+    assert (first.updated, first.quarantined) == (1, {"stale_redelivery": 1, "asleep_not_more_than_in_bed": 1})
+    stored = _silver(spark, settings)
+    v = (_version(spark, settings), _version(spark, settings, "quarantine"))
+
+    replay = process_batch(spark, settings, spec, _bronze(spark, resent), 1, None, redo=True)
+    assert (replay.updated, replay.unchanged, replay.quarantined) == (
+        0, 1, {"stale_redelivery": 1, "asleep_not_more_than_in_bed": 1}) and replay.reconciles
+    assert (_version(spark, settings), _version(spark, settings, "quarantine")) == v
+    assert _silver(spark, settings) == stored
+    q = delta_io.read(spark, settings.table("quarantine", "sleep_day")).collect()
+    assert sorted((r._rule, r.Id) for r in q) == [("asleep_not_more_than_in_bed", "3"), ("stale_redelivery", "1")]
+    for layer in ("silver", "quarantine"):
+        log = Path(settings.table(layer, "sleep_day").path, "_delta_log")
+        assert not any('"txn"' in f.read_text() for f in log.glob("*.json")), layer
 
 
 def test_stale_redelivery_in_one_batch_with_its_newer_version(spark, settings):

@@ -3,9 +3,11 @@ MERGE (``process_table``: bronze's change data feed in bounded ranges of version
 
 Per batch: typed columns -> first failing rule -> conflicting values for a key within one file -> rank duplicates
 within the batch (and mark stale re-deliveries among them) -> quarantine the failures -> upsert the winners,
-quarantining any winner that is a stale re-delivery of a stored row (see ``merge.NEWER_SQL``). Every write carries
-Delta's idempotent-write guard (app id + batch id), so a batch replayed after a crash between the writes and the
-state's update writes nothing twice.
+quarantining any winner that is a stale re-delivery of a stored row (see ``merge.NEWER_SQL``). A batch replayed after a
+crash between its writes and the state's update writes nothing twice: a planned range of bronze versions writes
+plainly and, redone, appends to quarantine only the rows not already there (silver's own write is idempotent by
+its content: a row already stored is ``unchanged``); a stream's batch carries Delta's idempotent-write guard (app id
++ batch id) instead.
 """
 
 from __future__ import annotations
@@ -154,7 +156,26 @@ def _query_id(checkpoint: str) -> str:
     return json.loads(meta.read_text().splitlines()[0])["id"] if meta.is_file() else "no-checkpoint"
 
 
-def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame, batch_id: int, app_id: str) -> TableCounts:
+def quarantine_append(spark, ref, rows: DataFrame, redo: bool, **options) -> None:
+    """Append quarantined ``rows`` to ``ref``; ``redo`` (the batch's writes may have committed before a crash):
+    only the rows not stored yet, told by every column but ``_quarantined_at`` (the raw row, its lineage: file,
+    line, ingest time, and the rule), so a redone batch adds each row once whatever its first attempt committed."""
+    if redo and delta_io.exists(spark, ref):
+        stored = delta_io.read(spark, ref)
+        same = [c for c in rows.columns if c != "_quarantined_at" and c in stored.columns]
+        stored = stored.select(*[F.col(f"`{c}`").alias(f"_s{i}") for i, c in enumerate(same)])
+        rows = rows.join(stored, [F.col(f"`{c}`").eqNullSafe(F.col(f"_s{i}")) for i, c in enumerate(same)],
+                         "left_anti")
+        if rows.isEmpty():  # all committed before the crash: no commit at all (a redo only: computed twice)
+            return
+    delta_io.write(rows, ref, mode="append", mergeSchema="true", **options)
+
+
+def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame, batch_id: int,
+                  app_id: str | None, redo: bool = False) -> TableCounts:
+    """Validate, de-duplicate and write one batch of bronze rows. ``app_id``: the writes carry Delta's
+    idempotent-write guard (``app_id`` + ``batch_id``: a stream's batch); None: plain writes, and ``redo`` says the
+    batch may have committed some of them before a crash (``quarantine_append``)."""
     counts = TableCounts(spec.name, batches=1)
     rules = RULES[spec.name]
     bronze = bronze.transform(suppression(spark, settings))  # erased users (fitlake forget) never come back
@@ -191,8 +212,8 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
         if counts.quarantined:
             q_ref = settings.table("quarantine", spec.name)
             rows = checked.where(~F.col("_valid")).transform(T.to_quarantine_rows)
-            writer_opts = {"txnAppId": f"{app_id}.quarantine", "txnVersion": str(batch_id), "mergeSchema": "true"}
-            delta_io.write(rows, q_ref, mode="append", **writer_opts)
+            guard = delta_io.txn_options(app_id and f"{app_id}.quarantine", batch_id)
+            quarantine_append(spark, q_ref, rows, redo, **guard)
         winners = checked.where(F.col("_valid") & (F.col("_dup_rank") == 1))
         silver = T.to_silver_rows(winners, [c.name for c in spec.columns], spec.features)
         ref = settings.table("silver", spec.name)
@@ -204,11 +225,13 @@ def process_batch(spark, settings: Settings, spec: SilverSpec, bronze: DataFrame
                 # the raw rows of the stale winners (a winner is the only valid rank-1 row of its key in the batch)
                 rows = (winners.join(stale.select(*spec.keys), list(spec.keys), "left_semi")
                         .withColumn("_rule", F.lit(STALE_RULE)).transform(T.to_quarantine_rows))
-                opts = {"txnAppId": f"{app_id}.stale", "txnVersion": str(batch_id), "mergeSchema": "true"}
-                delta_io.write(rows, settings.table("quarantine", spec.name), mode="append", **opts)
+                guard = delta_io.txn_options(app_id and f"{app_id}.stale", batch_id)
+                quarantine_append(spark, settings.table("quarantine", spec.name), rows, redo, **guard)
 
+            # no guard of its own needed without app_id: redone, rows already stored classify as unchanged
             actions = M.upsert(spark, ref, silver, spec.keys, spec.value_columns, bounds,
-                               app_id=f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale, rows=winners_n)
+                               app_id=app_id and f"{app_id}.silver", version=batch_id, on_stale=quarantine_stale,
+                               rows=winners_n)
             counts.inserted, counts.updated, counts.unchanged = actions["insert"], actions["update"], actions["unchanged"]
             counts.duplicates += actions["superseded"]
             if actions["stale"]:
@@ -256,7 +279,8 @@ def byte_size(text: str) -> int:
 class SilverState:
     """Per silver table, beside the old stream checkpoint (``settings.checkpoint("silver", name)``):
     ``_fitlake_bronze_version`` (the bronze version read up to), ``_fitlake_plan.json`` (the bronze versions being
-    read: redone exactly after a crash) and ``_fitlake_txn_app_id`` (the id of this state's idempotent writes)."""
+    read: redone exactly after a crash). Older code kept ``_fitlake_txn_app_id`` there too (the id of its Delta
+    txn-guarded writes); a range it planned is redone as any other: its committed rows are found by their content."""
 
     def __init__(self, settings: Settings, name: str):
         self.folder = Path(settings.checkpoint("silver", name))
@@ -287,9 +311,6 @@ class SilverState:
 
     def drop_plan(self) -> None:
         self.plan_file.unlink(missing_ok=True)
-
-    def app_id(self, name: str) -> str:
-        return delta_io.txn_app_id(self.folder / "_fitlake_txn_app_id", f"fitlake.silver.{name}")
 
 
 def version_ranges(appended: dict[int, int], limit: int) -> list[tuple[int, int]]:
@@ -337,8 +358,9 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
 
     Local tables read what bronze appended since the last run from its change data feed, in ranges of bronze
     versions of at most ``silver_batch_bytes`` (plain batch reads: no streaming query per table). A range is
-    planned before it is read and redone exactly after a crash; its writes carry Delta's idempotent-write guard
-    (this state's app id, the range's last bronze version). Catalog tables, and local bronze tables written before
+    planned before it is read and redone exactly after a crash; its writes are plain (Delta's idempotent-write
+    guard reads the table's whole state, a Spark job per write), and a redone range appends to quarantine only the
+    rows not there yet (``process_batch``). Catalog tables, and local bronze tables written before
     bronze recorded its change feed, are streamed as before (``_stream_table``); such a local table then turns the
     feed on, so later runs read it."""
     spec = SPECS[name]
@@ -364,12 +386,12 @@ def process_table(spark, settings: Settings, name: str) -> TableCounts | None:
 def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: SilverState, total: TableCounts,
                       plan: tuple[int, int] | None, version: int) -> None:
     bronze_ref = settings.table("bronze", spec.name)
-    app_id = state.app_id(spec.name)
     first = True
     if plan is not None and plan[1] > state.seen():  # a crash in the middle of this range: redo exactly it
         ranges = [plan]
         seen = plan[1]
     else:
+        plan = None
         state.drop_plan()
         seen = state.seen()
         ranges = []
@@ -379,8 +401,8 @@ def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: Silver
     for low, high in ranges:
         state.save_plan(low, high)
         batch = read_bronze_changes(spark, bronze_ref, low, high)
-        try:
-            counts = process_batch(spark, settings, spec, batch, high, app_id)
+        try:  # plain writes; the planned range redone (its writes may have committed): ``redo``
+            counts = process_batch(spark, settings, spec, batch, high, None, redo=first and plan is not None)
         except Exception as e:  # noqa: BLE001 - the feed's first read fails before anything is written
             if not (first and _missing_change_data(e)):
                 raise
