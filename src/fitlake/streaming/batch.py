@@ -77,12 +77,16 @@ def _release(df: DataFrame) -> None:
 class StreamBatch:
     """foreachBatch of the one streaming query: bronze, quarantine, windows, daily totals, alerts, silver.
 
-    One commit per table per micro-batch, in this order, each guarded by Delta's idempotent-write marker
-    (``txnAppId`` = an id born with the checkpoint, ``txnVersion`` = the batch id), so a replayed batch skips every
-    write that committed. Silver goes LAST: what is new in a batch is decided against silver, and as long as this
-    batch's silver append has not committed, silver is exactly what it was before the batch; once it has, every
-    other write of the batch has committed too. The processing time and the watermark come from the batch's pinned
-    plan (``fitlake.streaming.state``), so a replay decides every row exactly as the first attempt did.
+    One commit per table per micro-batch, in this order; a replayed batch skips every write that committed.
+    Bronze and quarantine append plainly (Delta's idempotent-write guard reads the table's whole state, Spark jobs
+    on every append); a replay (its plan was already there) first looks for the batch's own rows (its batch id and
+    pinned processing time) and appends only where they are missing. The MERGEs of windows, daily totals and alerts
+    carry Delta's marker (``txnAppId`` = an id born with the checkpoint, ``txnVersion`` = the batch id). Silver
+    goes LAST and needs neither: what is new in a batch is decided against silver, so as long as this batch's
+    silver append has not committed, silver is exactly what it was before the batch; once it has, a replay finds
+    nothing new and every other write of the batch has committed too. The processing time and the watermark come
+    from the batch's pinned plan (``fitlake.streaming.state``), so a replay decides every row exactly as the first
+    attempt did.
     """
 
     def __init__(self, spark: SparkSession, tables: StreamTables, source: str, app_id: str, state: StreamState,
@@ -157,7 +161,7 @@ class StreamBatch:
             # Bronze and quarantine do not wait for the rest: they append while the batch's new events are looked
             # up and the gold MERGEs run (the driver plans and commits one write while the executor runs another's
             # tasks); silver, last, waits for them.
-            raw = Background(lambda: self._raw(bronze, checked, batch_id, now))
+            raw = Background(lambda: self._raw(bronze, checked, batch_id, now, plan.replay))
             try:
                 if valid_stats is not None:
                     days = sorted(valid_stats["days"])
@@ -176,9 +180,8 @@ class StreamBatch:
                         self._gold(new, daily, batch_id, plan, days, lo, hi)
                         raw.join()
                         fault_point("stream:ingest:silver")
-                        with self._step(batch_id, "silver"):
-                            delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, self.app_id,
-                                                 batch_id)
+                        with self._step(batch_id, "silver"):  # new events only: a replay finds none
+                            delta_io.append_once(new.drop("_late", "_line"), self.tables.silver, None, batch_id)
             finally:
                 raw.join()
             self.state.finish(batch_id, valid_stats["max_time"] if valid_stats is not None else None)
@@ -191,11 +194,20 @@ class StreamBatch:
             if new is not None:
                 _release(new)
 
-    def _raw(self, bronze: DataFrame, checked: DataFrame, batch_id: int, now) -> None:
-        """The batch's raw rows into bronze, and those that fail a rule into quarantine (when there are any)."""
+    def _holds(self, ref, batch_id: int, stamp: str, now) -> bool:
+        """``ref`` holds rows of this batch: its batch id and pinned processing time in ``stamp``."""
+        rows = delta_io.read(self.spark, ref)
+        if "_batch_id" in rows.columns:
+            rows = rows.where(F.col("_batch_id") == batch_id)
+        return not rows.where(F.col(stamp) == now).isEmpty()
+
+    def _raw(self, bronze: DataFrame, checked: DataFrame, batch_id: int, now, replay: bool) -> None:
+        """The batch's raw rows into bronze, and those that fail a rule into quarantine (when there are any);
+        ``replay``: each only when the table does not hold the batch's rows yet (an append commits all or none)."""
         fault_point("stream:ingest:bronze")
         with self._step(batch_id, "bronze"):
-            delta_io.append_once(bronze, self.tables.bronze, self.app_id, batch_id)
+            if not (replay and self._holds(self.tables.bronze, batch_id, "_ingested_at", now)):
+                delta_io.append_once(bronze, self.tables.bronze, None, batch_id)
         if self.quarantined[batch_id]:
             fault_point("stream:ingest:quarantine")
             quarantined = checked.where(F.col("_rule").isNotNull()).select(
@@ -203,7 +215,8 @@ class StreamBatch:
                 now.alias("_quarantined_at"),
             )
             with self._step(batch_id, "quarantine"):
-                delta_io.append_once(quarantined, self.tables.quarantine, self.app_id, batch_id)
+                if not (replay and self._holds(self.tables.quarantine, batch_id, "_quarantined_at", now)):
+                    delta_io.append_once(quarantined, self.tables.quarantine, None, batch_id)
 
     def _gold(self, new: DataFrame, daily: list, batch_id: int, plan: BatchPlan, days: list[dt.date], lo: str,
               hi: str) -> None:

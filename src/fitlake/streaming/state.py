@@ -24,6 +24,7 @@ class BatchPlan:
     batch_id: int
     now: str  # processing time of the batch, TS_PY, UTC
     watermark: str | None  # events whose window ends at or before this are late (TS_PY, UTC); None: no events yet
+    replay: bool = False  # the plan was already there: an earlier attempt of this batch may have committed writes
 
 
 def _write_atomic(path: Path, payload: dict) -> None:
@@ -58,14 +59,15 @@ class StreamState:
         return (dt.datetime.strptime(high, TS_PY) - self.delay).strftime(TS_PY)
 
     def plan(self, batch_id: int) -> BatchPlan:
-        """The batch's plan: made on its first attempt, read back on every replay."""
+        """The batch's plan: made on its first attempt, read back on every replay (``BatchPlan.replay``)."""
         path = self.plans / f"{batch_id}.json"
         saved = _read(path)
+        replay = saved is not None
         if saved is None:
             saved = {"batch_id": batch_id, "now": dt.datetime.now(dt.timezone.utc).strftime(TS_PY),
                      "watermark": self.watermark()}
             _write_atomic(path, saved)
-        return BatchPlan(saved["batch_id"], saved["now"], saved["watermark"])
+        return BatchPlan(saved["batch_id"], saved["now"], saved["watermark"], replay)
 
     def finish(self, batch_id: int, batch_max: str | None) -> None:
         """Record a finished batch's highest valid event time (idempotent: a replayed batch does it once)."""
