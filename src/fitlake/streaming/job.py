@@ -7,9 +7,10 @@ expectation, incl. the event-time floor/ceiling of ``time_rules``), MERGE the ba
 ``state.py``: an event whose window is already final is dropped from the windows and counted), MERGE per (user, day)
 step increments into the running totals ``gold.event_daily_steps``, insert-only MERGE the goal crossings of the
 (user, day)s whose total reached the goal into ``gold.goal_alerts``, and last append the new events to
-``silver.events``. Every write carries Delta's idempotent-write marker (checkpoint-born app id, batch id) and the
-batch's processing time and watermark are pinned in a plan file, so a batch replayed after a crash commits nothing
-twice and decides every row as before. Optionally the alerts are published to Kafka (``alerts_out``).
+``silver.events``. The batch's processing time and watermark are pinned in a plan file, so a batch replayed after a
+crash decides every row as before and commits nothing twice: its MERGEs carry Delta's idempotent-write marker
+(checkpoint-born app id, batch id), its bronze and quarantine appends are skipped when the table holds the batch's
+own rows, and silver receives only events new against it (``batch.StreamBatch``). Optionally the alerts are published to Kafka (``alerts_out``).
 """
 
 
