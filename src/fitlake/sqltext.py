@@ -1,4 +1,4 @@
-"""Quoting for the few places a path must appear inside SQL text or a JVM option string.
+"""Quoting for the few places a path or a name must appear inside SQL text or a JVM option string.
 
 Any path the OS allows (spaces, quotes, apostrophes, backticks, backslashes, unicode) must survive: never paste a
 path into SQL or ``spark.driver.extraJavaOptions`` without these.
@@ -13,6 +13,17 @@ def string_literal(text: str | os.PathLike) -> str:
     """A Spark SQL string literal for ``text`` (single-quoted, backslash and quote escaped)."""
     s = os.fspath(text)
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def array_literal(values) -> str:
+    """``array('a', 'b', ...)``: a Spark SQL array of string literals (one ``F.expr`` instead of a Py4J call per
+    element)."""
+    return "array(" + ", ".join(string_literal(v) for v in values) + ")"
+
+
+def map_literal(pairs) -> str:
+    """``map('k1', 'v1', ...)``: a Spark SQL map of string literals from ``(key, value)`` pairs."""
+    return "map(" + ", ".join(f"{string_literal(k)}, {string_literal(v)}" for k, v in pairs) + ")"
 
 
 def identifier(text: str | os.PathLike) -> str:

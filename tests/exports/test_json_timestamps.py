@@ -50,5 +50,5 @@ def test_activity_json_dates_are_read_only_year_first(spark):
     texts = ["2016-04-12", " 2016-04-12 ", "04/12/2016", "12/04/2016", "2016-4-12", "2016-04-31", "2016-13-04",
              "20160412", "12-04-2016", None]
     df = spark.createDataFrame([(t,) for t in texts], "t string")
-    got = [r["d"] for r in df.select(parse(F.col("t"), "iso_date").alias("d")).collect()]
+    got = [r["d"] for r in df.select(parse("t", "iso_date").alias("d")).collect()]
     assert got == [dt.date(2016, 4, 12), dt.date(2016, 4, 12)] + [None] * (len(texts) - 2), got

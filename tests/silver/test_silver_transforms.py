@@ -20,7 +20,7 @@ def test_fitbit_dates_parse_exactly_or_not_at_all(spark):
          (" 4/12/2016 ",), (None,)],
         "raw STRING",
     )
-    out = df.select("raw", parse(F.col("raw"), "fitbit_date").alias("d"))
+    out = df.select("raw", parse("raw", "fitbit_date").alias("d"))
     got = {r["raw"]: r["d"] for r in out.collect()}
     assert got["4/12/2016"] == dt.date(2016, 4, 12)
     assert got["04/02/2016"] == dt.date(2016, 4, 2)
@@ -38,8 +38,8 @@ def test_fitbit_timestamps_and_numbers(spark):
          (None, "0", "0", "TRUE")],
         "ts STRING, i STRING, d STRING, b STRING",
     )
-    out = df.select(parse(F.col("ts"), "fitbit_timestamp").alias("ts"), parse(F.col("i"), "int").alias("i"),
-                    parse(F.col("d"), "double").alias("d"), parse(F.col("b"), "boolean").alias("b"))
+    out = df.select(parse("ts", "fitbit_timestamp").alias("ts"), parse("i", "int").alias("i"),
+                    parse("d", "double").alias("d"), parse("b", "boolean").alias("b"))
     expected = spark.createDataFrame(
         [(dt.datetime(2016, 4, 12, 0, 0), 13162, 8.5, True),
          (dt.datetime(2016, 4, 12, 13, 5, 9), -3, 1.87999999523163, False),
@@ -55,7 +55,7 @@ def test_booleans_in_any_letter_case_or_as_digits(spark):
     cases = {"true": True, "TRUE": True, "tRuE": True, "1": True, " 1 ": True, "false": False, "FALSE": False,
              "fAlSe": False, "0": False, "yes": None, "t": None, "2": None, "10": None, "": None}
     df = spark.createDataFrame([(k,) for k in cases] + [(None,)], "b STRING")
-    out = df.select(F.col("b").alias("raw"), parse(F.col("b"), "boolean").alias("b"))
+    out = df.select(F.col("b").alias("raw"), parse("b", "boolean").alias("b"))
     got = {r["raw"]: r["b"] for r in out.collect()}
     assert got == {**cases, None: None}
 
@@ -68,7 +68,7 @@ def test_fitbit_timestamp_clock_is_the_values_own_in_any_letter_case(spark):
             ("M/d", "4/12/2016 0:00:00 AM"), ("M/d", "4/12/2016 24:00"), ("M/d", "4/12/2016 12:00:00 M"),
             ("d/M", "12/4/2016 11:00:00 PM"), ("d/M", "31/4/2016 1:00:00 AM"), ("M/d", ""), ("M/d", None)]
     df = spark.createDataFrame(rows, "order STRING, raw STRING")
-    out = df.select("order", "raw", parse(F.col("raw"), "fitbit_timestamp", F.col("order")).alias("ts"))
+    out = df.select("order", "raw", parse("raw", "fitbit_timestamp", "order").alias("ts"))
     expected = spark.createDataFrame(
         [(o, r, t) for (o, r), t in zip(rows, [
             dt.datetime(2016, 4, 12, 0, 0), dt.datetime(2016, 4, 12, 12, 30), dt.datetime(2016, 4, 12, 13, 5, 9),
@@ -214,7 +214,7 @@ def test_delivery_conflicts_and_stale_rows_are_marked(spark):
 def test_doubles_must_be_finite(spark):
     raws = ["NaN", "nan", "Infinity", "-Infinity", "inf", "1e999", "-1e999", "1e308", "2.5"]
     out = spark.createDataFrame([(r,) for r in raws], "raw STRING").select(
-        "raw", parse(F.col("raw"), "double").alias("d"))
+        "raw", parse("raw", "double").alias("d"))
     got = {r.raw: r.d for r in out.collect()}
     assert got == {**{r: None for r in raws[:7]}, "1e308": 1e308, "2.5": 2.5}
 
@@ -257,6 +257,14 @@ def test_only_rows_with_a_repeated_key_need_the_windows(spark, monkeypatch):
     full = outcome(typed.transform(job.with_delivery_checks, spec))
     assert outcome(job.checked_from_typed(typed, spec, repeated)) == full
     assert outcome(job.checked_from_typed(typed, spec, None)) == full
+    # no key repeats (the usual new day): the same outcome and columns with no window in the plan at all
+    unique = typed.where("_line IN (5, 8, 12) OR (_line = 9 AND v = 61)")
+    assert job.repeated_key_hashes(unique, spec.keys) == []
+    shortcut = job.checked_from_typed(unique, spec, [])
+    assert outcome(shortcut) == outcome(unique.transform(job.with_delivery_checks, spec))
+    assert len(outcome(shortcut)) == 4
+    assert shortcut.columns == job.checked_from_typed(typed, spec, repeated).columns
+    assert "Window" not in shortcut._jdf.queryExecution().analyzed().toString()
     assert full[(3, 31, 6)][0] == "stale_redelivery" and full[(1, 10, 1)][0] == "conflicting_values_in_delivery"
     assert full[(6, 61, 9)] == (None, True, True) and full[(2, 20, 4)] == (None, True, True)
     # the same one aggregation counts every row-level rule, and the valid rows with their key range

@@ -134,7 +134,7 @@ def _corpus(n: int, seed: int = 22) -> list[str]:
 
 def _parsed(spark, rows):
     df = spark.createDataFrame(rows, "text string, order string")
-    return df.select("text", "order", parse(F.col("text"), "fitbit_timestamp", F.col("order")).alias("ts"))
+    return df.select("text", "order", parse("text", "fitbit_timestamp", "order").alias("ts"))
 
 
 @pytest.mark.parametrize("text, order, expected", CASES)

@@ -16,6 +16,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fitlake.bronze.sources import HEADER_VARIANTS
+from fitlake.sqltext import array_literal, map_literal
 
 _IGNORED = r"[\s_\-]"
 
@@ -53,8 +54,8 @@ def canonical_header(header: Column, columns: Sequence[str]) -> Column:
     mapping = variant_map(columns)
     if not mapping:
         return header
-    lookup = F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
-    known = F.array(*[F.lit(c) for c in columns])
+    lookup = F.expr(map_literal(mapping.items()))
+    known = F.expr(array_literal(columns))
 
     def one(name: Column) -> Column:
         key = F.lower(F.regexp_replace(F.trim(name), _IGNORED, ""))

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from fitlake.bronze.formats import DATE_FORMAT, with_date_format
 from fitlake.bronze.headers import canonical_header
+from fitlake.sqltext import array_literal, identifier, string_literal
 
 RESCUED = "_rescued_data"
 CORRUPT = "_corrupt_record"
@@ -37,6 +38,8 @@ _JSON_OBJECT = "map<string,string>"
 _LINES = "_lines"
 _TEXT = "_text"
 _HEADER = "_header"
+_RAW_HEADER = "_raw_header"
+_SPLIT_HEADER = "_split_header"
 _HEADER_LINE = "_header_line"
 _HEADER_OK = "_header_ok"
 _KNOWN_AT = "_known_at"
@@ -56,7 +59,7 @@ def with_file_lines(text_col: str = "value") -> Transform:
 
     def _(df: DataFrame) -> DataFrame:
         text = F.regexp_replace(F.col(text_col), "^\ufeff", "")
-        return df.withColumn(_LINES, F.split(text, _LINE_BREAK, -1)).drop(text_col)
+        return df.select(*_all_but(df, text_col), F.split(text, _LINE_BREAK, -1).alias(_LINES))
 
     return _
 
@@ -71,23 +74,28 @@ def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
     known = _literal_array(columns)
 
     def _(df: DataFrame) -> DataFrame:
-        raw_header = F.try_element_at(F.filter(F.col(_LINES), lambda x: F.trim(x) != ""), F.lit(1))
-        header = canonical_header(split_delimited(raw_header, delimiter), columns)
-        usable = F.arrays_overlap(F.col(_HEADER), known) & (
-            F.size(F.array_distinct(F.col(_HEADER))) == F.size(F.col(_HEADER))
+        # The header line and its split are columns of their own, referenced by name: inline, their expressions
+        # were copied into each place that reads them, and an interpreted plan evaluates every copy.
+        raw_header = F.col(_RAW_HEADER)
+        first = df.select("*", F.try_element_at(F.filter(F.col(_LINES), lambda x: F.trim(x) != ""), F.lit(1)).alias(
+            _RAW_HEADER))
+        split = first.select("*", split_delimited(raw_header, delimiter).alias(_SPLIT_HEADER))
+        with_header = split.select(
+            *_all_but(split, _RAW_HEADER, _SPLIT_HEADER),
+            canonical_header(F.col(_SPLIT_HEADER), columns).alias(_HEADER),
+            F.array_position(F.col(_LINES), raw_header).cast("int").alias(_HEADER_LINE),
         )
-        positions = F.sequence(F.lit(1), F.greatest(F.size(F.col(_HEADER)), F.lit(1)))
-        return (
-            df.withColumn(_HEADER, header)
-            .withColumn(_HEADER_LINE, F.array_position(F.col(_LINES), raw_header).cast("int"))
-            .withColumn(_HEADER_OK, F.coalesce(usable, F.lit(False)))
+        header = F.col(_HEADER)
+        usable = F.arrays_overlap(header, known) & (F.size(F.array_distinct(header)) == F.size(header))
+        positions = F.sequence(F.lit(1), F.greatest(F.size(header), F.lit(1)))
+        return with_header.select(
+            "*",
+            F.coalesce(usable, F.lit(False)).alias(_HEADER_OK),
             # Once per file, not per line: where each known column sits in this header (0 = absent), and the
             # positions of the names we do not know (for ``_rescued_data``).
-            .withColumn(_KNOWN_AT, F.array(*[F.array_position(F.col(_HEADER), c).cast("int") for c in columns]))
-            .withColumn(
-                _UNKNOWN_AT,
-                F.filter(positions, lambda i: ~F.array_contains(known, F.try_element_at(F.col(_HEADER), i))),
-            )
+            F.expr("array(" + ", ".join(f"CAST(array_position({_HEADER}, {string_literal(c)}) AS INT)"
+                                        for c in columns) + ")").alias(_KNOWN_AT),
+            F.filter(positions, lambda i: ~F.array_contains(known, F.try_element_at(header, i))).alias(_UNKNOWN_AT),
         )
 
     return _
@@ -95,12 +103,8 @@ def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
 
 def explode_lines(df: DataFrame) -> DataFrame:
     """One row per non-blank line: ``_text`` and its 1-based ``_line`` number in the file."""
-    return (
-        df.select("*", F.posexplode(F.col(_LINES)).alias("_pos", _TEXT))
-        .where(F.trim(F.col(_TEXT)) != "")
-        .withColumn(LINE, (F.col("_pos") + 1).cast("int"))
-        .drop("_pos", _LINES)
-    )
+    exploded = df.select("*", F.posexplode(F.col(_LINES)).alias("_pos", _TEXT)).where(F.trim(F.col(_TEXT)) != "")
+    return exploded.select(*_all_but(exploded, "_pos", _LINES), (F.col("_pos") + 1).cast("int").alias(LINE))
 
 
 def split_delimited(text: Column, delimiter: str = ",") -> Column:
@@ -136,8 +140,10 @@ def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform
         def field_at(i: Column) -> Column:
             return F.nullif(F.try_element_at(fields, i), F.lit(""))
 
+        # one SQL expression per column (a Py4J call each, not a dozen)
         values = [
-            F.when(F.col("_ok") & (F.col(_KNOWN_AT)[n] > 0), field_at(F.col(_KNOWN_AT)[n])).alias(c)
+            F.expr(f"CASE WHEN _ok AND {_KNOWN_AT}[{n}] > 0 THEN nullif(try_element_at(_fields, {_KNOWN_AT}[{n}]),"
+                   " '') END").alias(c)
             for n, c in enumerate(columns)
         ]
         rescued = F.when(
@@ -151,8 +157,8 @@ def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform
         )
         return (
             df.where(~is_header)
-            .withColumn("_fields", split_delimited(F.col(_TEXT), delimiter))
-            .withColumn("_ok", mappable)
+            .select("*", split_delimited(F.col(_TEXT), delimiter).alias("_fields"))
+            .select("*", mappable.alias("_ok"))
             .select(
                 *values,
                 rescued.alias(RESCUED),
@@ -229,5 +235,10 @@ def parse_landing_files(fmt: str, columns: Sequence[str], delimiter: str = ",", 
     return _
 
 
+def _all_but(df: DataFrame, *names: str) -> list[Column]:
+    """Every column of ``df`` but ``names``, in order: a ``select`` that drops and adds in one operation."""
+    return [F.col(identifier(c)) for c in df.columns if c not in names]
+
+
 def _literal_array(values: Sequence[str]) -> Column:
-    return F.array(*[F.lit(v) for v in values])
+    return F.expr(array_literal(values))

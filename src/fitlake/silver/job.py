@@ -143,9 +143,10 @@ def checked_from_typed(typed: DataFrame, spec: SilverSpec, repeated: list[int] |
     hash collision only sends a few more). ``repeated`` None: every row does."""
     if repeated is None:
         return typed.transform(with_delivery_checks, spec)
+    if not repeated:  # no key repeats: no row goes through the windows (and no plan of them is analysed)
+        return typed.select("*", F.col("_rule").isNull().alias("_valid"), F.lit(1).alias("_dup_rank"))
     multi = F.col("_rule").isNull() & _key_hash(spec.keys).isin(repeated)
-    single = (typed.where(~multi).withColumn("_valid", F.col("_rule").isNull())
-              .withColumn("_dup_rank", F.lit(1)))
+    single = typed.where(~multi).select("*", F.col("_rule").isNull().alias("_valid"), F.lit(1).alias("_dup_rank"))
     return single.unionByName(typed.where(multi).transform(with_delivery_checks, spec))
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from fitlake.sqltext import identifier, string_literal
+
 FITBIT_DATE = "M/d/yyyy"
 FITBIT_TIMESTAMP = "M/d/yyyy h:mm:ss a"
 ISO_DATE = "yyyy-MM-dd"
@@ -31,24 +33,29 @@ _PATTERNS = {
 KINDS = ("string", "int", "bigint", "double", "boolean", "fitbit_date", "fitbit_timestamp", "iso_date")
 
 
-def clean_text(raw: Column) -> Column:
+# Every builder below writes SQL text over SQL operands (a column's quoted name, another builder's text): a silver
+# table's typing is then one ``F.expr`` per column, where the same expressions built from ``functions`` calls took
+# ~30 Py4J round trips per column, every run.
+
+
+def clean_text(raw: str) -> str:
     """Trimmed text; empty means missing (CSV writes a missing value as an empty field)."""
-    trimmed = F.trim(raw.cast("string"))
-    return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+    trimmed = f"trim(CAST({raw} AS STRING))"
+    return f"CASE WHEN {trimmed} = '' THEN NULL ELSE {trimmed} END"
 
 
-def finite(value: Column) -> Column:
+def finite(value: str) -> str:
     """``value`` when it is a finite number, else null: NaN and +/-Infinity are never data. The regex above already
     refuses the words ``NaN`` / ``Infinity``; this also catches a literal that overflows (``1e999``)."""
-    v = value.cast("double")
-    return F.when(~F.isnan(v) & (F.abs(v) != F.lit(float("inf"))), value)
+    v = f"CAST({value} AS DOUBLE)"
+    return f"CASE WHEN NOT isnan({v}) AND abs({v}) != CAST('Infinity' AS DOUBLE) THEN {value} END"
 
 
-def _matches(text: Column, kind: str) -> Column:
-    return F.regexp_like(text, F.lit(_PATTERNS[kind]))
+def _matches(text: str, kind: str) -> str:
+    return f"regexp_like({text}, {string_literal(_PATTERNS[kind])})"
 
 
-def _fitbit_datetime(text: Column, kind: str, order: Column) -> Column:
+def _fitbit_datetime(text: str, kind: str, order: str) -> str:
     """A Fitbit date or timestamp read in its file's date order (``M/d`` or ``d/M``; anything else: null). The clock
     is the value's own: ``AM``/``PM`` -> 12-hour, none -> 24-hour; seconds optional.
 
@@ -60,47 +67,49 @@ def _fitbit_datetime(text: Column, kind: str, order: Column) -> Column:
         # 12-hour exactly as a regex would, without a regex search per value), and its seconds are there iff a ':'
         # stands 6 characters from its end (24-hour, `:mm:ss`) or 9 (12-hour, `:mm:ss AM`): the minutes and
         # seconds are two digits each
-        twelve = text.endswith("M") | text.endswith("m")
-        seconds = F.when(twelve, F.substring(text, -9, 1)).otherwise(F.substring(text, -6, 1)) == F.lit(":")
-    out = None
+        twelve = f"(endswith({text}, 'M') OR endswith({text}, 'm'))"
+        seconds = f"(CASE WHEN {twelve} THEN substring({text}, -9, 1) ELSE substring({text}, -6, 1) END = ':')"
+    branches = []
     for o in ("M/d", "d/M"):
         if kind == "fitbit_date":
-            value = F.to_date(F.try_to_timestamp(text, F.lit(f"{o}/yyyy")))
+            value = f"to_date(try_to_timestamp({text}, {string_literal(o + '/yyyy')}))"
         else:
-            def at(time: str, date: str = o) -> Column:
-                return F.try_to_timestamp(text, F.lit(f"{date}/yyyy {time}"))
+            def at(time: str, date: str = o) -> str:
+                return f"try_to_timestamp({text}, {string_literal(f'{date}/yyyy {time}')})"
 
-            value = F.when(twelve, F.when(seconds, at("h:mm:ss a")).otherwise(at("h:mm a"))).otherwise(
-                F.when(seconds, at("H:mm:ss")).otherwise(at("H:mm")))
-        out = (out.when if out is not None else F.when)(order == o, value)
-    return F.when(_matches(text, kind), out)
-
-
-def parse(raw: Column, kind: str, order: Column | None = None) -> Column:
-    """Typed value of ``raw`` as ``kind``, or null when ``raw`` is missing or not exactly in that format.
-
-    ``order``: for the Fitbit date kinds, the date order of the value's file (``fitlake.bronze.formats.file_order``);
-    without it, month-first as Fitbit writes."""
-    return parse_text(clean_text(raw), kind, order)
+            value = (f"CASE WHEN {twelve} THEN (CASE WHEN {seconds} THEN {at('h:mm:ss a')} ELSE {at('h:mm a')} END)"
+                     f" ELSE (CASE WHEN {seconds} THEN {at('H:mm:ss')} ELSE {at('H:mm')} END) END")
+        branches.append(f"WHEN {order} = {string_literal(o)} THEN {value}")
+    return f"CASE WHEN {_matches(text, kind)} THEN (CASE {' '.join(branches)} END) END"
 
 
-def parse_text(text: Column, kind: str, order: Column | None = None) -> Column:
-    """``parse`` of a value already cleaned (``clean_text``): a column computed once and read by each of the
-    parse's several uses of it (no common subexpressions are shared in interpreted plans)."""
+def parse(raw: str, kind: str, order: str | None = None) -> Column:
+    """Typed value of the column named ``raw`` as ``kind``, or null when it is missing or not exactly in that format.
+
+    ``order``: for the Fitbit date kinds, the name of a column holding the date order of the value's file
+    (``fitlake.bronze.formats.file_order``); without it, month-first as Fitbit writes."""
+    return F.expr(parse_text(clean_text(identifier(raw)), kind, None if order is None else identifier(order)))
+
+
+def parse_text(text: str, kind: str, order: str | None = None) -> str:
+    """SQL for ``parse`` of a value already cleaned (``clean_text``): best a column computed once and read by each of
+    the parse's several uses of it (no common subexpressions are shared in interpreted plans). ``order``: SQL for
+    the file's date order."""
     if kind in ("fitbit_date", "fitbit_timestamp"):
-        return _fitbit_datetime(text, kind, F.lit("M/d") if order is None else order)
+        return _fitbit_datetime(text, kind, "'M/d'" if order is None else order)
     if kind == "string":
         return text
     if kind in ("int", "bigint"):
-        return F.when(_matches(text, kind), text.try_cast(kind))
+        return f"CASE WHEN {_matches(text, kind)} THEN try_cast({text} AS {kind.upper()}) END"
     if kind == "double":
-        return finite(F.when(_matches(text, kind), text.try_cast(kind)))
+        return finite(f"CASE WHEN {_matches(text, kind)} THEN try_cast({text} AS DOUBLE) END")
     if kind == "boolean":
         # the text matched true/false/1/0 in any case, so its first letter says which; not lower(): Spark's
         # lower() maps case with ICU, whose data cost ~1-2 CPU s to load on its first use in a JVM
-        return F.when(_matches(text, kind), F.substring(text, 1, 1).isin("t", "T", "1"))
+        return f"CASE WHEN {_matches(text, kind)} THEN substring({text}, 1, 1) IN ('t', 'T', '1') END"
     if kind == "iso_date":
-        return F.when(_matches(text, kind), F.to_date(F.try_to_timestamp(text, F.lit(ISO_DATE))))
+        iso = f"to_date(try_to_timestamp({text}, {string_literal(ISO_DATE)}))"
+        return f"CASE WHEN {_matches(text, kind)} THEN {iso} END"
     raise ValueError(f"Unknown column kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 

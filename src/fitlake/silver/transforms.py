@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from fitlake.bronze.formats import DATE_FORMAT, file_order
 from fitlake.silver.parsing import clean_text, parse_text
+from fitlake.sqltext import identifier, string_literal
 
 LINEAGE = ("_source_file", "_ingested_at", "_line")
 RAW_COLUMNS = "fitlake.bronze_columns"
@@ -43,27 +44,31 @@ def with_typed_columns(df: DataFrame, columns: Sequence, date_order: str | None 
     Each field is cleaned once into its ``text_column`` (kept: the silver rules read it, ``silver.job.typed_rows``
     drops it after them) and parsed from it."""
     packed = [c for c in df.columns if c not in LINEAGE]
-    raw = F.struct(*[F.col(f"`{c}`") for c in packed]).alias("_raw", metadata={RAW_COLUMNS: list(df.columns)})
+    raw = F.expr(f"struct({', '.join(identifier(c) for c in packed)})").alias(
+        "_raw", metadata={RAW_COLUMNS: list(df.columns)})
     present = set(df.columns)
 
-    def source(c) -> Column:
-        return F.col(f"`{c.source}`") if c.source in present else F.lit(None).cast("string")
+    def source(c) -> str:
+        return identifier(c.source) if c.source in present else "CAST(NULL AS STRING)"
 
     fmt = F.col(DATE_FORMAT) if DATE_FORMAT in present else F.lit(None).cast("string")
     order = file_order(fmt, date_order)
-    texts = {c.source: clean_text(source(c)).alias(text_column(c.source)) for c in columns}
-    kept = [F.col(f"`{text_column(s)}`") for s in texts]
-    typed = [parse_text(F.col(f"`{text_column(c.source)}`"), c.kind, F.col(DATE_ORDER)).alias(c.name) for c in columns]
+    # SQL text (``parsing``): one Py4J call per column and step
+    texts = {c.source: F.expr(clean_text(source(c))).alias(text_column(c.source)) for c in columns}
+    kept = [F.col(identifier(text_column(s))) for s in texts]
+    typed = [F.expr(parse_text(identifier(text_column(c.source)), c.kind, DATE_ORDER)).alias(c.name) for c in columns]
     lineage = [F.col(c) for c in LINEAGE]
-    cleaned = df.withColumn(DATE_ORDER, order).select(raw, *lineage, F.col(DATE_ORDER), *texts.values())
+    cleaned = df.select(raw, *lineage, order.alias(DATE_ORDER), *texts.values())
     return cleaned.select("_raw", *lineage, F.col(DATE_ORDER), *typed, *kept)
 
 
 def failed_rule(rules: Sequence[tuple[str, str]]) -> Column:
-    """Name of the first rule whose condition is not true (null counts as failed), else null."""
+    """Name of the first rule whose condition is not true (null counts as failed), else null. One SQL expression
+    (one call into the JVM, not several per rule)."""
     if not rules:
         return F.lit(None).cast("string")
-    return F.coalesce(*[F.when(~F.coalesce(F.expr(cond), F.lit(False)), F.lit(name)) for name, cond in rules])
+    cases = [f"CASE WHEN NOT coalesce(({cond}), false) THEN {string_literal(name)} END" for name, cond in rules]
+    return F.expr(f"coalesce({', '.join(cases)})")
 
 
 def with_failed_rule(df: DataFrame, rules: Sequence[tuple[str, str]]) -> DataFrame:
