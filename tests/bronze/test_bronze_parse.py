@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from fitlake.bronze.parse import (
     bronze_columns,
@@ -59,9 +60,9 @@ def test_split_delimited_handles_simple_quotes_zero_and_empty(spark):
     df = spark.createDataFrame(
         [('1,"a, b","say ""hi""",0',), ("1,,0",), ("",), (None,), ("a;b",)], "t STRING"
     )
-    got = [r[0] for r in df.select(split_delimited(df.t)).collect()]
+    got = [r[0] for r in df.select(F.expr(split_delimited("t"))).collect()]
     assert got == [["1", "a, b", 'say "hi"', "0"], ["1", "", "0"], [""], None, ["a;b"]]
-    got = [r[0] for r in df.select(split_delimited(df.t, ";")).collect()]
+    got = [r[0] for r in df.select(F.expr(split_delimited("t", ";"))).collect()]
     assert got[-1] == ["a", "b"]
 
 

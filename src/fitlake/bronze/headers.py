@@ -12,11 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-
 from fitlake.bronze.sources import HEADER_VARIANTS
-from fitlake.sqltext import array_literal, map_literal
+from fitlake.sqltext import array_literal, map_literal, string_literal
 
 _IGNORED = r"[\s_\-]"
 
@@ -49,20 +46,14 @@ def canonical_names(header: Sequence[str], columns: Sequence[str]) -> list[str]:
     return out
 
 
-def canonical_header(header: Column, columns: Sequence[str]) -> Column:
-    """Each name of the split header (an array column) mapped to the known column it stands for."""
+def canonical_header(header: str, columns: Sequence[str]) -> str:
+    """SQL: each name of the split header (``header``, a SQL array expression) mapped to the known column it stands
+    for."""
     mapping = variant_map(columns)
     if not mapping:
         return header
-    lookup = F.expr(map_literal(mapping.items()))
-    known = F.expr(array_literal(columns))
-
-    def one(name: Column) -> Column:
-        key = F.lower(F.regexp_replace(F.trim(name), _IGNORED, ""))
-        target = F.coalesce(F.try_element_at(lookup, key), name)
-        # a variant whose column the header also names exactly stays as it is (rescued), never a second copy
-        return (F.when(F.array_contains(known, name), name)
-                .when(F.array_contains(header, target), name)
-                .otherwise(target))
-
-    return F.transform(header, one)
+    key = f"lower(regexp_replace(trim(_n), {string_literal(_IGNORED)}, ''))"
+    target = f"coalesce(try_element_at({map_literal(mapping.items())}, {key}), _n)"
+    # a variant whose column the header also names exactly stays as it is (rescued), never a second copy
+    return (f"transform({header}, _n -> CASE WHEN array_contains({array_literal(columns)}, _n) THEN _n"
+            f" WHEN array_contains({header}, {target}) THEN _n ELSE {target} END)")

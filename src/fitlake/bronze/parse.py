@@ -79,10 +79,10 @@ def with_csv_header(columns: Sequence[str], delimiter: str = ",") -> Transform:
         raw_header = F.col(_RAW_HEADER)
         first = df.select("*", F.try_element_at(F.filter(F.col(_LINES), lambda x: F.trim(x) != ""), F.lit(1)).alias(
             _RAW_HEADER))
-        split = first.select("*", split_delimited(raw_header, delimiter).alias(_SPLIT_HEADER))
+        split = first.select("*", F.expr(split_delimited(_RAW_HEADER, delimiter)).alias(_SPLIT_HEADER))
         with_header = split.select(
             *_all_but(split, _RAW_HEADER, _SPLIT_HEADER),
-            canonical_header(F.col(_SPLIT_HEADER), columns).alias(_HEADER),
+            F.expr(canonical_header(_SPLIT_HEADER, columns)).alias(_HEADER),
             F.array_position(F.col(_LINES), raw_header).cast("int").alias(_HEADER_LINE),
         )
         header = F.col(_HEADER)
@@ -107,18 +107,18 @@ def explode_lines(df: DataFrame) -> DataFrame:
     return exploded.select(*_all_but(exploded, "_pos", _LINES), (F.col("_pos") + 1).cast("int").alias(LINE))
 
 
-def split_delimited(text: Column, delimiter: str = ",") -> Column:
-    """Split one CSV line; a field in double quotes may hold the delimiter and ``""`` for a quote."""
+def split_delimited(text: str, delimiter: str = ",") -> str:
+    """SQL: split one CSV line (``text``, a SQL expression); a field in double quotes may hold the delimiter and
+    ``""`` for a quote."""
     delim = re.escape(delimiter)
-    plain = F.split(text, delim, -1)
-    outside_quotes = F.split(text, f'{delim}(?=(?:[^"]*"[^"]*")*[^"]*$)', -1)
-    unquoted = F.transform(
-        outside_quotes,
-        lambda x: F.when(
-            x.rlike('^"[\\s\\S]*"$'), F.replace(F.regexp_extract(x, '^"([\\s\\S]*)"$', 1), F.lit('""'), F.lit('"'))
-        ).otherwise(x),
-    )
-    return F.when(F.instr(text, '"') > 0, unquoted).otherwise(plain)
+    plain = f"split({text}, {string_literal(delim)}, -1)"
+    outside = string_literal(delim + '(?=(?:[^"]*"[^"]*")*[^"]*$)')
+    outside_quotes = f"split({text}, {outside}, -1)"
+    quoted = string_literal('^"[\\s\\S]*"$')
+    inner = string_literal('^"([\\s\\S]*)"$')
+    unquoted = (f"transform({outside_quotes}, _f -> CASE WHEN _f RLIKE {quoted}"
+                f" THEN replace(regexp_extract(_f, {inner}, 1), '\"\"', '\"') ELSE _f END)")
+    return f"CASE WHEN instr({text}, '\"') > 0 THEN {unquoted} ELSE {plain} END"
 
 
 def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform:
@@ -127,42 +127,25 @@ def parse_csv_records(columns: Sequence[str], delimiter: str = ",") -> Transform
     Per line only the split and one array lookup per column: the header positions come from ``with_csv_header``.
     """
 
+    # SQL text: one Py4J call per expression, not a dozen
+    is_header = f"{_HEADER_OK} AND {LINE} = {_HEADER_LINE}"
+    mappable = (f"coalesce({_HEADER_OK} AND size(_fields) = size({_HEADER})"
+                f" AND NOT contains({_TEXT}, {string_literal(REPLACEMENT_CHAR)}), false)")
+    values = [f"CASE WHEN _ok AND {_KNOWN_AT}[{n}] > 0 THEN nullif(try_element_at(_fields, {_KNOWN_AT}[{n}]), '') END"
+              for n in range(len(columns))]
+    rescued = (f"CASE WHEN _ok AND size({_UNKNOWN_AT}) > 0 THEN to_json(map_from_arrays("
+               f"transform({_UNKNOWN_AT}, _i -> try_element_at({_HEADER}, _i)),"
+               f" transform({_UNKNOWN_AT}, _i -> nullif(try_element_at(_fields, _i), '')))) END")
+
     def _(df: DataFrame) -> DataFrame:
-        fields = F.col("_fields")
-        is_header = F.col(_HEADER_OK) & (F.col(LINE) == F.col(_HEADER_LINE))
-        mappable = F.coalesce(
-            F.col(_HEADER_OK)
-            & (F.size(fields) == F.size(F.col(_HEADER)))
-            & ~F.col(_TEXT).contains(REPLACEMENT_CHAR),
-            F.lit(False),
-        )
-
-        def field_at(i: Column) -> Column:
-            return F.nullif(F.try_element_at(fields, i), F.lit(""))
-
-        # one SQL expression per column (a Py4J call each, not a dozen)
-        values = [
-            F.expr(f"CASE WHEN _ok AND {_KNOWN_AT}[{n}] > 0 THEN nullif(try_element_at(_fields, {_KNOWN_AT}[{n}]),"
-                   " '') END").alias(c)
-            for n, c in enumerate(columns)
-        ]
-        rescued = F.when(
-            F.col("_ok") & (F.size(F.col(_UNKNOWN_AT)) > 0),
-            F.to_json(
-                F.map_from_arrays(
-                    F.transform(F.col(_UNKNOWN_AT), lambda i: F.try_element_at(F.col(_HEADER), i)),
-                    F.transform(F.col(_UNKNOWN_AT), field_at),
-                )
-            ),
-        )
         return (
-            df.where(~is_header)
-            .select("*", split_delimited(F.col(_TEXT), delimiter).alias("_fields"))
-            .select("*", mappable.alias("_ok"))
+            df.where(F.expr(f"NOT ({is_header})"))
+            .select("*", F.expr(split_delimited(_TEXT, delimiter)).alias("_fields"))
+            .select("*", F.expr(mappable).alias("_ok"))
             .select(
-                *values,
-                rescued.alias(RESCUED),
-                F.when(~F.col("_ok"), F.col(_TEXT)).alias(CORRUPT),
+                *[F.expr(v).alias(c) for v, c in zip(values, columns)],
+                F.expr(rescued).alias(RESCUED),
+                F.expr(f"CASE WHEN NOT _ok THEN {_TEXT} END").alias(CORRUPT),
                 F.col(SOURCE_FILE),
                 F.col(SOURCE_MODIFIED),
                 F.col(LINE),
