@@ -68,7 +68,7 @@ def merge_changed(spark, settings: Settings, name: str, schema: StructType, rows
     """Upsert ``rows`` into gold.``name`` on ``keys``, rewriting a matched row only when a ``compare`` column
     changed, so a rerun with the same results is a no-op."""
     ref = settings.table("gold", name)
-    rows = rows.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
+    rows = rows.select(*[F.col(f.name).cast(f.dataType.simpleString()) for f in schema.fields])
     if not delta_io.exists(spark, ref):  # the first scoring: the table created with its rows, one commit, no MERGE
         return {"inserted": delta_io.create_from(rows, ref), "updated": 0}
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compare)

@@ -77,7 +77,8 @@ def ensure_stream_tables(spark: SparkSession, settings: Settings, source: str, s
         # totals (an empty silver makes an empty table); a kill before the commit leaves no table, and the next run
         # does it again.
         totals = delta_io.read(spark, tables.silver).transform(daily_step_totals)
-        delta_io.write(totals.select(*[F.col(f.name).cast(f.dataType) for f in DAILY_STEPS_SCHEMA.fields]),
+        delta_io.write(totals.select(*[F.col(f.name).cast(f.dataType.simpleString())
+                                       for f in DAILY_STEPS_SCHEMA.fields]),
                        tables.daily)
     return tables
 
