@@ -129,3 +129,44 @@ def test_lakehouse_of_the_stream_based_code_is_adopted_without_spark(tmp_path):
     plan = state.plan()
     assert plan["batch"] == 1 and [f["rel"] for f in plan["files"]] == ["fitbit/y/dailySteps_merged.csv"]
     assert state.app_id() == "fitlake-bronze-old"
+
+
+class Crash(Exception):
+    """A kill between two steps of the job, in process: nothing after the fault point runs."""
+
+
+def test_redo_after_a_crash_keeps_the_first_attempts_unreadable_file_unread(spark, settings, monkeypatch):
+    """A plan whose broken gzip was isolated and whose good file was committed, then a crash before
+    ``ingested.json``: the redo finds the rows committed and writes nothing, and still reports the broken file and
+    remembers it as failed (it was never read), as the first attempt would have."""
+    day = settings.landing_dir / "fitbit" / "2016-04-12"
+    write(day / "dailySteps_merged.csv", HEADER + "1,4/12/2016,10\r\n")
+    write(day / "dailySteps_merged (broken).csv.gz", b"PK\x03\x04 not gzip at all")
+    broken = "fitbit/2016-04-12/dailySteps_merged (broken).csv.gz"
+
+    def crash_after_the_write(name):
+        if name == "bronze:written:daily_steps":
+            raise Crash(name)
+
+    monkeypatch.setattr(local_batch, "fault_point", crash_after_the_write)
+    try:
+        ingest_source(spark, settings, "daily_steps")
+        raise AssertionError("the crash did not happen")
+    except Crash:
+        pass
+    monkeypatch.undo()
+    committed = version(settings)
+    assert [r["StepTotal"] for r in rows(settings)] == ["10"]
+
+    redo = ingest_source(spark, settings, "daily_steps")
+    assert version(settings) == committed and [r["StepTotal"] for r in rows(settings)] == ["10"]
+    assert (redo["files"], redo["rows"]) == (1, 1)
+    assert [(s["path"], s["reason"]) for s in redo["skipped"]] == [(broken, "unreadable")]
+    assert "not a gzip file" in redo["skipped"][0]["detail"]
+    ingested = local_batch.State(settings.checkpoint("bronze", "daily_steps"), settings.landing_dir).ingested()
+    assert broken in ingested["failed"] and broken not in ingested["files"]
+
+    # and the next run reports it again, commits nothing
+    again = ingest_source(spark, settings, "daily_steps")
+    assert (again["batches"], version(settings)) == (0, committed)
+    assert [(s["path"], s["reason"]) for s in again["skipped"]] == [(broken, "unreadable")]

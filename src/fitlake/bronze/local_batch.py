@@ -211,7 +211,9 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         "batches": len(batches),
         "schema_version": getattr(schema, "version", None),
         "formats": writer.sorted_formats(formats),
-        "skipped": [{"path": s.rel, "reason": s.reason, "detail": s.detail} for s in skipped],
+        # a redone plan's unreadable file is also a known failed one to the scan that follows: reported once
+        "skipped": [{"path": s.rel, "reason": s.reason, "detail": s.detail}
+                    for s in {(s.rel, s.reason): s for s in skipped}.values()],
         "seconds": round(time.monotonic() - started, 2),
     }
 
@@ -277,13 +279,18 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     if writes and committed is None:
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
                                            observe=rows_guard or not redo, suppress=suppression(spark, settings),
-                                           creates=created_by_write, guard=not rows_guard)
+                                           creates=created_by_write, guard=not rows_guard, state=state)
     if created_by_write and delta_io.exists(spark, ref):
         register_table(spark, ref)
     elif created_by_write:  # every file failed to read: the empty table, as before
         writer.ensure_bronze_table(spark, ref, schema.columns)
     if committed is not None:  # written before the crash: nothing written now, the counts from the table
-        stats = {**committed, "unreadable": []}
+        # the files the first attempt could not read (in the plan before its write): reported and remembered as
+        # failed again, never marked read
+        first_unreadable = plan.get("unreadable", {})
+        skipped.extend(landing_scan.skipped(rel, "unreadable", "unreadable_content", error=error)
+                       for rel, error in first_unreadable.items())
+        stats = {**committed, "unreadable": list(first_unreadable)}
     elif (redo and not rows_guard) or not present:  # Delta may have skipped it: nothing was observed
         stats = {**_stats_from_table(spark, ref, batch), "unreadable": (stats or {}).get("unreadable", [])}
     stats = stats or {}  # only empty files: nothing written, nothing to count
@@ -374,25 +381,31 @@ def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
 
 
 def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
-                               suppress=None, creates=False, guard=True) -> dict:
+                               suppress=None, creates=False, guard=True, state: State | None = None) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
-    write the others (it stays un-ingested, so the next run tries it again)."""
+    write the others (it stays un-ingested, so the next run tries it again). The unreadable files are saved in the
+    plan (``state``) before the others are written: a redo after a crash between that write and ``ingested.json``
+    finds the rows committed and must not mark those files read."""
     batch = int(plan["batch"])
     paths = [f["path"] for f in present]
     try:
         return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
                                suppress, creates, guard)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
-        bad = []
+        bad, errors = [], {}
         for f in present:
             try:
                 spark.read.format("text").option("wholetext", "true").load(landing_scan.literal_path(f["path"])).count()
             except Exception as e:  # noqa: BLE001
-                message = spark_error_message(e)
+                errors[f["rel"]] = spark_error_message(e)
                 bad.append(f)
-                skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=message))
+                skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=errors[f["rel"]]))
         if not bad:
             raise first_error
+        if state is not None:
+            plan["unreadable"] = errors
+            state.save_plan(plan)
+            fault_point(f"bronze:isolated:{source.name}")
         good = [f["path"] for f in present if f not in bad]
         stats = {}
         if good:
