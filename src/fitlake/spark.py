@@ -64,7 +64,9 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": os.environ.get("FITLAKE_SHUFFLE_PARTITIONS", str(max(2, cores * 2))),
         "spark.default.parallelism": str(max(2, cores * 2)),
-        "spark.driver.memory": os.environ.get("FITLAKE_DRIVER_MEMORY", "4g"),
+        # 3.5g: B1 at 1x in the same wall time as with 4g, peak RSS of the process tree ~3.5 GB instead of ~4.1
+        # (benchmarks/results/rss-driver-memory-2026-12-03-s27.jsonl); 3g was slower
+        "spark.driver.memory": os.environ.get("FITLAKE_DRIVER_MEMORY", "3584m"),
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
