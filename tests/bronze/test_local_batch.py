@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from deltalake import DeltaTable
 
 from fitlake.bronze import describe, ingest_source
@@ -149,11 +150,8 @@ def test_redo_after_a_crash_keeps_the_first_attempts_unreadable_file_unread(spar
             raise Crash(name)
 
     monkeypatch.setattr(local_batch, "fault_point", crash_after_the_write)
-    try:
+    with pytest.raises(Crash):
         ingest_source(spark, settings, "daily_steps")
-        raise AssertionError("the crash did not happen")
-    except Crash:
-        pass
     monkeypatch.undo()
     committed = version(settings)
     assert [r["StepTotal"] for r in rows(settings)] == ["10"]

@@ -278,8 +278,8 @@ def _run_plan(spark, settings, source, state: State, ingested: dict, plan: dict,
     stats = None
     if writes and committed is None:
         stats = _write_isolating_bad_files(spark, source, schema.columns, ref, app_id, plan, present, skipped,
-                                           observe=rows_guard or not redo, suppress=suppression(spark, settings),
-                                           creates=created_by_write, guard=not rows_guard, state=state)
+                                           state, observe=rows_guard or not redo, suppress=suppression(spark, settings),
+                                           creates=created_by_write, guard=not rows_guard)
     if created_by_write and delta_io.exists(spark, ref):
         register_table(spark, ref)
     elif created_by_write:  # every file failed to read: the empty table, as before
@@ -380,8 +380,8 @@ def _read_whole_files(spark, source: BronzeSource, columns, paths: list[str]):
     return files.transform(parse_landing_files(source.format, columns, source.delimiter))
 
 
-def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, observe=True,
-                               suppress=None, creates=False, guard=True, state: State | None = None) -> dict:
+def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, present, skipped, state: State,
+                               observe=True, suppress=None, creates=False, guard=True) -> dict:
     """Write the batch; if Spark cannot read some file (corrupt gzip, lost permission), find it, report it, and
     write the others (it stays un-ingested, so the next run tries it again). The unreadable files are saved in the
     plan (``state``) before the others are written: a redo after a crash between that write and ``ingested.json``
@@ -397,15 +397,14 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
             try:
                 spark.read.format("text").option("wholetext", "true").load(landing_scan.literal_path(f["path"])).count()
             except Exception as e:  # noqa: BLE001
-                errors[f["rel"]] = spark_error_message(e)
+                errors[f["rel"]] = message = spark_error_message(e)
                 bad.append(f)
-                skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=errors[f["rel"]]))
+                skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=message))
         if not bad:
             raise first_error
-        if state is not None:
-            plan["unreadable"] = errors
-            state.save_plan(plan)
-            fault_point(f"bronze:isolated:{source.name}")
+        plan["unreadable"] = errors
+        state.save_plan(plan)
+        fault_point(f"bronze:isolated:{source.name}")
         good = [f["path"] for f in present if f not in bad]
         stats = {}
         if good:
