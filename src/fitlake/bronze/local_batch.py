@@ -392,25 +392,24 @@ def _write_isolating_bad_files(spark, source, columns, ref, app_id, plan, presen
         return _observed_write(spark, source, columns, ref, app_id, batch, paths, plan["ingested_at_us"], observe,
                                suppress, creates, guard)
     except Exception as first_error:  # noqa: BLE001 - narrowed below to the files that cause it
-        bad, errors = [], {}
+        errors = {}  # rel -> why Spark could not read it
         for f in present:
             try:
                 spark.read.format("text").option("wholetext", "true").load(landing_scan.literal_path(f["path"])).count()
             except Exception as e:  # noqa: BLE001
                 errors[f["rel"]] = message = spark_error_message(e)
-                bad.append(f)
                 skipped.append(landing_scan.skipped(f["rel"], "unreadable", "unreadable_content", error=message))
-        if not bad:
+        if not errors:
             raise first_error
         plan["unreadable"] = errors
         state.save_plan(plan)
         fault_point(f"bronze:isolated:{source.name}")
-        good = [f["path"] for f in present if f not in bad]
+        good = [f["path"] for f in present if f["rel"] not in errors]
         stats = {}
         if good:
             stats = _observed_write(spark, source, columns, ref, app_id, batch, good, plan["ingested_at_us"], observe,
                                     suppress, creates, guard)
-        return {**stats, "unreadable": [f["rel"] for f in bad]}
+        return {**stats, "unreadable": list(errors)}
 
 
 def spark_error_message(error: BaseException) -> str:
