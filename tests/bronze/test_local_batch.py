@@ -168,3 +168,36 @@ def test_redo_after_a_crash_keeps_the_first_attempts_unreadable_file_unread(spar
     again = ingest_source(spark, settings, "daily_steps")
     assert (again["batches"], version(settings)) == (0, committed)
     assert [(s["path"], s["reason"]) for s in again["skipped"]] == [(broken, "unreadable")]
+
+
+def test_a_landing_whose_times_moved_is_hashed_once_not_in_every_run(spark, settings, monkeypatch):
+    """Files copied or restored with their times, hard-linked, chmod-ed: their ctime moves, their bytes do not. The
+    first check after that hashes them (clocks are not trusted) and records the new times; later checks and runs
+    trust them again instead of hashing the whole landing in every scan (no-op runs included). Nothing is read
+    twice, a known unreadable file stays known, and a real change is still seen."""
+    from fitlake.bronze.ingest import has_new_files
+    from fitlake.bronze import landing_scan
+
+    day = settings.landing_dir / "fitbit" / "2016-04-12"
+    good = [write(day / f"dailySteps_merged{i}.csv", HEADER + f"{i},4/12/2016,{i}\r\n") for i in (1, 2)]
+    broken = write(day / "dailySteps_merged (broken).csv.gz", b"PK\x03\x04 not gzip at all")
+    first = ingest_source(spark, settings, "daily_steps")
+    assert (first["files"], first["rows"], len(first["skipped"])) == (2, 2, 1)
+    committed = version(settings)
+    for path in (*good, broken):
+        os.utime(path, (FUTURE, FUTURE))
+
+    hashed = []
+    real_hash = landing_scan.file_sha256
+    monkeypatch.setattr(landing_scan, "file_sha256", lambda p, follow=False: hashed.append(p) or real_hash(p, follow))
+    assert not has_new_files(settings, "daily_steps")
+    assert sorted(hashed) == sorted(str(p) for p in (*good, broken))  # once, as the times say nothing
+    hashed.clear()
+    assert not has_new_files(settings, "daily_steps") and hashed == []
+    again = ingest_source(spark, settings, "daily_steps")
+    assert (again["batches"], again["rows"], version(settings), hashed) == (0, 0, committed, [])
+    assert [s["reason"] for s in again["skipped"]] == ["unreadable"]
+
+    good[0].write_bytes((HEADER + "1,4/12/2016,7\r\n").encode())  # same size, new bytes, its old times put back
+    os.utime(good[0], (FUTURE, FUTURE))
+    assert has_new_files(settings, "daily_steps") and hashed == [str(good[0])]

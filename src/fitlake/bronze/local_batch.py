@@ -181,9 +181,9 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
         schema, stats = _run_plan(spark, settings, source, state, ingested, plan, schema, skipped, redo=True)
         _add(totals, stats, new_columns, batches, plan, formats)
 
-    scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
-    skipped.extend(scan.skipped)
     failed = ingested.setdefault("failed", {})
+    scan = _scan(settings, source, state, ingested)
+    skipped.extend(scan.skipped)
     for f in scan.files:
         if f.rel in failed and not _is_new(f, failed):
             skipped.append(landing_scan.Skipped(f.rel, "unreadable", failed[f.rel]["detail"]))
@@ -220,22 +220,45 @@ def ingest_local(spark, settings: Settings, source: BronzeSource, max_files: int
 
 def has_new_files(settings: Settings, source: BronzeSource) -> bool:
     """What ``ingest_local`` would find to do, decided without Spark: a planned batch to redo, or a landing file
-    that is new or changed (hashed only when its size or times moved) and not a known unreadable one."""
+    that is new or changed (hashed only when its size or times moved) and not a known unreadable one. The caller
+    holds the run lock (``_scan`` may save the source's state)."""
     return new_bytes(settings, source) is not None
 
 
 def new_bytes(settings: Settings, source: BronzeSource) -> int | None:
     """The bytes ``ingest_local`` would read (a planned batch to redo, then the new or changed landing files), or
-    None when it has nothing to do; without Spark."""
+    None when it has nothing to do; without Spark. The caller holds the run lock (``_scan``)."""
     state = State(settings.checkpoint("bronze", source.name), settings.landing_dir)
     plan = state.plan()
     ingested = state.ingested()
     failed = ingested.get("failed", {})
-    scan = landing_scan.scan_source(settings.landing_dir, source, ingested["files"])
+    scan = _scan(settings, source, state, ingested)
     new = [f for f in scan.files if _is_new(f, ingested["files"]) and (f.rel not in failed or _is_new(f, failed))]
     if plan is None and not new:
         return None
     return sum(int(f.get("size") or 0) for f in (plan or {}).get("files", [])) + sum(f.size for f in new)
+
+
+def _scan(settings: Settings, source: BronzeSource, state: State, ingested: dict) -> landing_scan.Scan:
+    """The source's landing files, each hashed only when its size or times moved since its record (an ingested or a
+    known unreadable file). A recorded file whose times moved but whose bytes did not (copied or restored with its
+    times, hard-linked, chmod or chown: each changes its ctime) gets the new times in its record, saved at once, so
+    later runs trust it again instead of hashing it in every scan of every run (at 1x, the whole 1.2 GB landing,
+    twice per run). Its identity stays its path, size and SHA-256: the record says which times that hash was
+    computed at, as for a file just ingested. Saves the state: the caller holds the run lock."""
+    files, failed = ingested["files"], ingested.get("failed", {})
+    scan = landing_scan.scan_source(settings.landing_dir, source, {**failed, **files})
+    moved = False
+    for f in scan.files:
+        for records in (files, failed):
+            prev = records.get(f.rel)
+            if (prev is not None and prev.get("sha256") == f.sha256 and prev.get("size") == f.size
+                    and (prev.get("mtime_ns"), prev.get("ctime_ns")) != (f.mtime_ns, f.ctime_ns)):
+                records[f.rel] = {**prev, "mtime_ns": f.mtime_ns, "ctime_ns": f.ctime_ns}
+                moved = True
+    if moved:
+        state.save_ingested(ingested)
+    return scan
 
 
 def _is_new(f: landing_scan.LandedFile, files: dict) -> bool:
