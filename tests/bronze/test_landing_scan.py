@@ -196,6 +196,27 @@ def test_stager_copies_only_accepted_files_and_reports_the_rest(tmp_path):
     assert again.stage() == 0 and staged_files(again) == staged
 
 
+def test_stager_hashes_a_file_whose_times_moved_once_not_in_every_pass(tmp_path, monkeypatch):
+    """The stream lists its landing every trigger: a staged file whose ctime moved (copied with its times, chmod)
+    is hashed by the next pass only, never copied again, and a real change is still staged."""
+    from fitlake.bronze.local_stream import LandingStager
+
+    landing = tmp_path / "landing"
+    paths = [write(landing / f"events/{n}.json", EVENT.replace(b"e1", n.encode())) for n in ("a", "b")]
+    stager = LandingStager(landing, SOURCES["events"], tmp_path / "cp" / "_fitlake_landing")
+    assert stager.stage() == 2
+    for path in paths:
+        os.utime(path, (4_102_444_800, 4_102_444_800))
+    hashed = []
+    real_hash = landing_scan.file_sha256
+    monkeypatch.setattr(landing_scan, "file_sha256", lambda p, follow=False: hashed.append(p) or real_hash(p, follow))
+    assert stager.stage() == 0 and sorted(hashed) == sorted(str(p) for p in paths)
+    hashed.clear()
+    assert stager.stage() == 0 and hashed == []
+    paths[0].write_bytes(EVENT.replace(b"e1", b"c"))  # same size, new bytes
+    assert stager.stage() == 1 and hashed == [str(paths[0])]
+
+
 def test_stager_restages_a_rewrite_and_a_copy_a_kill_left_unrecorded(tmp_path):
     from fitlake.bronze.local_stream import LandingStager
 

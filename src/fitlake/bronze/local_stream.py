@@ -146,6 +146,7 @@ class LandingStager:
         new = 0
         for f in scan.files:
             if (f.rel, f.sha256) in self.staged:
+                self._retime(f)
                 continue
             try:
                 record = self._copy(f)
@@ -159,6 +160,15 @@ class LandingStager:
             self.known[f.rel] = record
             new += 1
         return new
+
+    def _retime(self, f: landing_scan.LandedFile) -> None:
+        """A staged file the scan re-hashed because its times moved (copied with its times, chmod, a hard link):
+        its record takes the new times, so the next pass (every trigger) trusts it instead of hashing it again. In
+        memory: after a restart the manifest's times cost one more hash."""
+        prev = self.known.get(f.rel)
+        if prev is not None and prev.get("sha256") == f.sha256 and prev.get("size") == f.size \
+                and (prev.get("mtime_ns"), prev.get("ctime_ns")) != (f.mtime_ns, f.ctime_ns):
+            self.known[f.rel] = {**prev, "mtime_ns": f.mtime_ns, "ctime_ns": f.ctime_ns}
 
     def _copy(self, f: landing_scan.LandedFile) -> dict:
         """Copy (hashing the bytes copied: what is staged is what is named), rename into place, then record."""
