@@ -70,6 +70,14 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
+        # Big batches (a 10x first load reads 86 M rows of one hourly table as one batch): bronze's Parquet holds
+        # ~5 bytes a row, so Spark's 128 MB split is ~24 M rows, and silver's key survey (a hash aggregation by key,
+        # every key distinct) then outgrows a task's memory and sorts and spills on both sides of its shuffle:
+        # 21 CPU s at 1x, 430 at 10x. 16 MB splits (~3 M rows) and up to 200 shuffle partitions, coalesced by AQE
+        # to its advisory size (small shuffles still end in a few): 172 CPU s at 10x
+        # (benchmarks/results/survey-partitions-10x-2026-12-03-s29.jsonl). Small runs (SMALL_STAGE_CONF) set their own.
+        "spark.sql.files.maxPartitionBytes": "16m",
+        "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "200",
         # Small local tables: fewer partitions when Delta reconstructs a snapshot.
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
