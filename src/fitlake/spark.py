@@ -70,14 +70,6 @@ def local_conf(settings: Settings, jar_groups: tuple[str, ...] = ("delta",), ui:
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
-        # Big batches (a 10x first load reads 86 M rows of one hourly table as one batch): bronze's Parquet holds
-        # ~5 bytes a row, so Spark's 128 MB split is ~24 M rows, and silver's key survey (a hash aggregation by key,
-        # every key distinct) then outgrows a task's memory and sorts and spills on both sides of its shuffle:
-        # 21 CPU s at 1x, 430 at 10x. 16 MB splits (~3 M rows) and up to 200 shuffle partitions, coalesced by AQE
-        # to its advisory size (small shuffles still end in a few): 172 CPU s at 10x
-        # (benchmarks/results/survey-partitions-10x-2026-12-03-s29.jsonl). Small runs (SMALL_STAGE_CONF) set their own.
-        "spark.sql.files.maxPartitionBytes": "16m",
-        "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "200",
         # Small local tables: fewer partitions when Delta reconstructs a snapshot.
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
@@ -151,6 +143,18 @@ SMALL_MERGE_CONF = {
 # of its own; with one partition a sort-merge join costs less), and a MERGE reads its source as it is (upsert's
 # classified rows, persisted: the same rows twice) instead of copying it first. SMALL_MERGE_CONF plus no broadcast.
 SMALL_STAGE_CONF = {**SMALL_MERGE_CONF, "spark.sql.autoBroadcastJoinThreshold": "-1"}
+
+# How one silver batch runs when it reads more than BIG_BATCH_BYTES of bronze Parquet (a first load of 10x: one
+# bronze version of 86 M rows of an hourly table is one batch; bronze's Parquet holds ~5 bytes a row, so Spark's
+# 128 MB split is ~24 M rows). Silver's key survey (``silver.job.survey_keys``: a hash aggregation by key, every key
+# distinct) then outgrew a task's memory and sorted and spilled on both sides of its shuffle (21 CPU s at 1x, 430
+# at 10x). 16 MB splits (~3 M rows a task) and up to 200 shuffle partitions that AQE coalesces by size: 172 CPU s
+# at 10x (benchmarks/results/survey-partitions-10x-2026-12-03-s29.jsonl; either change alone: 404 and 451).
+# Only there: set for the whole session (gold's many small shuffles, and the persisted keys every gold builder
+# reads back in 200 pieces), gold's first load at 1x took 3.4x as long.
+BIG_BATCH_BYTES = 128 << 20
+BIG_BATCH_CONF = {"spark.sql.files.maxPartitionBytes": str(16 << 20),
+                  "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "200"}
 
 
 @contextlib.contextmanager

@@ -145,6 +145,36 @@ def test_a_small_silver_run_is_planned_up_front(spark, settings):
     assert job.silver_conf(replace(settings, target="dev"), ["sleep_day"]) == {}
 
 
+def test_a_range_of_more_than_big_batch_bytes_runs_with_small_splits_and_many_shuffle_partitions(
+        spark, settings, monkeypatch):
+    """A range of bronze versions holding more than spark.BIG_BATCH_BYTES of Parquet (a 10x first load: one version
+    of 86 M rows) is read and processed under BIG_BATCH_CONF (16 MB splits, 200 initial shuffle partitions), so its
+    key survey neither sorts nor spills; a smaller range, and the rest of the run, under the session's own conf."""
+    from fitlake.spark import BIG_BATCH_CONF
+
+    for name, rows in FILES:
+        _append(spark, settings, name, rows, feed=True)
+    sizes = delta_io.appended_bytes_by_version(settings.table("bronze", "sleep_day").path, -1)
+    assert sizes[0] != sizes[1]
+    monkeypatch.setattr(job, "BIG_BATCH_BYTES", (sizes[0] + sizes[1]) // 2)  # one version over it, one under
+    keys = list(BIG_BATCH_CONF)
+    before = [spark.conf.get(k, None) for k in keys]
+    seen, process = {}, job.process_batch
+
+    def recording(session, s, spec, bronze, batch_id, *a, **kw):
+        seen[batch_id] = [session.conf.get(k, None) for k in keys]
+        return process(session, s, spec, bronze, batch_id, *a, **kw)
+
+    monkeypatch.setattr(job, "process_batch", recording)
+    counts = process_table(spark, settings.with_overrides(silver_batch_bytes="1b"), "sleep_day")
+    big, small = (0, 1) if sizes[0] > sizes[1] else (1, 0)
+    assert counts.batches == 2
+    assert seen[big] == list(BIG_BATCH_CONF.values())
+    assert seen[small] == before != seen[big]
+    assert [spark.conf.get(k, None) for k in keys] == before  # restored after the range
+    assert _rows(spark, settings, "silver", SILVER) == EXPECTED
+
+
 def _feed(spark, path: str, low: int, high: int):
     rows = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", low)
             .option("endingVersion", high).load(path).where("_change_type = 'insert'").drop(*job.CDF_COLUMNS))

@@ -29,7 +29,7 @@ from fitlake.silver import merge as M
 from fitlake.silver import transforms as T
 from fitlake.silver.expectations import CONFLICT_RULE, RULES, STALE_RULE
 from fitlake.silver.specs import SPECS, SilverSpec
-from fitlake.spark import SMALL_STAGE_CONF, session_conf
+from fitlake.spark import BIG_BATCH_BYTES, BIG_BATCH_CONF, SMALL_STAGE_CONF, session_conf
 
 SCHEMA_CHANGE_RESTARTS = 2
 SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
@@ -399,11 +399,14 @@ def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: Silver
     if seen < version:
         appended = {v: n for v, n in delta_io.appended_bytes_by_version(bronze_ref.path, seen).items() if v <= version}
         ranges += version_ranges(appended, byte_size(settings.silver_batch_bytes))
+    sizes = delta_io.appended_bytes_by_version(bronze_ref.path, ranges[0][0] - 1) if ranges else {}
     for low, high in ranges:
         state.save_plan(low, high)
-        batch = read_bronze_changes(spark, bronze_ref, low, high)
+        big = sum(n for v, n in sizes.items() if low <= v <= high) > BIG_BATCH_BYTES
         try:  # plain writes; the planned range redone (its writes may have committed): ``redo``
-            counts = process_batch(spark, settings, spec, batch, high, None, redo=first and plan is not None)
+            with session_conf(spark, BIG_BATCH_CONF if big else {}):
+                batch = read_bronze_changes(spark, bronze_ref, low, high)
+                counts = process_batch(spark, settings, spec, batch, high, None, redo=first and plan is not None)
         except Exception as e:  # noqa: BLE001 - the feed's first read fails before anything is written
             if not (first and _missing_change_data(e)):
                 raise
