@@ -58,6 +58,15 @@ class LandedFile:
     def record(self) -> dict:
         return {"size": self.size, "sha256": self.sha256, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns}
 
+    def retimed(self, prev: Mapping | None) -> dict | None:
+        """``prev`` (this file's record) with this file's times, when the bytes are the same (size and SHA-256) but
+        the times moved (copied or restored with its times, hard-linked, chmod or chown: each changes ctime), so
+        the next scan trusts the file again instead of hashing it; None otherwise."""
+        if (prev is None or prev.get("sha256") != self.sha256 or prev.get("size") != self.size
+                or (prev.get("mtime_ns"), prev.get("ctime_ns")) == (self.mtime_ns, self.ctime_ns)):
+            return None
+        return {**prev, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns}
+
 
 @dataclass(frozen=True)
 class Skipped:

@@ -251,10 +251,9 @@ def _scan(settings: Settings, source: BronzeSource, state: State, ingested: dict
     moved = False
     for f in scan.files:
         for records in (files, failed):
-            prev = records.get(f.rel)
-            if (prev is not None and prev.get("sha256") == f.sha256 and prev.get("size") == f.size
-                    and (prev.get("mtime_ns"), prev.get("ctime_ns")) != (f.mtime_ns, f.ctime_ns)):
-                records[f.rel] = {**prev, "mtime_ns": f.mtime_ns, "ctime_ns": f.ctime_ns}
+            record = f.retimed(records.get(f.rel))
+            if record is not None:
+                records[f.rel] = record
                 moved = True
     if moved:
         state.save_ingested(ingested)

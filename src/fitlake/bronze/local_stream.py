@@ -165,10 +165,9 @@ class LandingStager:
         """A staged file the scan re-hashed because its times moved (copied with its times, chmod, a hard link):
         its record takes the new times, so the next pass (every trigger) trusts it instead of hashing it again. In
         memory: after a restart the manifest's times cost one more hash."""
-        prev = self.known.get(f.rel)
-        if prev is not None and prev.get("sha256") == f.sha256 and prev.get("size") == f.size \
-                and (prev.get("mtime_ns"), prev.get("ctime_ns")) != (f.mtime_ns, f.ctime_ns):
-            self.known[f.rel] = {**prev, "mtime_ns": f.mtime_ns, "ctime_ns": f.ctime_ns}
+        record = f.retimed(self.known.get(f.rel))
+        if record is not None:
+            self.known[f.rel] = record
 
     def _copy(self, f: landing_scan.LandedFile) -> dict:
         """Copy (hashing the bytes copied: what is staged is what is named), rename into place, then record."""
