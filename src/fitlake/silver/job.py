@@ -396,10 +396,12 @@ def _read_change_feed(spark, settings: Settings, spec: SilverSpec, state: Silver
         state.drop_plan()
         seen = state.seen()
         ranges = []
+    # {version: bytes appended} from the first version to read (the redone range's, else the next unseen one)
+    start = plan[0] - 1 if plan is not None else seen
+    sizes = delta_io.appended_bytes_by_version(bronze_ref.path, start) if ranges or seen < version else {}
     if seen < version:
-        appended = {v: n for v, n in delta_io.appended_bytes_by_version(bronze_ref.path, seen).items() if v <= version}
+        appended = {v: n for v, n in sizes.items() if seen < v <= version}
         ranges += version_ranges(appended, byte_size(settings.silver_batch_bytes))
-    sizes = delta_io.appended_bytes_by_version(bronze_ref.path, ranges[0][0] - 1) if ranges else {}
     for low, high in ranges:
         state.save_plan(low, high)
         big = sum(n for v, n in sizes.items() if low <= v <= high) > BIG_BATCH_BYTES
