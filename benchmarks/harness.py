@@ -167,6 +167,28 @@ def delta_rows(table) -> int:
     return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
 
 
+def cpu_probe_s(repeats: int = 5) -> float:
+    """Seconds a fixed single-threaded workload takes here (compressing and hashing 8 MB of fixed bytes, then a
+    million-step Python loop), the fastest of ``repeats``; lower is faster. This is a shared virtual machine whose
+    speed moves with the hour: the same commit's B1 1x has taken from 284.5 s to 403.4 s on different hours of
+    one day, with nothing else running. The probe, taken at a run's start and end, says how fast the machine
+    was while its figures were measured, so runs of different hours can be told apart."""
+    import hashlib
+    import zlib
+
+    data = bytes(range(256)) * (8 << 12)  # 8 MB
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        zlib.compress(data, 6)
+        hashlib.sha256(data).digest()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
+
+
 def machine() -> dict:
     """Where the numbers came from: they mean little without it."""
     import importlib.metadata as md
@@ -209,6 +231,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "java": java,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu_probe_s": cpu_probe_s(),
         "versions": versions,
     }
 

@@ -107,12 +107,21 @@ def unavailable(bench: dict) -> list[str]:
     return out
 
 
+def _probe(m: dict) -> str:
+    """The machine's speed during the run (``harness.cpu_probe_s``), when the JSON has it."""
+    if "cpu_probe_s" not in m:
+        return ""
+    end = f", {m['cpu_probe_end_s']:.3f} s at the end" if "cpu_probe_end_s" in m else ""
+    return f"; CPU probe {m['cpu_probe_s']:.3f} s at the start{end} (lower is faster)"
+
+
 def render(bench: dict) -> str:
     m = bench.get("machine", {})
     parts = [
         f"Measured {m.get('date', '?')} with `{bench.get('command', 'fitlake bench')}` on {m.get('cores')} cores, "
         f"{m.get('memory_gb')} GiB ({m.get('cpu', '?')}; load average at start "
-        f"{', '.join(str(x) for x in m.get('load_avg_at_start', []))}); pyspark {m.get('versions', {}).get('pyspark')}, "
+        f"{', '.join(str(x) for x in m.get('load_avg_at_start', []))}{_probe(m)}); "
+        f"pyspark {m.get('versions', {}).get('pyspark')}, "
         f"delta-spark {m.get('versions', {}).get('delta-spark')}, duckdb {m.get('versions', {}).get('duckdb')}. "
         f"Total bench time {_fmt(bench.get('total_s'))} s.",
         "",
@@ -131,7 +140,7 @@ def render_headline(bench: dict) -> str:
     """The figures that have a target, under one line saying when, with what and on what they were measured."""
     m = bench.get("machine", {})
     return (f"`{bench.get('command', 'fitlake bench')}`, {m.get('date', '?')[:10]}, {m.get('cores')} cores, load "
-            f"average at start {', '.join(str(x) for x in m.get('load_avg_at_start', []))}:\n\n"
+            f"average at start {', '.join(str(x) for x in m.get('load_avg_at_start', []))}{_probe(m)}:\n\n"
             f"{headline_table(bench, targets_only=True)}\n")
 
 

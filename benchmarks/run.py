@@ -19,7 +19,7 @@ import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchmarks.harness import REPO, Timer, delta_rows, fitlake_command, machine, run_measured
+from benchmarks.harness import REPO, Timer, cpu_probe_s, delta_rows, fitlake_command, machine, run_measured
 
 REFERENCE_USERS, REFERENCE_DAYS, START = 1959, 183, date(2023, 4, 1)
 SEED = 42
@@ -490,8 +490,10 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
              "machine": machine(), "scales": scales, "targets": TARGETS, "expected": expected, "figures": {}}
     figures = bench["figures"]
 
-    def save() -> None:
+    def save(last: bool = False) -> None:
         bench["total_s"] = round(time.perf_counter() - started, 1)
+        if last:  # the machine's speed at the end too: a long run can span a slow and a fast hour
+            bench["machine"]["cpu_probe_end_s"] = cpu_probe_s()
         bench["headline"] = headline(figures)
         Path(out).write_text(json.dumps(bench, indent=1, default=str) + "\n")
 
@@ -521,7 +523,7 @@ def main(scale: float = 1.0, out: str = "bench.json", only: set[str] | None = No
             figures["B1"]["10x"] = {"status": "skipped", "reason": "--quick skips the 10x runs (and B5 at 10x)"}
     measure("B3", b3_merge_scaling)
     measure("B5", b5_duckdb)
-    save()
+    save(last=True)
     md = render(bench)
     print(md)
     if readme:

@@ -133,3 +133,20 @@ def test_a_headline_block_renders_only_the_headline_table_and_is_checked(tmp_pat
     assert "| B4 | micro-batch latency p95 at that rate | 5.50 s | ≤ 5 s | ❌ missed |" in text  # a figure with a target
     assert "ingest rows/s" not in text  # no target: left to the full report
     assert "Per stage" not in text and "Not measured in this run" not in text  # the short form only
+
+
+def test_the_machine_speed_probe_is_rendered_when_the_json_has_it():
+    """A run's CPU probe (``harness.cpu_probe_s``, at its start and end) is in both renderings; a JSON written
+    before the probe existed renders as it did."""
+    from benchmarks.report import render_headline
+
+    probed = {"machine": {"cores": 2, "date": "2026-12-03T19:00:00+00:00", "load_avg_at_start": [1.0],
+                          "cpu_probe_s": 0.4123, "cpu_probe_end_s": 0.5},
+              "figures": FIGURES, "total_s": 12.0}
+    probe = "; CPU probe 0.412 s at the start, 0.500 s at the end (lower is faster)"
+    assert f"load average at start 1.0{probe});" in render(probed)
+    assert f"load average at start 1.0{probe}:" in render_headline(probed)
+    del probed["machine"]["cpu_probe_end_s"]
+    assert "; CPU probe 0.412 s at the start (lower is faster)" in render(probed)
+    del probed["machine"]["cpu_probe_s"]
+    assert "load average at start 1.0); pyspark" in render(probed) and "CPU probe" not in render_headline(probed)

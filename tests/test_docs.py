@@ -147,7 +147,7 @@ def test_every_figure_on_the_performance_page_is_rendered_from_committed_json():
     page = REPO / "docs" / "performance.md"
     text = page.read_text()
     blocks = list(report.BLOCK.finditer(text))
-    assert len(blocks) >= 3 and all(m["source"] for m in blocks)
+    assert len(blocks) >= 2 and all(m["source"] for m in blocks)
     assert report.check(page) == []
     rendered = "".join(m["body"] for m in blocks)
     prose = _without_fences(report.BLOCK.sub("", text))
@@ -167,7 +167,7 @@ def test_the_readme_performance_figures_are_rendered_from_committed_json():
 def test_performance_check_fails_when_a_figure_is_edited_by_hand(tmp_path):
     page = tmp_path / "performance.md"
     text = (REPO / "docs" / "performance.md").read_text()
-    page.write_text(text.replace("| 1.97 |", "| 2.97 |", 1))
+    page.write_text(text.replace("| 6.87 |", "| 5.87 |", 1))
     assert page.read_text() != text and report.check(page, REPO)
 
 
