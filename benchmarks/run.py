@@ -418,13 +418,11 @@ def headline(figures: dict) -> list[dict]:
         # figure only when no rate was kept up with, and then it is not judged as sustained (met: False).
         kept_rows = [r for r in b4["rates"] if r.get("kept_up")]
         best = max(kept_rows or b4["rates"], key=lambda r: r.get("events_per_s") or 0)
-        if kept_rows:
-            add("B4", f"sustained events/s (best of the offered rates kept up with: {best.get('input_rate'):,}/s)",
-                best.get("events_per_s"), key="B4_events_per_s", higher=True)
-        else:
-            add("B4", f"events/s, no offered rate kept up with (best: {best.get('input_rate'):,}/s)",
-                best.get("events_per_s"), key="B4_events_per_s", higher=True)
-            rows[-1]["met"] = False if best.get("events_per_s") is not None else None
+        label = (f"sustained events/s (best of the offered rates kept up with: {best.get('input_rate'):,}/s)"
+                 if kept_rows else f"events/s, no offered rate kept up with (best: {best.get('input_rate'):,}/s)")
+        add("B4", label, best.get("events_per_s"), key="B4_events_per_s", higher=True)
+        if not kept_rows and best.get("events_per_s") is not None:
+            rows[-1]["met"] = False
         add("B4", "micro-batch latency p95 at that rate", best.get("latency_p95_s"), key="B4_p95_s", unit="s")
         kept = [r["input_rate"] for r in kept_rows]
         add("B4", "highest offered rate the job kept up with (0 = none)", max(kept, default=0), unit="events/s")
